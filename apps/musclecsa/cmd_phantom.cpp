@@ -1,0 +1,189 @@
+// musclecsa phantom: synthesise a digital thigh/calf phantom with ground truth.
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include "commands.h"
+#include "console_progress.h"
+#include "musclecsa/core/error.h"
+#include "musclecsa/phantom/phantom.h"
+
+namespace musclecsa::app {
+namespace {
+
+struct PhantomOptions {
+  std::string preset;
+  std::string anatomy, modality, out, legs, fat_pattern = "diffuse", us_muscle;
+  std::optional<std::uint64_t> seed;
+  std::optional<std::size_t> slices, columns, rows;
+  std::optional<double> pixel_spacing_mm, slice_spacing_mm, leg_gap_mm, sat_thickness_mm, muscle_area_scale,
+      septum_width_mm, noise_sd, bias_field, shape_variation, fat_infiltration, us_pixel_spacing_mm;
+  std::vector<std::string> infiltrate;
+  bool quiet = false;
+};
+
+/// Parses MUSCLE=FRACTION[:PATTERN].
+std::pair<std::string, phantom::Infiltration> parse_infiltrate(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error(ErrorCode::InvalidArgument, "--infiltrate " + text, "expected MUSCLE=FRACTION[:PATTERN]");
+  phantom::Infiltration inf;
+  std::string value = text.substr(eq + 1);
+  if (const auto colon = value.find(':'); colon != std::string::npos) {
+    inf.pattern = phantom::fat_pattern_from_string(value.substr(colon + 1));
+    value = value.substr(0, colon);
+  }
+  try {
+    std::size_t used = 0;
+    inf.fraction = std::stod(value, &used);
+    if (used != value.size()) throw std::invalid_argument(value);
+  } catch (const std::exception&) {
+    throw Error(ErrorCode::InvalidArgument, "--infiltrate " + text, "the fraction is not a number");
+  }
+  return {text.substr(0, eq), inf};
+}
+
+void print_level_table(const phantom::Phantom& ph, std::ostream& out) {
+  const auto& catalog = LabelCatalog::standard();
+  if (ph.params.modality == phantom::PhantomModality::US) {
+    const auto& u = ph.ultrasound;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "Ultrasound truth (%s): ACSA %.2f cm2, thickness %.2f cm, fat %.2f cm, echo intensity %.1f\n",
+                  catalog.get(u.muscle_key).name.c_str(), u.acsa_mm2 / 100, u.muscle_thickness_mm / 10,
+                  u.sat_thickness_mm / 10, u.echo_intensity);
+    out << line;
+    return;
+  }
+  const auto& level = ph.level;
+  if (level.nearest_slice < 0) {
+    out << "The standard level (" << level.name << ") is outside the scanned range.\n";
+    return;
+  }
+  const auto& slice = ph.slices[level.nearest_slice];
+  char line[256];
+  std::snprintf(line, sizeof line, "Ground truth at %s: slice %d (z = %.1f mm, %.1f%% of %s length from its proximal end)\n",
+                level.name.c_str(), slice.slice_index, slice.z_mm, 100 * slice.bone_fraction, level.bone_key.c_str());
+  out << line;
+  std::snprintf(line, sizeof line, "  %-44s %12s %12s %8s\n", "structure", "right cm2", "left cm2", "fat %");
+  out << line;
+  std::map<std::string, std::map<Side, const phantom::StructureTruth*>> rows;
+  for (const auto& t : slice.structures) rows[t.structure_key][t.side] = &t;
+  const auto region = ph.params.anatomy == phantom::Anatomy::Thigh ? BodyRegion::Thigh : BodyRegion::Calf;
+  std::vector<const Structure*> order;
+  for (const Structure* g : catalog.reporting_groups_of(region)) {
+    order.push_back(g);
+    for (const Structure* m : catalog.members_of(g->key)) order.push_back(m);
+  }
+  for (const char* tissue : {"imat", "subcutaneous_fat", "femur", "tibia", "fibula", "bone_marrow"})
+    order.push_back(&catalog.get(tissue));
+  for (const Structure* s : order) {
+    auto it = rows.find(s->key);
+    if (it == rows.end()) continue;
+    auto area = [&](Side side) { return it->second.count(side) ? it->second.at(side)->area_mm2 / 100 : 0.0; };
+    double ff_sum = 0, area_sum = 0;
+    for (const auto& [side, t] : it->second) {
+      ff_sum += t->fat_fraction * t->area_mm2;
+      area_sum += t->area_mm2;
+    }
+    const bool member = s->kind == StructureKind::Muscle && !s->group_key.empty();
+    std::snprintf(line, sizeof line, "  %-44s %12.2f %12.2f %8.1f\n",
+                  ((member ? "  " : "") + s->name).c_str(), area(Side::Right), area(Side::Left),
+                  area_sum > 0 ? 100 * ff_sum / area_sum : 0.0);
+    out << line;
+  }
+  for (const auto& side : slice.sides) {
+    std::snprintf(line, sizeof line, "  %s leg: limb %.2f cm2, muscle %.2f cm2, IMAT %.2f cm2\n",
+                  std::string(to_string(side.side)).c_str(), side.limb_area_mm2 / 100, side.muscle_area_mm2 / 100,
+                  side.imat_area_mm2 / 100);
+    out << line;
+  }
+}
+
+int run_phantom(const PhantomOptions& o) {
+  phantom::PhantomParams p;
+  if (!o.preset.empty()) p = phantom::load_preset(o.preset, p);
+  if (!o.anatomy.empty()) p.anatomy = phantom::anatomy_from_string(o.anatomy);
+  if (!o.modality.empty()) p.modality = phantom::modality_from_string(o.modality);
+  if (o.preset.empty() && (o.anatomy.empty() || o.modality.empty()))
+    throw Error(ErrorCode::InvalidArgument, "phantom", "give --anatomy and --modality, or a --preset that sets them");
+  if (o.seed) p.seed = *o.seed;
+  if (o.slices) p.slices = *o.slices;
+  if (o.columns) p.columns = *o.columns;
+  if (o.rows) p.rows = *o.rows;
+  if (o.pixel_spacing_mm) p.pixel_spacing_mm = *o.pixel_spacing_mm;
+  if (o.slice_spacing_mm) p.slice_spacing_mm = *o.slice_spacing_mm;
+  if (!o.legs.empty()) p.legs = phantom::legs_from_string(o.legs);
+  if (o.leg_gap_mm) p.leg_gap_mm = *o.leg_gap_mm;
+  if (o.sat_thickness_mm) p.sat_thickness_mm = *o.sat_thickness_mm;
+  if (o.muscle_area_scale) p.muscle_area_scale = *o.muscle_area_scale;
+  if (o.septum_width_mm) p.septum_width_mm = *o.septum_width_mm;
+  if (o.noise_sd) p.noise_sd = *o.noise_sd;
+  if (o.bias_field) p.bias_field_amplitude = *o.bias_field;
+  if (o.shape_variation) p.shape_variation = *o.shape_variation;
+  if (o.fat_infiltration)
+    p.infiltration["all"] = {*o.fat_infiltration, phantom::fat_pattern_from_string(o.fat_pattern)};
+  for (const auto& text : o.infiltrate) {
+    auto [key, inf] = parse_infiltrate(text);
+    p.infiltration[key] = inf;
+  }
+  if (!o.us_muscle.empty()) p.us_muscle = o.us_muscle;
+  if (o.us_pixel_spacing_mm) p.us_pixel_spacing_mm = *o.us_pixel_spacing_mm;
+
+  ConsoleProgress progress(!o.quiet);
+  const phantom::Phantom ph = phantom::make_phantom(p, progress);
+  phantom::write_phantom(ph, o.out, progress);
+  if (o.quiet) return 0;
+
+  const auto& g = ph.labels.geometry;
+  std::cout << "Phantom " << to_string(ph.params.anatomy) << " " << to_string(ph.params.modality) << " (seed "
+            << ph.params.seed << "): " << g.size[0] << " x " << g.size[1] << " x " << g.size[2] << " voxels of "
+            << g.spacing_mm[0] << " x " << g.spacing_mm[1] << " x " << g.spacing_mm[2] << " mm\n";
+  for (const auto& s : ph.series)
+    std::cout << "  DICOM series " << (std::filesystem::path(o.out) / "dicom" / s.role).string() << "  ("
+              << s.description << ")\n";
+  std::cout << "  Ground truth " << (std::filesystem::path(o.out) / "truth").string()
+            << "/{labels.nii.gz, fat_fraction.nii.gz, labels.json, truth.json}\n\n";
+  print_level_table(ph, std::cout);
+  return 0;
+}
+
+}  // namespace
+
+Command add_phantom_command(CLI::App& app) {
+  auto options = std::make_shared<PhantomOptions>();
+  CLI::App* cmd = app.add_subcommand("phantom", "Synthesise a digital thigh or calf phantom (DICOM + ground truth)");
+  auto& o = *options;
+  cmd->add_option("--preset", o.preset, "JSON preset of phantom parameters (data/phantoms/*.json)")->check(CLI::ExistingFile);
+  cmd->add_option("--anatomy", o.anatomy, "thigh or calf")->check(CLI::IsMember({"thigh", "calf"}));
+  cmd->add_option("--modality", o.modality, "ct, mr-t1, mr-dixon or us")
+      ->check(CLI::IsMember({"ct", "mr-t1", "mr-dixon", "us"}));
+  cmd->add_option("--out", o.out, "output folder (created)")->required();
+  cmd->add_option("--seed", o.seed, "random seed (deterministic output per seed)");
+  cmd->add_option("--slices", o.slices, "number of axial slices (default 48 CT, 30 MR)");
+  cmd->add_option("--columns", o.columns, "image columns (default 512 CT, 320/256 MR)");
+  cmd->add_option("--rows", o.rows, "image rows (default: columns)");
+  cmd->add_option("--pixel-spacing-mm", o.pixel_spacing_mm, "in-plane pixel size (default: field of view / columns)");
+  cmd->add_option("--slice-spacing-mm", o.slice_spacing_mm, "slice spacing = thickness (default: cover the bone)");
+  cmd->add_option("--legs", o.legs, "both, right or left")->check(CLI::IsMember({"both", "right", "left"}));
+  cmd->add_option("--leg-gap-mm", o.leg_gap_mm, "skin-to-skin gap between the legs (<= 0: touching)");
+  cmd->add_option("--sat-thickness-mm", o.sat_thickness_mm, "mean subcutaneous fat thickness");
+  cmd->add_option("--muscle-area-scale", o.muscle_area_scale, "atrophy: muscle area factor (0.6 = 60%)");
+  cmd->add_option("--septum-width-mm", o.septum_width_mm, "fat septum width between muscles");
+  cmd->add_option("--noise-sd", o.noise_sd, "noise SD (HU for CT, signal units for MR)");
+  cmd->add_option("--bias-field", o.bias_field, "MR bias field peak amplitude (0.3 = +-30%)");
+  cmd->add_option("--shape-variation", o.shape_variation, "0 = exact ellipses, 1 = natural variation");
+  cmd->add_option("--fat-infiltration", o.fat_infiltration, "intramuscular fat fraction of every muscle (0..0.9)");
+  cmd->add_option("--fat-pattern", o.fat_pattern, "diffuse, marbled or mixed")
+      ->check(CLI::IsMember({"diffuse", "marbled", "mixed"}));
+  cmd->add_option("--infiltrate", o.infiltrate, "per-muscle fat: MUSCLE=FRACTION[:PATTERN], repeatable");
+  cmd->add_option("--us-muscle", o.us_muscle, "ultrasound target muscle")
+      ->check(CLI::IsMember({"rectus_femoris", "vastus_lateralis", "gastrocnemius_medial"}));
+  cmd->add_option("--us-pixel-spacing-mm", o.us_pixel_spacing_mm, "ultrasound pixel size");
+  cmd->add_flag("--quiet", o.quiet, "print nothing on success");
+  return {cmd, [options] { return run_phantom(*options); }};
+}
+
+}  // namespace musclecsa::app

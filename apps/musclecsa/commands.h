@@ -1,0 +1,18 @@
+#pragma once
+// Subcommands of the musclecsa binary. Each one is an options struct, a function that registers
+// its options with CLI11, and a run function; main() only dispatches.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace musclecsa::app {
+
+/// A registered subcommand and the function that runs it once its options are parsed.
+struct Command {
+  CLI::App* cli = nullptr;
+  std::function<int()> run;
+};
+
+Command add_phantom_command(CLI::App& app);
+
+}  // namespace musclecsa::app

@@ -1,0 +1,41 @@
+// musclecsa: one binary, subcommands registered by apps/musclecsa/cmd_*.cpp.
+
+#include <vector>
+#include <iostream>
+
+#include "commands.h"
+#include "musclecsa/core/error.h"
+#include "musclecsa/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"MuscleCSA " MUSCLECSA_VERSION_STRING
+               ": skeletal muscle cross-sectional area and infiltration from CT, MRI and ultrasound"};
+  app.set_version_flag("--version", "musclecsa " MUSCLECSA_VERSION_STRING);
+  app.require_subcommand(1);
+  app.footer("Exit codes: docs/exit-codes.md. Each command has --help.");
+
+  const std::vector<musclecsa::app::Command> commands = {
+      musclecsa::app::add_phantom_command(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, version or the parse error
+    return code == 0 ? 0 : musclecsa::exit_code_for(musclecsa::ErrorCode::InvalidArgument);
+  }
+  try {
+    for (const auto& command : commands)
+      if (command.cli->parsed()) return command.run();
+    return musclecsa::exit_code_for(musclecsa::ErrorCode::InvalidArgument);
+  } catch (const musclecsa::Error& e) {
+    std::cerr << "musclecsa: error: " << e.what() << "\n";
+    return musclecsa::exit_code_for(e.code());
+  } catch (const std::bad_alloc&) {
+    std::cerr << "musclecsa: error: out of memory\n";
+    return musclecsa::exit_code_for(musclecsa::ErrorCode::Internal);
+  } catch (const std::exception& e) {
+    std::cerr << "musclecsa: internal error: " << e.what() << "\n";
+    return musclecsa::exit_code_for(musclecsa::ErrorCode::Internal);
+  }
+}

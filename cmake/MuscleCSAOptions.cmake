@@ -1,0 +1,30 @@
+# Compiler settings shared by every MuscleCSA target.
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+
+option(MUSCLECSA_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+
+add_library(musclecsa_warnings INTERFACE)
+# -Wno-restrict: GCC 12 false positive on std::string concatenation at -O2 (GCC PR 105329).
+target_compile_options(musclecsa_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local -Wno-unused-parameter -Wno-restrict)
+
+if(MUSCLECSA_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# musclecsa_add_module(NAME SOURCES ... PUBLIC_DEPS ... PRIVATE_DEPS ...)
+# A module is a static library musclecsa_<NAME> whose public headers live in include/musclecsa/<NAME>/.
+function(musclecsa_add_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(musclecsa_${name} STATIC ${ARG_SOURCES})
+  add_library(musclecsa::${name} ALIAS musclecsa_${name})
+  target_include_directories(musclecsa_${name}
+    PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/generated
+    PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(musclecsa_${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} musclecsa_warnings)
+endfunction()

@@ -1,0 +1,146 @@
+// ITK-based research-format IO. ITK stays private: conversions to and from our own value types.
+
+#include "musclecsa/io/image_io.h"
+
+#include <itkImage.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkImportImageFilter.h>
+
+#include <cmath>
+#include <unistd.h>
+
+#include "musclecsa/core/error.h"
+
+namespace musclecsa::io {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string extension_of(const std::filesystem::path& path) {
+  const std::string name = path.filename().string();
+  for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"})
+    if (ends_with(name, ext)) return ext;
+  return "";
+}
+
+template <class TPixel>
+typename itk::Image<TPixel, 3>::Pointer to_itk(const Geometry& g, const TPixel* data) {
+  using ImageType = itk::Image<TPixel, 3>;
+  auto image = ImageType::New();
+  typename ImageType::RegionType region;
+  typename ImageType::SizeType size;
+  typename ImageType::SpacingType spacing;
+  typename ImageType::PointType origin;
+  typename ImageType::DirectionType direction;
+  for (unsigned n = 0; n < 3; ++n) {
+    size[n] = g.size[n];
+    spacing[n] = g.spacing_mm[n];
+    for (unsigned m = 0; m < 3; ++m) direction[n][m] = g.direction[3 * n + m];
+  }
+  origin[0] = g.origin_lps_mm.x;
+  origin[1] = g.origin_lps_mm.y;
+  origin[2] = g.origin_lps_mm.z;
+  region.SetSize(size);
+  image->SetRegions(region);
+  image->SetSpacing(spacing);
+  image->SetOrigin(origin);
+  image->SetDirection(direction);
+  image->Allocate();
+  std::copy(data, data + g.voxel_count(), image->GetBufferPointer());
+  return image;
+}
+
+template <class TPixel>
+void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::path& path) {
+  const std::string ext = extension_of(path);
+  if (ext.empty())
+    throw Error(ErrorCode::InvalidArgument, path.string(),
+                "unknown image format (use .nii.gz, .nii, .nrrd, .nhdr, .mha or .mhd)");
+  g.validate(path.string());
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  // Single-file formats go through a temporary name with the same extension (ITK picks the format
+  // from it) and a rename. Detached headers (.nhdr, .mhd) name their data file, so they are written
+  // in place.
+  const bool detached = ext == ".nhdr" || ext == ".mhd";
+  const std::filesystem::path target =
+      detached ? path : path.parent_path() / (".tmp" + std::to_string(::getpid()) + "-" + path.filename().string());
+  try {
+    auto writer = itk::ImageFileWriter<itk::Image<TPixel, 3>>::New();
+    writer->SetInput(to_itk<TPixel>(g, data));
+    writer->SetFileName(target.string());
+    writer->SetUseCompression(ext == ".nii.gz" || ext == ".nrrd" || ext == ".mha");
+    writer->Update();
+  } catch (const itk::ExceptionObject& e) {
+    std::filesystem::remove(target, ec);
+    throw Error(ErrorCode::OutputFailed, path.string(), std::string("cannot write image: ") + e.GetDescription());
+  }
+  if (detached) return;
+  std::filesystem::rename(target, path, ec);
+  if (ec) {
+    std::filesystem::remove(target, ec);
+    throw Error(ErrorCode::OutputFailed, path.string(), "cannot rename the finished file: " + ec.message());
+  }
+}
+
+template <class TPixel>
+typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& path, Geometry& g) {
+  if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
+  auto reader = itk::ImageFileReader<itk::Image<TPixel, 3>>::New();
+  reader->SetFileName(path.string());
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read image: ") + e.GetDescription());
+  }
+  auto image = reader->GetOutput();
+  const auto region = image->GetLargestPossibleRegion();
+  for (unsigned n = 0; n < 3; ++n) {
+    g.size[n] = region.GetSize()[n];
+    g.spacing_mm[n] = image->GetSpacing()[n];
+    for (unsigned m = 0; m < 3; ++m) g.direction[3 * n + m] = image->GetDirection()[n][m];
+  }
+  g.origin_lps_mm = {image->GetOrigin()[0], image->GetOrigin()[1], image->GetOrigin()[2]};
+  g.validate(path.string());
+  return image;
+}
+
+}  // namespace
+
+bool is_research_format(const std::filesystem::path& path) { return !extension_of(path).empty(); }
+
+void write_image(const Image<float>& image, const std::filesystem::path& path) {
+  write_itk<float>(image.geometry, image.voxels.data(), path);
+}
+
+void write_image(const LabelMap& labels, const std::filesystem::path& path) {
+  write_itk<LabelId>(labels.geometry, labels.voxels.data(), path);
+}
+
+ScalarVolume read_scalar_volume(const std::filesystem::path& path) {
+  ScalarVolume volume;
+  auto image = read_itk<float>(path, volume.geometry);
+  const float* data = image->GetBufferPointer();
+  volume.voxels.assign(data, data + volume.geometry.voxel_count());
+  volume.source.path = path.string();
+  return volume;
+}
+
+LabelMap read_label_map(const std::filesystem::path& path) {
+  LabelMap labels;
+  auto image = read_itk<float>(path, labels.geometry);
+  const float* data = image->GetBufferPointer();
+  labels.voxels.resize(labels.geometry.voxel_count());
+  for (std::size_t n = 0; n < labels.voxels.size(); ++n) {
+    const float v = data[n];
+    if (!(v >= 0 && v <= 65535 && v == std::floor(v)))
+      throw Error(ErrorCode::InvalidInput, path.string(), "label map holds a value that is not an integer 0..65535");
+    labels.voxels[n] = static_cast<LabelId>(v);
+  }
+  return labels;
+}
+
+}  // namespace musclecsa::io

@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "musclecsa/core/geometry.h"
+TEST(Geometry, Placeholder) { SUCCEED(); }
