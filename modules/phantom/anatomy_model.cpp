@@ -307,10 +307,15 @@ SliceSection build_section(const PhantomParams& p, double z_mm) {
 
     double a = 0, b = 0;
     outer_axes(p.anatomy, std::clamp(s, 0.0, 1.0), a, b);
-    // Subject-level size variation (+-6%) and slowly drifting boundary harmonics.
-    const double size_factor = 1 + 0.06 * variation * uni(rng);
+    // Subject-level size (+-6%) and shape (+-4%), shared by both legs; +-2% per leg; slowly
+    // drifting boundary harmonics.
+    auto subject = rng_for(p.seed, 7);
+    std::uniform_real_distribution<double> su(-1, 1);
+    const double subject_size = 1 + 0.06 * variation * su(subject);
+    const double subject_aspect = 1 + 0.04 * variation * su(subject);
+    const double size_factor = subject_size * (1 + 0.02 * variation * uni(rng));
     a *= size_factor;
-    b *= size_factor * (1 + 0.04 * variation * uni(rng));
+    b *= size_factor * subject_aspect;
     for (int k = 0; k < 3; ++k) {
       leg.harmonic_amplitude[k] = variation * (0.015 + 0.01 * uni(rng)) / (k + 1);
       leg.harmonic_phase[k] = kPi * uni(rng) + variation * 2.0 * s * uni(rng);

@@ -106,7 +106,7 @@ PhantomParams resolve_defaults(PhantomParams p) {
   require(p.rows >= 32 && p.rows <= 2048, "rows", "must be 32..2048");
   require(p.slices >= 1 && p.slices <= 2000, "slices", "must be 1..2000");
   require(p.pixel_spacing_mm >= 0.05 && p.pixel_spacing_mm <= 5, "pixel-spacing-mm", "must be 0.05..5 mm");
-  require(p.slice_spacing_mm >= 0.1 && p.slice_spacing_mm <= 50, "slice-spacing-mm", "must be 0.1..50 mm");
+  require(p.slice_spacing_mm >= 0.1 && p.slice_spacing_mm <= 100, "slice-spacing-mm", "must be 0.1..100 mm");
   require(p.sat_thickness_mm >= 1 && p.sat_thickness_mm <= 60, "sat-thickness-mm", "must be 1..60 mm");
   require(p.skin_thickness_mm >= 0.5 && p.skin_thickness_mm <= 5, "skin-thickness-mm", "must be 0.5..5 mm");
   require(p.muscle_area_scale >= 0.3 && p.muscle_area_scale <= 1.5, "muscle-area-scale", "must be 0.3..1.5");

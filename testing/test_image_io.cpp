@@ -1,0 +1,104 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "musclecsa/core/error.h"
+#include "musclecsa/io/image_io.h"
+#include "musclecsa/io/text_file.h"
+#include "test_support.h"
+
+using namespace musclecsa;
+using musclecsa::testing::TempDir;
+
+namespace {
+Geometry oblique_geometry() {
+  Geometry g;
+  g.size = {7, 5, 3};
+  g.spacing_mm = {0.7, 0.9, 2.5};
+  g.origin_lps_mm = {-12.5, 30.25, 101};
+  const double c = std::cos(0.3), s = std::sin(0.3);
+  // Rotation about x: a tilted (gantry-like) grid.
+  g.direction = {1, 0, 0, 0, c, -s, 0, s, c};
+  return g;
+}
+}  // namespace
+
+class ResearchFormatRoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ResearchFormatRoundTrip, PreservesValuesAndLpsGeometry) {
+  TempDir dir;
+  Image<float> image(oblique_geometry());
+  for (std::size_t n = 0; n < image.voxels.size(); ++n) image.voxels[n] = static_cast<float>(n) * 1.5f - 20;
+  const auto path = dir / ("image" + GetParam());
+  io::write_image(image, path);
+  const ScalarVolume back = io::read_scalar_volume(path);
+  EXPECT_TRUE(back.geometry.same_grid_as(image.geometry, 1e-4))
+      << "origin " << back.geometry.origin_lps_mm.x << "," << back.geometry.origin_lps_mm.y << ","
+      << back.geometry.origin_lps_mm.z;
+  ASSERT_EQ(back.voxels.size(), image.voxels.size());
+  for (std::size_t n = 0; n < image.voxels.size(); ++n) EXPECT_FLOAT_EQ(back.voxels[n], image.voxels[n]);
+  // The voxel at index (6, 4, 2) is at the same patient position in both.
+  const Vec3 a = image.geometry.index_to_lps({6, 4, 2}), b = back.geometry.index_to_lps({6, 4, 2});
+  EXPECT_NEAR(norm(a - b), 0, 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, ResearchFormatRoundTrip, ::testing::Values(".nii.gz", ".nii", ".nrrd", ".mha"));
+
+TEST(ImageIo, LabelMapRoundTripKeepsLabelIds) {
+  TempDir dir;
+  LabelMap labels(oblique_geometry());
+  for (std::size_t n = 0; n < labels.voxels.size(); ++n) labels.voxels[n] = static_cast<LabelId>((n * 37) % 170);
+  io::write_image(labels, dir / "labels.nii.gz");
+  const LabelMap back = io::read_label_map(dir / "labels.nii.gz");
+  EXPECT_EQ(back.voxels, labels.voxels);
+}
+
+TEST(ImageIo, UnknownExtensionIsAnInvalidArgumentNamingTheFile) {
+  TempDir dir;
+  Image<float> image(oblique_geometry());
+  try {
+    io::write_image(image, dir / "image.png");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(e.input().find("image.png"), std::string::npos);
+  }
+}
+
+TEST(ImageIo, MissingAndCorruptFilesGiveClearErrors) {
+  TempDir dir;
+  try {
+    io::read_scalar_volume(dir / "missing.nii.gz");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InputNotFound);
+  }
+  io::write_text_atomically(dir / "corrupt.nii.gz", "this is not an image");
+  try {
+    io::read_scalar_volume(dir / "corrupt.nii.gz");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_NE(e.input().find("corrupt.nii.gz"), std::string::npos);
+  }
+}
+
+TEST(TextFile, AtomicWriteLeavesNoTemporaryFileAndReplacesContent) {
+  TempDir dir;
+  io::write_text_atomically(dir / "sub" / "a.json", "first");
+  io::write_text_atomically(dir / "sub" / "a.json", "second");
+  EXPECT_EQ(io::read_text(dir / "sub" / "a.json"), "second");
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "sub")) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  // A parent that is a regular file cannot hold the output.
+  try {
+    io::write_text_atomically(dir / "sub" / "a.json" / "b.json", "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::OutputFailed);
+  }
+}
