@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   app.footer("Exit codes: docs/exit-codes.md. Each command has --help.");
 
   const std::vector<musclecsa::app::Command> commands = {
+      musclecsa::app::add_info_command(app),
+      musclecsa::app::add_convert_command(app),
       musclecsa::app::add_phantom_command(app),
   };
 

@@ -5,9 +5,11 @@
 #include <itkImage.h>
 #include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
-#include <itkImportImageFilter.h>
+#include <itkRGBPixel.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <unistd.h>
 
 #include "musclecsa/core/error.h"
@@ -112,8 +114,40 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
 
 bool is_research_format(const std::filesystem::path& path) { return !extension_of(path).empty(); }
 
-void write_image(const Image<float>& image, const std::filesystem::path& path) {
-  write_itk<float>(image.geometry, image.voxels.data(), path);
+PixelStorage choose_storage(const std::vector<float>& values) {
+  bool integral = true, fits_int16 = true, fits_uint16 = true;
+  for (float v : values) {
+    if (v != std::floor(v) || !std::isfinite(v)) {
+      integral = false;
+      break;
+    }
+    if (v < -32768 || v > 32767) fits_int16 = false;
+    if (v < 0 || v > 65535) fits_uint16 = false;
+  }
+  if (integral && fits_int16) return PixelStorage::Int16;
+  if (integral && fits_uint16) return PixelStorage::UInt16;
+  return PixelStorage::Float32;
+}
+
+void write_image(const Image<float>& image, const std::filesystem::path& path, PixelStorage storage) {
+  if (storage == PixelStorage::Auto) storage = choose_storage(image.voxels);
+  if (storage == PixelStorage::Float32) return write_itk<float>(image.geometry, image.voxels.data(), path);
+  const bool is_signed = storage == PixelStorage::Int16;
+  const double lo = is_signed ? -32768 : 0, hi = is_signed ? 32767 : 65535;
+  auto convert = [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> out(image.voxels.size());
+    for (std::size_t n = 0; n < out.size(); ++n) {
+      const double v = std::round(image.voxels[n]);
+      if (!(v >= lo && v <= hi))
+        throw Error(ErrorCode::InvalidArgument, path.string(),
+                    "value " + std::to_string(image.voxels[n]) + " does not fit " + (is_signed ? "int16" : "uint16"));
+      out[n] = static_cast<T>(v);
+    }
+    write_itk<T>(image.geometry, out.data(), path);
+  };
+  if (is_signed) convert(std::int16_t{});
+  else convert(std::uint16_t{});
 }
 
 void write_image(const LabelMap& labels, const std::filesystem::path& path) {
@@ -141,6 +175,48 @@ LabelMap read_label_map(const std::filesystem::path& path) {
     labels.voxels[n] = static_cast<LabelId>(v);
   }
   return labels;
+}
+
+bool is_bitmap_format(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".png" || ext == ".tif" || ext == ".tiff" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double> pixel_size_mm) {
+  if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
+  if (!is_bitmap_format(path))
+    throw Error(ErrorCode::InvalidArgument, path.string(), "not a PNG, TIFF, JPEG or BMP file name");
+  if (pixel_size_mm && !(*pixel_size_mm > 0 && *pixel_size_mm < 10))
+    throw Error(ErrorCode::InvalidArgument, "--pixel-size-mm", "must be a positive size below 10 mm");
+  using RgbImage = itk::Image<itk::RGBPixel<float>, 2>;
+  auto reader = itk::ImageFileReader<RgbImage>::New();
+  reader->SetFileName(path.string());
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read picture: ") + e.GetDescription());
+  }
+  auto rgb = reader->GetOutput();
+  const auto size = rgb->GetLargestPossibleRegion().GetSize();
+  itk::ImageIOBase* file_io = reader->GetImageIO();
+  const bool sixteen_bit = file_io->GetComponentType() == itk::IOComponentEnum::USHORT ||
+                           file_io->GetComponentType() == itk::IOComponentEnum::SHORT;
+  const double scale = sixteen_bit ? 255.0 / 65535.0 : 1.0;
+  BitmapImage out;
+  out.was_color = file_io->GetNumberOfComponents() >= 3;
+  const double spacing = pixel_size_mm.value_or(1.0);
+  out.image = ScalarVolume(make_axial_geometry({size[0], size[1], 1}, {spacing, spacing, 1.0}, {}));
+  out.image.modality = Modality::US;
+  out.image.unit_ucum = "1";
+  out.image.source.path = path.string();
+  out.calibrated = pixel_size_mm.has_value();
+  const auto* data = rgb->GetBufferPointer();
+  for (std::size_t n = 0; n < out.image.voxels.size(); ++n) {
+    const auto& p = data[n];
+    out.image.voxels[n] = static_cast<float>(scale * (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]));
+  }
+  return out;
 }
 
 }  // namespace musclecsa::io

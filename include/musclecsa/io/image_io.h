@@ -3,6 +3,8 @@
 // orientation preserved (ITK handles the LPS <-> file convention, e.g. RAS in NIfTI).
 
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include "musclecsa/core/image.h"
 
@@ -11,9 +13,22 @@ namespace musclecsa::io {
 /// True when the file name ends in a supported research-format extension.
 bool is_research_format(const std::filesystem::path& path);
 
-/// Writes float voxels (values as they are). Written under a temporary name, then renamed.
-/// Throws Error(OutputFailed, path, ...) or Error(InvalidArgument, path, ...) for an unknown extension.
-void write_image(const Image<float>& image, const std::filesystem::path& path);
+/// How voxel values are stored on disk.
+enum class PixelStorage {
+  Float32,  ///< values as they are
+  Int16,    ///< rounded; refused unless every value is an integer in -32768..32767
+  UInt16,   ///< rounded; refused unless every value is an integer in 0..65535
+  Auto,     ///< Int16 or UInt16 when every value is such an integer (exact), else Float32
+};
+
+/// The storage Auto picks for these values.
+PixelStorage choose_storage(const std::vector<float>& values);
+
+/// Writes voxels with the given storage. Written under a temporary name, then renamed.
+/// Throws Error(OutputFailed, path, ...), or Error(InvalidArgument, path, ...) for an unknown
+/// extension or values that do not fit the storage.
+void write_image(const Image<float>& image, const std::filesystem::path& path,
+                 PixelStorage storage = PixelStorage::Float32);
 /// Writes a label map with 16-bit unsigned voxels.
 void write_image(const LabelMap& labels, const std::filesystem::path& path);
 
@@ -21,5 +36,20 @@ void write_image(const LabelMap& labels, const std::filesystem::path& path);
 ScalarVolume read_scalar_volume(const std::filesystem::path& path);
 /// Reads a label map; values must be integers 0..65535.
 LabelMap read_label_map(const std::filesystem::path& path);
+
+/// True for the 2-D picture formats ultrasound is exported as (.png, .tif/.tiff, .jpg/.jpeg, .bmp).
+bool is_bitmap_format(const std::filesystem::path& path);
+
+/// A 2-D picture read as grey levels, with the user's calibration (or none).
+struct BitmapImage {
+  ScalarVolume image;          ///< one slice; values = luminance 0-255 (Y = 0.299 R + 0.587 G + 0.114 B)
+  bool calibrated = false;     ///< true when the user gave the pixel size
+  bool was_color = false;
+};
+
+/// Reads a PNG/TIFF/JPEG/BMP picture (grey or RGB, 8 or 16 bit) as luminance. With a pixel size
+/// (mm) the geometry is calibrated; without, spacing is 1 and `calibrated` false (pixels only).
+/// Throws Error(InputNotFound / InvalidInput, path, ...).
+BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double> pixel_size_mm);
 
 }  // namespace musclecsa::io

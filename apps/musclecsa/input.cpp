@@ -1,0 +1,125 @@
+#include "input.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "musclecsa/core/error.h"
+#include "musclecsa/io/image_io.h"
+
+namespace musclecsa::app {
+
+std::string orientation_name(const Geometry& g) {
+  const Vec3 n = g.axis(2);
+  const double ax = std::abs(n.x), ay = std::abs(n.y), az = std::abs(n.z);
+  if (az > 0.95) return "axial";
+  if (ay > 0.95) return "coronal";
+  if (ax > 0.95) return "sagittal";
+  return "oblique";
+}
+
+std::string describe(const dicom::Series& s) {
+  std::ostringstream o;
+  o.setf(std::ios::fixed);
+  o.precision(3);
+  const Geometry& g = s.geometry;
+  o << "#" << s.series_number << " \"" << s.series_description << "\" " << s.modality << " " << g.size[0] << "x"
+    << g.size[1] << "x" << g.size[2] << " " << g.spacing_mm[0] << "x" << g.spacing_mm[1] << "x" << g.spacing_mm[2]
+    << " mm";
+  if (s.has_patient_geometry) o << " " << orientation_name(g);
+  else if (s.modality != "US") o << " (no patient geometry)";
+  return o.str();
+}
+
+namespace {
+
+LoadedInput load_dicom(const std::filesystem::path& path, const InputOptions& options, Progress& progress) {
+  const dicom::ScanResult scan = dicom::scan_paths({path}, progress);
+  if (scan.files.empty()) {
+    std::string why = "no usable DICOM image found";
+    if (!scan.problems.empty()) why += " (first problem: " + scan.problems.front().path.string() + ": " + scan.problems.front().problem + ")";
+    throw Error(ErrorCode::InvalidInput, path.string(), why);
+  }
+  dicom::AssemblyOptions assembly;
+  assembly.non_uniform = options.non_uniform;
+  const std::vector<dicom::Series> all = dicom::assemble_series(scan.files, assembly);
+  std::vector<const dicom::Series*> usable;
+  for (const auto& s : all)
+    if (s.usable) usable.push_back(&s);
+
+  const dicom::Series* chosen = nullptr;
+  if (!options.series.empty()) {
+    for (std::size_t n = 0; n < all.size(); ++n) {
+      const auto& s = all[n];
+      if (s.id == options.series || s.series_instance_uid == options.series || std::to_string(n + 1) == options.series) {
+        if (chosen != nullptr && s.series_instance_uid == options.series)
+          throw Error(ErrorCode::InvalidArgument, "--series " + options.series,
+                      "this UID holds several volumes; give one of their ids (UID#n)");
+        chosen = &s;
+      }
+    }
+    if (chosen == nullptr) throw Error(ErrorCode::InvalidArgument, "--series " + options.series, "no such series in " + path.string());
+  } else if (usable.size() == 1) {
+    chosen = usable.front();
+  } else if (usable.empty() && options.allow_localizer && all.size() == 1 &&
+             all.front().unusable_reason == dicom::kLocalizerOnly) {
+    chosen = &all.front();
+  } else if (usable.empty()) {
+    std::string why = "no usable series";
+    if (!all.empty()) why += " (" + all.front().id + ": " + all.front().unusable_reason + ")";
+    throw Error(ErrorCode::InvalidInput, path.string(), why);
+  } else {
+    std::string list;
+    for (std::size_t n = 0; n < all.size(); ++n)
+      if (all[n].usable) list += "\n  " + std::to_string(n + 1) + ": " + all[n].id + "  " + describe(all[n]);
+    throw Error(ErrorCode::InvalidArgument, path.string(),
+                "holds " + std::to_string(usable.size()) + " usable series; choose one with --series:" + list);
+  }
+  LoadedInput in;
+  in.kind = "dicom";
+  if (!chosen->usable && !(options.allow_localizer && chosen->unusable_reason == dicom::kLocalizerOnly))
+    throw Error(ErrorCode::InvalidInput, chosen->id, "series is not usable: " + chosen->unusable_reason);
+  in.volume = dicom::load_series(*chosen, scan.files, progress, options.allow_localizer);
+  in.series = *chosen;
+  in.qc_flags = chosen->qc_flags;
+  in.notes = chosen->notes;
+  if (!chosen->usable) in.notes.push_back(chosen->unusable_reason + ": converted as it is, not for analysis");
+  for (const auto& flag : chosen->qc_flags)
+    if (flag == "no_pixel_spacing") in.calibrated = false;
+  if (chosen->ultrasound && !chosen->ultrasound->calibrated) {
+    if (options.pixel_size_mm) {
+      in.volume.geometry.spacing_mm[0] = in.volume.geometry.spacing_mm[1] = *options.pixel_size_mm;
+      in.notes.push_back("pixel size " + std::to_string(*options.pixel_size_mm) + " mm given by the user");
+    } else {
+      in.calibrated = false;
+    }
+  }
+  return in;
+}
+
+}  // namespace
+
+LoadedInput load_input(const std::filesystem::path& path, const InputOptions& options, Progress& progress) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file or folder");
+  if (std::filesystem::is_regular_file(path, ec) && io::is_research_format(path)) {
+    LoadedInput in;
+    in.kind = "research";
+    in.volume = io::read_scalar_volume(path);
+    return in;
+  }
+  if (std::filesystem::is_regular_file(path, ec) && io::is_bitmap_format(path)) {
+    io::BitmapImage bitmap = io::read_bitmap(path, options.pixel_size_mm);
+    LoadedInput in;
+    in.kind = "bitmap";
+    in.volume = std::move(bitmap.image);
+    in.calibrated = bitmap.calibrated;
+    if (!bitmap.calibrated) {
+      in.qc_flags.push_back("ultrasound_uncalibrated");
+      in.notes.push_back("picture without calibration: give --pixel-size-mm for physical units; measurements in pixels only");
+    }
+    return in;
+  }
+  return load_dicom(path, options, progress);
+}
+
+}  // namespace musclecsa::app

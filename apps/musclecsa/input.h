@@ -1,0 +1,41 @@
+#pragma once
+// Loading what a user names on the command line: a DICOM file or folder (one series chosen), a
+// research-format volume (NIfTI, NRRD, MetaImage) or an ultrasound picture (PNG/TIFF/JPEG/BMP).
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "musclecsa/core/image.h"
+#include "musclecsa/core/progress.h"
+#include "musclecsa/dicom/series.h"
+
+namespace musclecsa::app {
+
+struct InputOptions {
+  std::string series;                      ///< Series Instance UID, series id ("uid#2") or 1-based list index
+  std::optional<double> pixel_size_mm;     ///< for pictures without calibration
+  dicom::NonUniformPolicy non_uniform = dicom::NonUniformPolicy::Resample;
+  bool allow_localizer = false;            ///< conversion may take a localizer-only series
+};
+
+struct LoadedInput {
+  ScalarVolume volume;
+  std::string kind;                        ///< "dicom", "research", "bitmap"
+  std::optional<dicom::Series> series;     ///< for DICOM input
+  bool calibrated = true;                  ///< false: pixel measurements only
+  std::vector<std::string> qc_flags, notes;
+};
+
+/// Loads the input. Throws Error(InvalidArgument) when a folder holds several usable series and
+/// none was chosen (the message lists them), Error(InvalidInput) when nothing usable is found.
+LoadedInput load_input(const std::filesystem::path& path, const InputOptions& options, Progress& progress);
+
+/// One line describing a series: number, description, modality, size, spacing, orientation.
+std::string describe(const dicom::Series& series);
+
+/// "axial", "coronal", "sagittal" or "oblique" from a slice normal.
+std::string orientation_name(const Geometry& geometry);
+
+}  // namespace musclecsa::app

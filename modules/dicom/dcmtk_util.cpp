@@ -1,0 +1,56 @@
+#include "dcmtk_util.h"
+
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <mutex>
+
+namespace musclecsa::dicom::detail {
+namespace {
+
+/// Walks an item tree and returns false when an element declares more bytes than the file has.
+bool lengths_fit(DcmObject* object, std::uintmax_t file_size) {
+  DcmStack stack;
+  while (object->nextObject(stack, OFTrue).good()) {
+    DcmObject* current = stack.top();
+    const Uint32 length = current->getLength();
+    if (length != DCM_UndefinedLength && length > file_size) return false;
+  }
+  return true;
+}
+
+void quiet_dcmtk_logging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Library code reports problems as values; DCMTK's own console warnings would only add noise.
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+  });
+}
+
+}  // namespace
+
+OFCondition load_dicom_file(DcmFileFormat& file, const std::filesystem::path& path, std::uintmax_t file_size) {
+  quiet_dcmtk_logging();
+  OFCondition status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+  if (status.bad()) return status;
+  // A deflated dataset is larger than its file: allow for the compression ratio there.
+  const bool deflated = file.getDataset()->getOriginalXfer() == EXS_DeflatedLittleEndianExplicit;
+  const std::uintmax_t limit = deflated ? file_size * 1024 : file_size;
+  if (!lengths_fit(file.getDataset(), limit) || !lengths_fit(file.getMetaInfo(), file_size))
+    return makeOFCondition(OFM_dcmdata, 900, OF_error, "an element declares a length larger than the whole file");
+  return status;
+}
+
+void register_dcmtk_codecs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    quiet_dcmtk_logging();
+    DcmRLEDecoderRegistration::registerCodecs();
+    DJDecoderRegistration::registerCodecs();
+    DJLSDecoderRegistration::registerCodecs();
+  });
+}
+
+}  // namespace musclecsa::dicom::detail

@@ -1,0 +1,558 @@
+// make_dicom_corpus OUT_DIR: writes a corpus of malformed and awkward inputs for the DICOM reader's
+// robustness tests (testing/test_dicom_robustness.cpp).
+//
+//   OUT_DIR/good/           one good CT thigh phantom (80 x 80 x 4, seed 1); the series is good/dicom/ct/
+//   OUT_DIR/bad/            one file or folder per defect, each with its own fresh Series Instance
+//                           UID so that nothing merges with the good series or with another case
+//   OUT_DIR/manifest.json   [{"path", "kind", "expect", "level"}]: for each bad input, where it is
+//                           (relative to OUT_DIR), a short id, a lowercase keyword the reader's
+//                           message must contain, and whether the reader must refuse the file
+//                           ("file": a ScanProblem, or a non-DICOM count for "not dicom") or flag its
+//                           series ("series": Series::unusable_reason, qc_flags or notes)
+//
+// Defective files are made by loading a good phantom slice with DCMTK, changing it and saving it,
+// or by patching the raw bytes of such a saved file (explicit VR little endian, explicit lengths,
+// no group lengths in the data set, so element offsets can be found by walking the bytes).
+// Existing OUT_DIR/good, OUT_DIR/bad and OUT_DIR/manifest.json are replaced. Prints nothing on
+// success; on failure prints the problem to stderr and exits with 1.
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcddirif.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "musclecsa/core/progress.h"
+#include "musclecsa/phantom/phantom.h"
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+
+void check(const OFCondition& status, const std::string& what) {
+  if (status.bad()) fail(what + ": " + status.text());
+}
+
+std::string new_uid() {
+  char buffer[100];
+  return dcmGenerateUniqueIdentifier(buffer, SITE_INSTANCE_UID_ROOT);
+}
+
+std::string decimal(double v) {
+  std::ostringstream s;
+  s.precision(10);
+  s << v;
+  return s.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and bytes
+
+Bytes read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read " + path.string());
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const fs::path& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) fail("cannot write " + path.string());
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  write_bytes(path, Bytes(text.begin(), text.end()));
+}
+
+void save(DcmFileFormat& file, const fs::path& path) {
+  // Explicit VR little endian, explicit sequence lengths, no group lengths in the data set; the
+  // meta header is rebuilt from the data set (new SOP Instance UID).
+  check(file.saveFile(path.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_withoutGL, EPD_withoutPadding,
+                      0, 0, EWM_updateMeta),
+        "cannot write " + path.string());
+}
+
+/// The bytes `file` would have on disk.
+Bytes saved_bytes(DcmFileFormat& file, const fs::path& scratch) {
+  save(file, scratch);
+  Bytes bytes = read_bytes(scratch);
+  fs::remove(scratch);
+  return bytes;
+}
+
+/// Where one element sits in the raw bytes of an explicit VR little endian file.
+struct RawElement {
+  std::size_t start = 0;         ///< offset of the tag
+  std::size_t length_at = 0;     ///< offset of the length field
+  std::size_t length_size = 0;   ///< 2 or 4 bytes
+  std::size_t value_at = 0;      ///< offset of the value
+  std::uint32_t length = 0;      ///< value length
+  std::string vr;
+};
+
+std::uint16_t u16(const Bytes& b, std::size_t at) { return static_cast<std::uint16_t>(b[at] | (b[at + 1] << 8)); }
+std::uint32_t u32(const Bytes& b, std::size_t at) {
+  return static_cast<std::uint32_t>(b[at]) | (static_cast<std::uint32_t>(b[at + 1]) << 8) |
+         (static_cast<std::uint32_t>(b[at + 2]) << 16) | (static_cast<std::uint32_t>(b[at + 3]) << 24);
+}
+void put_u16(Bytes& b, std::size_t at, std::uint16_t v) {
+  b[at] = static_cast<std::uint8_t>(v & 0xFF);
+  b[at + 1] = static_cast<std::uint8_t>(v >> 8);
+}
+void put_u32(Bytes& b, std::size_t at, std::uint32_t v) {
+  for (int n = 0; n < 4; ++n) b[at + n] = static_cast<std::uint8_t>((v >> (8 * n)) & 0xFF);
+}
+
+/// Finds a top-level element (meta header or data set) by walking the explicit VR LE elements
+/// after the 128-byte preamble and "DICM".
+RawElement find_element(const Bytes& b, std::uint16_t group, std::uint16_t element) {
+  static const std::array<const char*, 13> long_vrs{"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                                    "SV", "UC", "UN", "UR", "UT", "UV"};
+  if (b.size() < 132 || std::memcmp(b.data() + 128, "DICM", 4) != 0) fail("saved file has no DICOM preamble");
+  std::size_t at = 132;
+  while (at + 8 <= b.size()) {
+    RawElement e;
+    e.start = at;
+    const std::uint16_t g = u16(b, at), el = u16(b, at + 2);
+    e.vr.assign(reinterpret_cast<const char*>(b.data() + at + 4), 2);
+    bool long_form = false;
+    for (const char* vr : long_vrs) long_form = long_form || e.vr == vr;
+    if (long_form) {
+      e.length_at = at + 8;
+      e.length_size = 4;
+      e.length = u32(b, at + 8);
+      e.value_at = at + 12;
+    } else {
+      e.length_at = at + 6;
+      e.length_size = 2;
+      e.length = u16(b, at + 6);
+      e.value_at = at + 8;
+    }
+    if (g == group && el == element) return e;
+    if (e.length == 0xFFFFFFFFu) fail("undefined length element while walking the saved file");
+    at = e.value_at + e.length;
+  }
+  char name[32];
+  std::snprintf(name, sizeof name, "(%04x,%04x)", group, element);
+  fail(std::string("element ") + name + " not found in the saved file");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The corpus
+
+struct Slice {
+  std::vector<Uint16> pixels;  // rows x columns, as stored
+  std::array<double, 3> position{};
+};
+
+class CorpusWriter {
+ public:
+  explicit CorpusWriter(fs::path out) : out_(std::move(out)), bad_(out_ / "bad") {}
+
+  void run() {
+    for (const char* name : {"good", "bad"}) {
+      std::error_code ec;
+      fs::remove_all(out_ / name, ec);
+      if (ec) fail("cannot remove old " + (out_ / name).string() + ": " + ec.message());
+    }
+    fs::create_directories(bad_);
+    write_good();
+    load_base();
+    write_header_cases();
+    write_raw_cases();
+    write_non_dicom_cases();
+    write_filesystem_cases();
+    write_series_cases();
+    write_dicomdir_case();
+    const fs::path manifest_path = out_ / "manifest.json";
+    write_text(manifest_path, manifest_.dump(2) + "\n");
+  }
+
+ private:
+  fs::path out_, bad_;
+  nlohmann::json manifest_ = nlohmann::json::array();
+  DcmFileFormat base_;            // first slice of the good series
+  std::vector<Slice> slices_;     // all good slices (pixels and positions)
+  Uint16 rows_ = 0, columns_ = 0;
+  double pixel_spacing_ = 0, slice_spacing_ = 0;
+  int series_number_ = 100;
+
+  void add(const fs::path& path, const std::string& kind, const std::string& expect, const std::string& level) {
+    manifest_.push_back({{"path", path.lexically_relative(out_).generic_string()},
+                         {"kind", kind},
+                         {"expect", expect},
+                         {"level", level}});
+  }
+
+  void write_good() {
+    musclecsa::phantom::PhantomParams p;
+    p.anatomy = musclecsa::phantom::Anatomy::Thigh;
+    p.modality = musclecsa::phantom::PhantomModality::CT;
+    p.columns = 80;           // 80 x 5 mm = the default 400 mm thigh field of view (5 mm is the
+    p.pixel_spacing_mm = 5;   // largest pixel spacing the phantom accepts)
+    p.slices = 4;
+    p.slice_spacing_mm = 10;
+    p.seed = 1;
+    musclecsa::NullProgress progress;
+    const auto phantom = musclecsa::phantom::make_phantom(p, progress);
+    musclecsa::phantom::write_phantom(phantom, out_ / "good", progress);
+  }
+
+  void load_base() {
+    const fs::path dir = out_ / "good" / "dicom" / "ct";
+    for (int k = 1; k <= 4; ++k) {
+      char name[32];
+      std::snprintf(name, sizeof name, "IM_%05d.dcm", k);
+      DcmFileFormat file;
+      check(file.loadFile((dir / name).c_str()), "cannot load good slice " + (dir / name).string());
+      DcmDataset& ds = *file.getDataset();
+      Slice s;
+      for (unsigned long n = 0; n < 3; ++n)
+        check(ds.findAndGetFloat64(DCM_ImagePositionPatient, s.position[n], n), "ImagePositionPatient");
+      const Uint16* data = nullptr;
+      unsigned long count = 0;
+      check(ds.findAndGetUint16Array(DCM_PixelData, data, &count), "PixelData");
+      s.pixels.assign(data, data + count);
+      slices_.push_back(std::move(s));
+      if (k == 1) {
+        check(ds.findAndGetUint16(DCM_Rows, rows_), "Rows");
+        check(ds.findAndGetUint16(DCM_Columns, columns_), "Columns");
+        check(ds.findAndGetFloat64(DCM_PixelSpacing, pixel_spacing_, 0), "PixelSpacing");
+        base_ = file;
+      }
+    }
+    slice_spacing_ = slices_[1].position[2] - slices_[0].position[2];
+    if (rows_ * columns_ != slices_[0].pixels.size() || slice_spacing_ <= 0)
+      fail("unexpected good phantom series layout");
+  }
+
+  /// A copy of the first good slice in a series of its own (fresh Series and SOP Instance UIDs).
+  DcmFileFormat fresh(const std::string& kind) {
+    DcmFileFormat file(base_);
+    set_series(file, new_uid(), kind);
+    return file;
+  }
+
+  void set_series(DcmFileFormat& file, const std::string& series_uid, const std::string& description) {
+    DcmDataset& ds = *file.getDataset();
+    check(ds.putAndInsertString(DCM_SeriesInstanceUID, series_uid.c_str()), "SeriesInstanceUID");
+    check(ds.putAndInsertString(DCM_SOPInstanceUID, new_uid().c_str()), "SOPInstanceUID");
+    check(ds.putAndInsertString(DCM_SeriesDescription, ("corpus " + description).c_str()), "SeriesDescription");
+    check(ds.putAndInsertString(DCM_SeriesNumber, std::to_string(series_number_++).c_str()), "SeriesNumber");
+  }
+
+  static void put(DcmFileFormat& file, const DcmTagKey& tag, const std::string& value) {
+    check(file.getDataset()->putAndInsertString(tag, value.c_str()), DcmTag(tag).getTagName());
+  }
+  static void put16(DcmFileFormat& file, const DcmTagKey& tag, Uint16 value) {
+    check(file.getDataset()->putAndInsertUint16(tag, value), DcmTag(tag).getTagName());
+  }
+  static void remove(DcmFileFormat& file, const DcmTagKey& tag) {
+    check(file.getDataset()->findAndDeleteElement(tag), std::string("delete ") + DcmTag(tag).getTagName());
+  }
+  static void put_pixels(DcmFileFormat& file, const std::vector<Uint16>& pixels) {
+    check(file.getDataset()->putAndInsertUint16Array(DCM_PixelData, pixels.data(), pixels.size()), "PixelData");
+  }
+
+  /// A single defective file saved through DCMTK.
+  template <class Change>
+  void header_case(const std::string& kind, const std::string& expect, Change change) {
+    DcmFileFormat file = fresh(kind);
+    change(file);
+    const fs::path path = bad_ / (kind + ".dcm");
+    save(file, path);
+    add(path, kind, expect, "file");
+  }
+
+  void write_header_cases() {
+    header_case("missing_pixel_data", "pixel data", [](DcmFileFormat& f) { remove(f, DCM_PixelData); });
+    header_case("short_pixel_data", "short", [&](DcmFileFormat& f) {
+      // Half of Rows x Columns x 16 bits.
+      std::vector<Uint16> half(slices_[0].pixels.begin(), slices_[0].pixels.begin() + rows_ * columns_ / 2);
+      put_pixels(f, half);
+    });
+    header_case("rows_zero", "rows", [](DcmFileFormat& f) { put16(f, DCM_Rows, 0); });
+    header_case("columns_missing", "columns", [](DcmFileFormat& f) { remove(f, DCM_Columns); });
+    header_case("bits_allocated_zero", "bits", [](DcmFileFormat& f) { put16(f, DCM_BitsAllocated, 0); });
+    header_case("bits_allocated_12", "bits", [](DcmFileFormat& f) {
+      // 12 bits allocated (packed, retired) but the data holds 16 bits per pixel.
+      put16(f, DCM_BitsAllocated, 12);
+      put16(f, DCM_BitsStored, 12);
+      put16(f, DCM_HighBit, 11);
+    });
+    header_case("bits_stored_gt_allocated", "bits", [](DcmFileFormat& f) {
+      put16(f, DCM_BitsStored, 20);
+      put16(f, DCM_HighBit, 19);
+    });
+    header_case("pixel_spacing_zero", "spacing", [](DcmFileFormat& f) { put(f, DCM_PixelSpacing, "0\\0"); });
+    header_case("pixel_spacing_negative", "spacing", [&](DcmFileFormat& f) {
+      put(f, DCM_PixelSpacing, "-" + decimal(pixel_spacing_) + "\\-" + decimal(pixel_spacing_));
+    });
+    header_case("pixel_spacing_one_value", "spacing",
+                [&](DcmFileFormat& f) { put(f, DCM_PixelSpacing, decimal(pixel_spacing_)); });
+    header_case("pixel_spacing_non_numeric", "spacing", [](DcmFileFormat& f) { put(f, DCM_PixelSpacing, "abc\\def"); });
+    header_case("orientation_five_values", "orientation",
+                [](DcmFileFormat& f) { put(f, DCM_ImageOrientationPatient, "1\\0\\0\\0\\1"); });
+    header_case("orientation_non_orthogonal", "orientation", [](DcmFileFormat& f) {
+      put(f, DCM_ImageOrientationPatient, "1\\0\\0\\0.7071068\\0.7071068\\0");  // row . column = 0.71
+    });
+    header_case("orientation_zero_vector", "orientation",
+                [](DcmFileFormat& f) { put(f, DCM_ImageOrientationPatient, "0\\0\\0\\0\\1\\0"); });
+    header_case("position_two_values", "position", [&](DcmFileFormat& f) {
+      put(f, DCM_ImagePositionPatient, decimal(slices_[0].position[0]) + "\\" + decimal(slices_[0].position[1]));
+    });
+    header_case("position_non_numeric", "position", [](DcmFileFormat& f) { put(f, DCM_ImagePositionPatient, "x\\y\\z"); });
+    header_case("samples_per_pixel_3_monochrome2", "samples", [&](DcmFileFormat& f) {
+      // Three samples per pixel with enough data for them, but a monochrome photometric interpretation.
+      put16(f, DCM_SamplesPerPixel, 3);
+      put16(f, DCM_PlanarConfiguration, 0);
+      std::vector<Uint16> rgb;
+      for (Uint16 v : slices_[0].pixels) rgb.insert(rgb.end(), {v, v, v});
+      put_pixels(f, rgb);
+    });
+    header_case("photometric_missing", "photometric", [](DcmFileFormat& f) { remove(f, DCM_PhotometricInterpretation); });
+    header_case("rescale_slope_zero", "slope", [](DcmFileFormat& f) { put(f, DCM_RescaleSlope, "0"); });
+  }
+
+  /// A single defective file made by patching the bytes of a good file.
+  template <class Change>
+  void raw_case(const std::string& kind, const std::string& expect, Change change,
+                const std::function<void(DcmFileFormat&)>& prepare = {}) {
+    DcmFileFormat file = fresh(kind);
+    if (prepare) prepare(file);
+    Bytes bytes = saved_bytes(file, bad_ / ("." + kind + ".tmp"));
+    change(bytes);
+    const fs::path path = bad_ / (kind + ".dcm");
+    write_bytes(path, bytes);
+    add(path, kind, expect, "file");
+  }
+
+  void write_raw_cases() {
+    raw_case("truncated_in_pixel_data", "truncated", [](Bytes& b) {
+      const RawElement e = find_element(b, 0x7FE0, 0x0010);
+      b.resize(e.value_at + e.length / 2);
+    });
+    raw_case("truncated_in_header", "truncated", [](Bytes& b) {
+      // Cut in the middle of the Image Position (Patient) value, long before the pixel data.
+      const RawElement e = find_element(b, 0x0020, 0x0032);
+      b.resize(e.value_at + e.length / 2);
+    });
+    raw_case("truncated_after_dicm", "truncated", [](Bytes& b) { b.resize(132); });
+    raw_case("bogus_transfer_syntax", "transfer syntax", [](Bytes& b) {
+      // Same value length, so the meta header group length stays right.
+      const RawElement e = find_element(b, 0x0002, 0x0010);
+      std::string bogus = "1.2.3.4.999";
+      while (bogus.size() + 2 <= e.length) bogus += ".9";
+      bogus.resize(e.length, '\0');
+      std::memcpy(b.data() + e.value_at, bogus.data(), e.length);
+    });
+    raw_case("huge_length_pixel_data", "length", [](Bytes& b) {
+      const RawElement e = find_element(b, 0x7FE0, 0x0010);
+      put_u32(b, e.length_at, 0xFFFFFFF0u);
+    });
+    raw_case(
+        "huge_length_text", "length",
+        [](Bytes& b) {
+          const RawElement e = find_element(b, 0x0040, 0xA160);  // Text Value, UT: 4-byte length
+          if (e.length_size != 4) fail("Text Value was not written with a 4-byte length");
+          put_u32(b, e.length_at, 0xFFFFFFF0u);
+        },
+        [](DcmFileFormat& f) { put(f, DCM_TextValue, "corpus: this UT element gets a huge declared length"); });
+    raw_case("huge_length_long_string", "length", [](Bytes& b) {
+      const RawElement e = find_element(b, 0x0008, 0x1030);  // Study Description, LO: 2-byte length
+      if (e.length_size != 2) fail("Study Description was not written with a 2-byte length");
+      if (b.size() - e.value_at >= 0xFFF0) fail("file too long for the huge_length_long_string case");
+      put_u16(b, e.length_at, 0xFFF0);  // beyond the end of the file
+    });
+    raw_case("wrong_vr_rows", "rows", [](Bytes& b) {
+      // Rows (0028,0010) US 2 bytes -> CS "abc " (4 bytes).
+      const RawElement e = find_element(b, 0x0028, 0x0010);
+      if (e.vr != "US" || e.length != 2) fail("unexpected Rows encoding");
+      const Bytes replacement{0x28, 0x00, 0x10, 0x00, 'C', 'S', 0x04, 0x00, 'a', 'b', 'c', ' '};
+      b.erase(b.begin() + static_cast<std::ptrdiff_t>(e.start), b.begin() + static_cast<std::ptrdiff_t>(e.value_at + 2));
+      b.insert(b.begin() + static_cast<std::ptrdiff_t>(e.start), replacement.begin(), replacement.end());
+    });
+  }
+
+  void write_non_dicom_cases() {
+    const fs::path text = bad_ / "x.dcm";
+    write_text(text, "This is not a DICOM file.\nIt is plain text with a .dcm extension.\n");
+    add(text, "text_file_named_dcm", "not dicom", "file");
+
+    const fs::path empty = bad_ / "zero_bytes.dcm";
+    write_bytes(empty, {});
+    add(empty, "zero_byte_file", "not dicom", "file");
+
+    std::mt19937 random(12345);
+    Bytes blob(4096);
+    for (auto& v : blob) v = static_cast<std::uint8_t>(random() & 0xFF);
+    const fs::path blob_path = bad_ / "random_blob.bin";
+    write_bytes(blob_path, blob);
+    add(blob_path, "random_binary_blob", "not dicom", "file");
+
+    Bytes png{0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 'I', 'H', 'D', 'R',
+              0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x10, 0x08, 0x00, 0x00, 0x00, 0x00};
+    for (int n = 0; n < 400; ++n) png.push_back(static_cast<std::uint8_t>(random() & 0xFF));
+    const fs::path png_path = bad_ / "png_like.dcm";
+    write_bytes(png_path, png);
+    add(png_path, "png_header_blob", "not dicom", "file");
+  }
+
+  void write_filesystem_cases() {
+    const fs::path empty_dir = bad_ / "empty_folder";
+    fs::create_directories(empty_dir);
+    add(empty_dir, "empty_folder", "empty", "file");
+
+    const fs::path link = bad_ / "broken_link.dcm";
+    fs::create_symlink("does_not_exist.dcm", link);
+    add(link, "dangling_symlink", "not found", "file");
+
+    // A good slice without read permission. Root can still read it: then it is an ordinary
+    // single-slice series and not listed in the manifest.
+    DcmFileFormat file = fresh("unreadable");
+    const fs::path unreadable = bad_ / "unreadable.dcm";
+    save(file, unreadable);
+    fs::permissions(unreadable, fs::perms::none);
+    std::ifstream probe(unreadable, std::ios::binary);
+    if (!probe) add(unreadable, "no_read_permission", "permission", "file");
+  }
+
+  /// Writes one slice of a multi-file series case.
+  void series_slice(const fs::path& dir, const std::string& series_uid, const std::string& kind, int instance,
+                    const Slice& slice, const std::array<double, 3>& position,
+                    const std::function<void(DcmFileFormat&)>& change = {}) {
+    DcmFileFormat file(base_);
+    set_series(file, series_uid, kind);
+    --series_number_;  // one series number per case, not per slice
+    put(file, DCM_InstanceNumber, std::to_string(instance));
+    put(file, DCM_ImagePositionPatient,
+        decimal(position[0]) + "\\" + decimal(position[1]) + "\\" + decimal(position[2]));
+    put(file, DCM_SliceLocation, decimal(position[2]));
+    put_pixels(file, slice.pixels);
+    if (change) change(file);
+    char name[32];
+    std::snprintf(name, sizeof name, "IM_%05d.dcm", instance);
+    save(file, dir / name);
+  }
+
+  /// A series of good slices at the given z positions (slice pixels reused in turn).
+  fs::path series_at(const std::string& kind, const std::vector<double>& z, const std::string& uid) {
+    const fs::path dir = bad_ / kind;
+    fs::create_directories(dir);
+    for (std::size_t n = 0; n < z.size(); ++n) {
+      const Slice& s = slices_[n % slices_.size()];
+      series_slice(dir, uid, kind, static_cast<int>(n + 1), s, {s.position[0], s.position[1], z[n]});
+    }
+    ++series_number_;
+    return dir;
+  }
+
+  void write_series_cases() {
+    const double z0 = slices_[0].position[2], dz = slice_spacing_;
+
+    {  // One slice of half the size (40 x 40 over the same field of view) in the middle.
+      const std::string kind = "series_mixed_size";
+      const std::string uid = new_uid();
+      const fs::path dir = series_at(kind, {z0, z0 + 2 * dz}, uid);
+      --series_number_;
+      Slice small;
+      for (Uint16 j = 0; j < rows_; j += 2)
+        for (Uint16 i = 0; i < columns_; i += 2) small.pixels.push_back(slices_[1].pixels[j * columns_ + i]);
+      const std::array<double, 3> pos{slices_[1].position[0] + pixel_spacing_ / 2,
+                                      slices_[1].position[1] + pixel_spacing_ / 2, z0 + dz};
+      series_slice(dir, uid, kind, 3, small, pos, [&](DcmFileFormat& f) {
+        put16(f, DCM_Rows, static_cast<Uint16>(rows_ / 2));
+        put16(f, DCM_Columns, static_cast<Uint16>(columns_ / 2));
+        put(f, DCM_PixelSpacing, decimal(2 * pixel_spacing_) + "\\" + decimal(2 * pixel_spacing_));
+      });
+      ++series_number_;
+      add(dir, kind, "split", "series");
+    }
+    {  // Two of three slices at one position, different SOP Instance UIDs and pixels.
+      const std::string kind = "series_duplicate_position";
+      add(series_at(kind, {z0, z0, z0 + dz}, new_uid()), kind, "duplicate", "series");
+    }
+    {  // Positions 0, 1, 3, 4 x spacing: the slice at 2 x spacing is missing.
+      const std::string kind = "series_missing_slice";
+      add(series_at(kind, {z0, z0 + dz, z0 + 3 * dz, z0 + 4 * dz}, new_uid()), kind, "missing", "series");
+    }
+    {  // Gaps 1.0, 0.7 and 1.3 x spacing: uneven, and no gap is a multiple of the median.
+      const std::string kind = "series_non_uniform";
+      add(series_at(kind, {z0, z0 + dz, z0 + 1.7 * dz, z0 + 3.0 * dz}, new_uid()), kind, "non_uniform", "series");
+    }
+    {  // A good 4-slice series plus a coronal localizer with the same Series Instance UID.
+      const std::string kind = "series_localizer";
+      const std::string uid = new_uid();
+      const fs::path dir = series_at(kind, {z0, z0 + dz, z0 + 2 * dz, z0 + 3 * dz}, uid);
+      --series_number_;
+      const double y_centre = slices_[0].position[1] + pixel_spacing_ * (rows_ - 1) / 2;
+      const double z_top = z0 + 3 * dz + pixel_spacing_ * (rows_ - 1) / 2;
+      series_slice(dir, uid, kind, 5, slices_[0], {slices_[0].position[0], y_centre, z_top}, [](DcmFileFormat& f) {
+        put(f, DCM_ImageType, "ORIGINAL\\PRIMARY\\LOCALIZER");
+        put(f, DCM_ImageOrientationPatient, "1\\0\\0\\0\\0\\-1");
+        put(f, DCM_SliceLocation, "0");
+      });
+      ++series_number_;
+      add(dir, kind, "localizer", "series");
+    }
+  }
+
+  void write_dicomdir_case() {
+    // A DICOMDIR referencing IMAGES/IM1 and IMAGES/IM2; IM2 is deleted after the DICOMDIR is written.
+    const fs::path dir = bad_ / "dicomdir_missing";
+    fs::create_directories(dir / "IMAGES");
+    const std::string uid = new_uid();
+    for (int n = 1; n <= 2; ++n) {
+      const Slice& s = slices_[n - 1];
+      series_slice(dir / "IMAGES", uid, "dicomdir_missing", n, s, s.position);
+      fs::rename(dir / "IMAGES" / (n == 1 ? "IM_00001.dcm" : "IM_00002.dcm"), dir / "IMAGES" / ("IM" + std::to_string(n)));
+    }
+    ++series_number_;
+    DicomDirInterface dicomdir;
+    check(dicomdir.createNewDicomDir(DicomDirInterface::AP_GeneralPurpose, (dir / "DICOMDIR").c_str(), "MCSA_CORPUS"),
+          "cannot create DICOMDIR");
+    for (const char* name : {"IMAGES/IM1", "IMAGES/IM2"})
+      check(dicomdir.addDicomFile(name, dir.c_str()), std::string("cannot add ") + name + " to the DICOMDIR");
+    check(dicomdir.writeDicomDir(EET_ExplicitLength), "cannot write DICOMDIR");
+    fs::remove(dir / "IMAGES" / "IM2");
+    add(dir / "IMAGES" / "IM2", "dicomdir_missing_reference", "missing", "file");
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: make_dicom_corpus OUT_DIR\n";
+    return 2;
+  }
+  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+  try {
+    const fs::path out = argv[1];
+    fs::create_directories(out);
+    CorpusWriter(out).run();
+  } catch (const std::exception& e) {
+    std::cerr << "make_dicom_corpus: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
