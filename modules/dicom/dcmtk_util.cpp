@@ -53,4 +53,11 @@ void register_dcmtk_codecs() {
   });
 }
 
+void prepare_dcmtk() {
+  quiet_dcmtk_logging();
+  register_dcmtk_codecs();
+  (void)dcmDataDict.rdlock();  // load the data dictionary now, not concurrently on first use
+  dcmDataDict.rdunlock();
+}
+
 }  // namespace musclecsa::dicom::detail

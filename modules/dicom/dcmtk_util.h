@@ -16,6 +16,9 @@ OFCondition load_dicom_file(DcmFileFormat& file, const std::filesystem::path& pa
 /// Registers DCMTK's RLE, JPEG and JPEG-LS decoders once per process.
 void register_dcmtk_codecs();
 
+/// One-time DCMTK set-up (logging, data dictionary, codecs); call before using DCMTK on threads.
+void prepare_dcmtk();
+
 }  // namespace musclecsa::dicom::detail
 
 namespace musclecsa::dicom {

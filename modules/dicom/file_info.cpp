@@ -158,6 +158,29 @@ void apply_functional_groups(DcmItem* group, FrameInfo& frame, const std::filesy
   }
 }
 
+/// True when the file's last `length` bytes are the value of a Pixel Data element whose header
+/// (explicit or implicit VR, the given byte order) immediately precedes them.
+bool pixel_data_ends_file(const std::filesystem::path& path, std::uintmax_t file_size, std::uint32_t length,
+                          E_TransferSyntax xfer) {
+  const DcmXfer x(xfer);
+  if (x.isEncapsulated() || xfer == EXS_DeflatedLittleEndianExplicit || length == 0) return false;
+  const std::uintmax_t header = x.isExplicitVR() ? 12 : 8;
+  if (file_size < length + header) return false;
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(file_size - length - header));
+  unsigned char h[12] = {};
+  in.read(reinterpret_cast<char*>(h), static_cast<std::streamsize>(header));
+  if (!in) return false;
+  const bool big = x.getByteOrder() == EBO_BigEndian;
+  auto u16at = [&](int o) { return big ? (h[o] << 8) | h[o + 1] : h[o] | (h[o + 1] << 8); };
+  auto u32at = [&](int o) {
+    return big ? (std::uint32_t(h[o]) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]
+               : std::uint32_t(h[o]) | (h[o + 1] << 8) | (h[o + 2] << 16) | (std::uint32_t(h[o + 3]) << 24);
+  };
+  if (u16at(0) != 0x7FE0 || u16at(2) != 0x0010) return false;
+  return u32at(static_cast<int>(header) - 4) == length;
+}
+
 std::uint32_t u16(DcmItem& item, const DcmTagKey& tag, bool& present) {
   Uint16 v = 0;
   present = item.findAndGetUint16(tag, v).good();
@@ -300,9 +323,13 @@ DicomFileInfo read_file_info(const std::filesystem::path& path) {
                     std::to_string(info.samples_per_pixel) + " samples x " + std::to_string(info.bits_allocated) +
                     " bits x " + std::to_string(info.number_of_frames) + " frames = " + std::to_string(expected) + " bytes)");
   }
-  // Load the values so that a file cut short is found now, not half-way through an analysis.
-  const OFCondition values = pixel->loadAllDataIntoMemory();
-  if (values.bad()) bad(path, std::string("truncated: pixel data cannot be read to its end (") + values.text() + ")");
+  // A file cut short must be found now, not half-way through an analysis. Native pixel data that
+  // ends the file is checked in O(1) (its element header sits right before the last L bytes);
+  // anything else is read to its end.
+  if (!(info.encapsulated == false && pixel_data_ends_file(path, file_size, pixel->getLength(), ds.getOriginalXfer()))) {
+    const OFCondition values = pixel->loadAllDataIntoMemory();
+    if (values.bad()) bad(path, std::string("truncated: pixel data cannot be read to its end (") + values.text() + ")");
+  }
 
   // Geometry: classic (one frame) or enhanced (per-frame functional groups).
   FrameInfo common;

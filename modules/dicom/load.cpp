@@ -14,6 +14,9 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <atomic>
+#include <mutex>
+#include <thread>
 
 #include "dcmtk_util.h"
 #include "musclecsa/core/error.h"
@@ -191,9 +194,20 @@ DecodedFile decode_colour_with_dcmtk(const DicomFileInfo& f, DcmFileFormat& file
   return out;
 }
 
+std::mutex& gdcm_mutex() {
+  static std::mutex m;  // GDCM's readers share global state (trace, codec registries): one at a time
+  return m;
+}
+
 DecodedFile decode_file(const DicomFileInfo& f) {
-  if (f.photometric == "PALETTE COLOR") return decode_palette_with_gdcm(f);
-  if (is_jpeg2000(f.transfer_syntax_uid)) return decode_with_gdcm(f);
+  if (f.photometric == "PALETTE COLOR") {
+    std::lock_guard<std::mutex> lock(gdcm_mutex());
+    return decode_palette_with_gdcm(f);
+  }
+  if (is_jpeg2000(f.transfer_syntax_uid)) {
+    std::lock_guard<std::mutex> lock(gdcm_mutex());
+    return decode_with_gdcm(f);
+  }
   detail::register_dcmtk_codecs();
   std::error_code ec;
   const auto size = std::filesystem::file_size(f.path, ec);
@@ -252,33 +266,61 @@ ScalarVolume load_series(const Series& series, const std::vector<DicomFileInfo>&
   const Geometry& g = series.geometry;
   g.validate(series.id);
   const std::size_t nx = g.size[0], ny = g.size[1], slice_size = nx * ny;
-
-  // Decode the source slices in order (files decoded once, frames taken from them).
-  std::vector<std::vector<float>> source(series.slices.size());
-  std::map<std::size_t, std::shared_ptr<DecodedFile>> cache;
-  for (std::size_t k = 0; k < series.slices.size(); ++k) {
-    const SliceRef& ref = series.slices[k];
+  for (const SliceRef& ref : series.slices) {
     const DicomFileInfo& f = files.at(ref.file_index);
     if (f.rows != ny || f.columns != nx) bad(f.path, "image size differs from the rest of its series");
-    auto& decoded = cache[ref.file_index];
-    if (!decoded) {
-      if (cache.size() > 8) {  // keep memory bounded for multi-frame files
-        for (auto it = cache.begin(); it != cache.end();)
-          it = (it->first != ref.file_index) ? cache.erase(it) : std::next(it);
-        decoded = nullptr;
-      }
-      decoded = std::make_shared<DecodedFile>(decode_file(f));
-      cache[ref.file_index] = decoded;
-    }
-    const float* begin = decoded->values.data() + ref.frame * decoded->frame_size;
-    source[k].assign(begin, begin + slice_size);
-    if (k % 8 == 0) {
-      progress.report(0.9 * double(k + 1) / double(series.slices.size()), "decoding pixel data");
-      throw_if_cancelled(progress, "decoding pixel data");
-    }
   }
 
-  ScalarVolume volume(g);
+  ScalarVolume volume(series.needs_resampling ? Geometry{} : g);
+  // Source slices: straight into the volume when it is on the source grid, else a separate stack.
+  std::vector<std::vector<float>> source(series.needs_resampling ? series.slices.size() : 0);
+  auto destination = [&](std::size_t k) -> float* {
+    if (!series.needs_resampling) return volume.slice(k);
+    source[k].resize(slice_size);
+    return source[k].data();
+  };
+
+  // Each file is decoded once (on one of two threads) and its frames copied to their slices.
+  std::vector<std::size_t> file_order;
+  std::map<std::size_t, std::vector<std::size_t>> slices_of_file;
+  for (std::size_t k = 0; k < series.slices.size(); ++k) {
+    auto& list = slices_of_file[series.slices[k].file_index];
+    if (list.empty()) file_order.push_back(series.slices[k].file_index);
+    list.push_back(k);
+  }
+  detail::prepare_dcmtk();
+  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<bool> stop{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto worker = [&](bool reports) {
+    try {
+      for (std::size_t n = next++; n < file_order.size() && !stop; n = next++) {
+        const std::size_t file = file_order[n];
+        const DecodedFile decoded = decode_file(files[file]);
+        for (std::size_t k : slices_of_file[file]) {
+          const float* begin = decoded.values.data() + series.slices[k].frame * decoded.frame_size;
+          std::copy(begin, begin + slice_size, destination(k));
+        }
+        const std::size_t finished = ++done;
+        if (reports && finished % 8 == 0) {
+          progress.report(0.9 * double(finished) / double(file_order.size()), "decoding pixel data");
+          if (progress.cancelled()) stop = true;
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      stop = true;
+    }
+  };
+  std::thread helper(worker, false);
+  worker(true);
+  helper.join();
+  if (error) std::rethrow_exception(error);
+  throw_if_cancelled(progress, "decoding pixel data");
+
+  if (series.needs_resampling) volume = ScalarVolume(g);
   volume.modality = modality_from_string(series.modality);
   volume.unit_ucum = series.modality == "CT" ? "[hnsf'U]" : "1";
   volume.source.study_instance_uid = series.study_instance_uid;
@@ -290,7 +332,6 @@ ScalarVolume load_series(const Series& series, const std::vector<DicomFileInfo>&
   if (!series.slices.empty()) volume.source.path = files[series.slices.front().file_index].path.parent_path().string();
 
   if (!series.needs_resampling) {
-    for (std::size_t k = 0; k < source.size(); ++k) std::copy(source[k].begin(), source[k].end(), volume.slice(k));
     progress.report(1.0, "decoding pixel data");
     return volume;
   }

@@ -4,6 +4,9 @@
 #include <dcmtk/dcmdata/dctk.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
 #include <set>
 
 #include "dcmtk_util.h"
@@ -130,27 +133,54 @@ ScanResult scan_paths(const std::vector<std::filesystem::path>& paths, Progress&
 
   std::sort(candidates.begin(), candidates.end());
   result.files_seen = candidates.size() + dicomdirs.size();
-  for (std::size_t n = 0; n < candidates.size(); ++n) {
+
+  // Read headers on two threads; results keep the sorted file order.
+  struct Outcome {
+    std::optional<DicomFileInfo> info;
+    std::optional<ScanProblem> problem;
+    bool non_dicom = false;
+  };
+  std::vector<Outcome> outcomes(candidates.size());
+  auto examine = [&](std::size_t n) {
     const auto& path = candidates[n];
-    if (n % 16 == 0) {
-      progress.report(double(n) / double(candidates.size()), "scanning files");
-      throw_if_cancelled(progress, "scanning files");
-    }
+    Outcome& out = outcomes[n];
     std::error_code ec;
     const bool readable_size = std::filesystem::file_size(path, ec) > 0 && !ec;
     if (readable_size && !looks_like_dicom(path)) {
-      ++result.non_dicom_files;
-      continue;
+      out.non_dicom = true;
+      return;
     }
     try {
-      result.files.push_back(read_file_info(path));
+      out.info = read_file_info(path);
     } catch (const Error& e) {
       const bool not_dicom = e.problem().rfind("empty file", 0) == 0 || e.problem().rfind("not DICOM", 0) == 0;
-      if (not_dicom) ++result.non_dicom_files;
-      result.problems.push_back({path, e.problem(), !not_dicom});
+      out.non_dicom = not_dicom;
+      out.problem = ScanProblem{path, e.problem(), !not_dicom};
     } catch (const std::exception& e) {
-      result.problems.push_back({path, std::string("cannot be read: ") + e.what(), true});
+      out.problem = ScanProblem{path, std::string("cannot be read: ") + e.what(), true};
     }
+  };
+  detail::prepare_dcmtk();
+  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<bool> stop{false};
+  auto worker = [&](bool reports) {
+    for (std::size_t n = next++; n < candidates.size() && !stop; n = next++) {
+      examine(n);
+      const std::size_t finished = ++done;
+      if (reports && finished % 16 == 0) {
+        progress.report(double(finished) / double(candidates.size()), "scanning files");
+        if (progress.cancelled()) stop = true;
+      }
+    }
+  };
+  std::thread helper(worker, false);
+  worker(true);
+  helper.join();
+  throw_if_cancelled(progress, "scanning files");
+  for (auto& out : outcomes) {
+    if (out.non_dicom) ++result.non_dicom_files;
+    if (out.problem) result.problems.push_back(std::move(*out.problem));
+    if (out.info) result.files.push_back(std::move(*out.info));
   }
   progress.report(1.0, "scanning files");
   return result;

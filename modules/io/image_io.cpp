@@ -50,8 +50,8 @@ typename itk::Image<TPixel, 3>::Pointer to_itk(const Geometry& g, const TPixel* 
   image->SetSpacing(spacing);
   image->SetOrigin(origin);
   image->SetDirection(direction);
-  image->Allocate();
-  std::copy(data, data + g.voxel_count(), image->GetBufferPointer());
+  // Borrow the caller's buffer (no copy): the image only lives for one write.
+  image->GetPixelContainer()->SetImportPointer(const_cast<TPixel*>(data), g.voxel_count(), false);
   return image;
 }
 

@@ -90,7 +90,7 @@ PhantomParams resolve_defaults(PhantomParams p) {
   if (p.pixel_spacing_mm == 0) p.pixel_spacing_mm = (thigh ? 400.0 : 300.0) / static_cast<double>(p.columns);
   if (p.slice_spacing_mm == 0) {
     const double bone_length = thigh ? 440.0 : 370.0;
-    p.slice_spacing_mm = std::round(1.08 * bone_length / static_cast<double>(p.slices) * 100.0) / 100.0;
+    p.slice_spacing_mm = std::min(20.0, std::round(1.08 * bone_length / static_cast<double>(p.slices) * 100.0) / 100.0);
   }
   if (p.sat_thickness_mm == 0)
     p.sat_thickness_mm = p.modality == PhantomModality::US ? (thigh ? 8 : 6) : (thigh ? 12 : 8);

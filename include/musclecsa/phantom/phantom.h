@@ -48,7 +48,7 @@ struct PhantomParams {
   std::size_t rows = 0;             ///< 0: same as columns
   std::size_t slices = 0;           ///< 0: 48 for CT, 30 for MR
   double pixel_spacing_mm = 0;      ///< 0: field of view (400 mm thigh, 300 mm calf) / columns
-  double slice_spacing_mm = 0;      ///< 0: cover 108% of the bone length; slice thickness equals spacing
+  double slice_spacing_mm = 0;      ///< 0: cover 108% of the bone length (at most 20 mm apart); thickness = spacing
 
   // Anatomy.
   Legs legs = Legs::Both;
