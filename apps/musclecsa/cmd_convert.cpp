@@ -31,8 +31,7 @@ int run_convert(const ConvertOptions& o) {
   if (o.datatype == "float") storage = io::PixelStorage::Float32;
   else if (o.datatype == "int16") storage = io::PixelStorage::Int16;
   else if (o.datatype == "uint16") storage = io::PixelStorage::UInt16;
-  const io::PixelStorage written = storage == io::PixelStorage::Auto ? io::choose_storage(in.volume.voxels) : storage;
-  io::write_image(in.volume, o.output, written);
+  const io::PixelStorage written = io::write_image(in.volume, o.output, storage);
   for (const auto& note : in.notes) std::cerr << "musclecsa: warning: " << note << "\n";
   if (!in.calibrated) std::cerr << "musclecsa: warning: no physical calibration: the output has 1 mm nominal pixels\n";
   if (!o.quiet) {

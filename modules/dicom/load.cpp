@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <map>
 #include <memory>
 #include <atomic>
@@ -194,6 +195,31 @@ DecodedFile decode_colour_with_dcmtk(const DicomFileInfo& f, DcmFileFormat& file
   return out;
 }
 
+/// Stored integers of one frame to physical values, in one pass (the common path: native monochrome).
+template <class T>
+void convert_frame(const DicomFileInfo& f, const FrameInfo& info, const T* raw, std::size_t count, float* dst) {
+  const StoredValue stored(f);
+  const double divisor = f.philips_scale_slope ? info.rescale_slope * *f.philips_scale_slope : 1.0;
+  const float slope = static_cast<float>(info.rescale_slope / divisor);
+  const float intercept = static_cast<float>(info.rescale_intercept / divisor);
+  const bool invert = f.photometric == "MONOCHROME1" && f.modality == "US";
+  const bool whole_word = stored.shift == 0 && f.bits_stored == sizeof(T) * 8;
+  if (whole_word && !invert) {
+    if (stored.is_signed) {
+      using S = std::make_signed_t<T>;
+      for (std::size_t n = 0; n < count; ++n) dst[n] = static_cast<float>(static_cast<S>(raw[n])) * slope + intercept;
+    } else {
+      for (std::size_t n = 0; n < count; ++n) dst[n] = static_cast<float>(raw[n]) * slope + intercept;
+    }
+    return;
+  }
+  const double top = static_cast<double>((1ull << f.bits_stored) - 1);
+  for (std::size_t n = 0; n < count; ++n) {
+    const double v = stored(raw[n]);
+    dst[n] = static_cast<float>(((invert ? top - v : v) * info.rescale_slope + info.rescale_intercept) / divisor);
+  }
+}
+
 std::mutex& gdcm_mutex() {
   static std::mutex m;  // GDCM's readers share global state (trace, codec registries): one at a time
   return m;
@@ -230,11 +256,27 @@ DecodedFile decode_file(const DicomFileInfo& f) {
       bad(f.path, "pixel data shorter than declared");
     values.resize(samples);
     for (std::size_t n = 0; n < samples; ++n) values[n] = static_cast<float>((data[n / 8] >> (n % 8)) & 1);
-  } else if (f.bits_allocated == 8) {
-    Uint8* data = nullptr;
-    if (pixel->getUint8Array(data).bad() || data == nullptr || pixel->getLength() < samples)
-      bad(f.path, "pixel data shorter than declared");
-    to_values(f, data, samples, values);
+  } else if (f.bits_allocated == 8 || f.bits_allocated == 16) {
+    // Native monochrome: one pass from stored integers to physical values.
+    DecodedFile out;
+    out.frame_size = static_cast<std::size_t>(f.rows) * f.columns;
+    out.values.resize(out.frame_size * f.number_of_frames);
+    for (std::size_t fr = 0; fr < f.number_of_frames; ++fr) {
+      const FrameInfo& info = f.frames[std::min(fr, f.frames.size() - 1)];
+      float* dst = out.values.data() + fr * out.frame_size;
+      if (f.bits_allocated == 8) {
+        Uint8* data = nullptr;
+        if (pixel->getUint8Array(data).bad() || data == nullptr || pixel->getLength() < samples)
+          bad(f.path, "pixel data shorter than declared");
+        convert_frame(f, info, data + fr * out.frame_size, out.frame_size, dst);
+      } else {
+        Uint16* data = nullptr;
+        if (pixel->getUint16Array(data).bad() || data == nullptr || pixel->getLength() < samples * 2)
+          bad(f.path, "pixel data shorter than declared");
+        convert_frame(f, info, data + fr * out.frame_size, out.frame_size, dst);
+      }
+    }
+    return out;
   } else {
     Uint16* data = nullptr;
     if (pixel->getUint16Array(data).bad() || data == nullptr || pixel->getLength() < samples * (f.bits_allocated / 8))

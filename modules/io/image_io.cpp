@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <unistd.h>
 
 #include "musclecsa/core/error.h"
@@ -114,6 +115,56 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
 
 bool is_research_format(const std::filesystem::path& path) { return !extension_of(path).empty(); }
 
+
+namespace {
+
+/// Converts to integer storage in one pass; false (and nothing converted) when a value is not an
+/// integer in range.
+template <class T>
+bool to_integers(const std::vector<float>& values, std::vector<T>& out) {
+  constexpr float lo = static_cast<float>(std::numeric_limits<T>::min());
+  constexpr float hi = static_cast<float>(std::numeric_limits<T>::max());
+  out.resize(values.size());
+  for (std::size_t n = 0; n < values.size(); ++n) {
+    const float v = values[n];
+    if (!(v >= lo && v <= hi)) return false;
+    const T t = static_cast<T>(v);
+    if (static_cast<float>(t) != v) return false;
+    out[n] = t;
+  }
+  return true;
+}
+
+}  // namespace
+
+PixelStorage write_image(const Image<float>& image, const std::filesystem::path& path, PixelStorage storage) {
+  if (storage == PixelStorage::Float32) {
+    write_itk<float>(image.geometry, image.voxels.data(), path);
+    return storage;
+  }
+  if (storage == PixelStorage::Int16 || storage == PixelStorage::Auto) {
+    std::vector<std::int16_t> out;
+    if (to_integers(image.voxels, out)) {
+      write_itk<std::int16_t>(image.geometry, out.data(), path);
+      return PixelStorage::Int16;
+    }
+  }
+  if (storage == PixelStorage::UInt16 || storage == PixelStorage::Auto) {
+    std::vector<std::uint16_t> out;
+    if (to_integers(image.voxels, out)) {
+      write_itk<std::uint16_t>(image.geometry, out.data(), path);
+      return PixelStorage::UInt16;
+    }
+  }
+  if (storage == PixelStorage::Auto) {
+    write_itk<float>(image.geometry, image.voxels.data(), path);
+    return PixelStorage::Float32;
+  }
+  throw Error(ErrorCode::InvalidArgument, path.string(),
+              std::string("values are not all integers within the range of ") +
+                  (storage == PixelStorage::Int16 ? "int16" : "uint16"));
+}
+
 PixelStorage choose_storage(const std::vector<float>& values) {
   bool integral = true, fits_int16 = true, fits_uint16 = true;
   for (float v : values) {
@@ -127,27 +178,6 @@ PixelStorage choose_storage(const std::vector<float>& values) {
   if (integral && fits_int16) return PixelStorage::Int16;
   if (integral && fits_uint16) return PixelStorage::UInt16;
   return PixelStorage::Float32;
-}
-
-void write_image(const Image<float>& image, const std::filesystem::path& path, PixelStorage storage) {
-  if (storage == PixelStorage::Auto) storage = choose_storage(image.voxels);
-  if (storage == PixelStorage::Float32) return write_itk<float>(image.geometry, image.voxels.data(), path);
-  const bool is_signed = storage == PixelStorage::Int16;
-  const double lo = is_signed ? -32768 : 0, hi = is_signed ? 32767 : 65535;
-  auto convert = [&](auto tag) {
-    using T = decltype(tag);
-    std::vector<T> out(image.voxels.size());
-    for (std::size_t n = 0; n < out.size(); ++n) {
-      const double v = std::round(image.voxels[n]);
-      if (!(v >= lo && v <= hi))
-        throw Error(ErrorCode::InvalidArgument, path.string(),
-                    "value " + std::to_string(image.voxels[n]) + " does not fit " + (is_signed ? "int16" : "uint16"));
-      out[n] = static_cast<T>(v);
-    }
-    write_itk<T>(image.geometry, out.data(), path);
-  };
-  if (is_signed) convert(std::int16_t{});
-  else convert(std::uint16_t{});
 }
 
 void write_image(const LabelMap& labels, const std::filesystem::path& path) {

@@ -24,11 +24,11 @@ enum class PixelStorage {
 /// The storage Auto picks for these values.
 PixelStorage choose_storage(const std::vector<float>& values);
 
-/// Writes voxels with the given storage. Written under a temporary name, then renamed.
-/// Throws Error(OutputFailed, path, ...), or Error(InvalidArgument, path, ...) for an unknown
-/// extension or values that do not fit the storage.
-void write_image(const Image<float>& image, const std::filesystem::path& path,
-                 PixelStorage storage = PixelStorage::Float32);
+/// Writes voxels with the given storage and returns the storage written (Auto resolved).
+/// Written under a temporary name, then renamed. Throws Error(OutputFailed, path, ...), or
+/// Error(InvalidArgument, path, ...) for an unknown extension or values that do not fit the storage.
+PixelStorage write_image(const Image<float>& image, const std::filesystem::path& path,
+                         PixelStorage storage = PixelStorage::Float32);
 /// Writes a label map with 16-bit unsigned voxels.
 void write_image(const LabelMap& labels, const std::filesystem::path& path);
 
