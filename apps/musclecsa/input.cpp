@@ -78,7 +78,8 @@ LoadedInput load_dicom(const std::filesystem::path& path, const InputOptions& op
   in.kind = "dicom";
   if (!chosen->usable && !(options.allow_localizer && chosen->unusable_reason == dicom::kLocalizerOnly))
     throw Error(ErrorCode::InvalidInput, chosen->id, "series is not usable: " + chosen->unusable_reason);
-  in.volume = dicom::load_series(*chosen, scan.files, progress, options.allow_localizer);
+  if (options.prefer_exact_int16 && chosen->usable) in.volume_int16 = dicom::load_series_int16(*chosen, scan.files, progress);
+  if (!in.volume_int16) in.volume = dicom::load_series(*chosen, scan.files, progress, options.allow_localizer);
   in.series = *chosen;
   in.qc_flags = chosen->qc_flags;
   in.notes = chosen->notes;

@@ -2,6 +2,7 @@
 // Loading what a user names on the command line: a DICOM file or folder (one series chosen), a
 // research-format volume (NIfTI, NRRD, MetaImage) or an ultrasound picture (PNG/TIFF/JPEG/BMP).
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,10 +19,12 @@ struct InputOptions {
   std::optional<double> pixel_size_mm;     ///< for pictures without calibration
   dicom::NonUniformPolicy non_uniform = dicom::NonUniformPolicy::Resample;
   bool allow_localizer = false;            ///< conversion may take a localizer-only series
+  bool prefer_exact_int16 = false;         ///< conversion: load DICOM as exact int16 when possible
 };
 
 struct LoadedInput {
-  ScalarVolume volume;
+  ScalarVolume volume;                     ///< empty when `volume_int16` holds the data
+  std::optional<Image<std::int16_t>> volume_int16;  ///< exact int16 voxels (prefer_exact_int16)
   std::string kind;                        ///< "dicom", "research", "bitmap"
   std::optional<dicom::Series> series;     ///< for DICOM input
   bool calibrated = true;                  ///< false: pixel measurements only

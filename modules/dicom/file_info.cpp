@@ -326,7 +326,10 @@ DicomFileInfo read_file_info(const std::filesystem::path& path) {
   // A file cut short must be found now, not half-way through an analysis. Native pixel data that
   // ends the file is checked in O(1) (its element header sits right before the last L bytes);
   // anything else is read to its end.
-  if (!(info.encapsulated == false && pixel_data_ends_file(path, file_size, pixel->getLength(), ds.getOriginalXfer()))) {
+  info.big_endian = DcmXfer(ds.getOriginalXfer()).getByteOrder() == EBO_BigEndian;
+  if (!info.encapsulated && pixel_data_ends_file(path, file_size, pixel->getLength(), ds.getOriginalXfer())) {
+    info.pixel_data_offset = file_size - pixel->getLength();
+  } else {
     const OFCondition values = pixel->loadAllDataIntoMemory();
     if (values.bad()) bad(path, std::string("truncated: pixel data cannot be read to its end (") + values.text() + ")");
   }

@@ -180,6 +180,10 @@ PixelStorage choose_storage(const std::vector<float>& values) {
   return PixelStorage::Float32;
 }
 
+void write_image(const Image<std::int16_t>& image, const std::filesystem::path& path) {
+  write_itk<std::int16_t>(image.geometry, image.voxels.data(), path);
+}
+
 void write_image(const LabelMap& labels, const std::filesystem::path& path) {
   write_itk<LabelId>(labels.geometry, labels.voxels.data(), path);
 }

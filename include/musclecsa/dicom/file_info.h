@@ -64,6 +64,8 @@ struct DicomFileInfo {
   bool has_pixel_data = false;
   bool encapsulated = false;        ///< compressed (encapsulated) pixel data
   std::uint64_t pixel_data_bytes = 0;  ///< length of native pixel data
+  std::uint64_t pixel_data_offset = 0; ///< file offset of native pixel data that ends the file (0: unknown)
+  bool big_endian = false;             ///< byte order of the pixel data
   std::vector<std::string> warnings;   ///< problems that do not stop the file from being used
 
   DixonRole dixon_role() const;

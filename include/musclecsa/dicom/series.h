@@ -1,6 +1,7 @@
 #pragma once
 // Assembling DICOM files into image series (volumes), and loading their voxels.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,6 +89,13 @@ std::vector<Series> assemble_series(const std::vector<DicomFileInfo>& files, con
 /// Unusable series are refused, except localizer-only ones when `allow_localizer` (for conversion).
 ScalarVolume load_series(const Series& series, const std::vector<DicomFileInfo>& files, Progress& progress,
                          bool allow_localizer = false);
+
+/// For conversion: the series as exact 16-bit integers (stored value x slope + intercept is an
+/// integer within int16 for every voxel, e.g. CT with slope 1), decoded without a float volume.
+/// nullopt when that does not hold (non-integral rescale, resampling, colour, Philips scaling...);
+/// callers then use load_series.
+std::optional<Image<std::int16_t>> load_series_int16(const Series& series, const std::vector<DicomFileInfo>& files,
+                                                     Progress& progress);
 
 /// The unusable_reason of a Series that holds only localizer/scout images.
 inline constexpr const char* kLocalizerOnly = "localizer/scout images only";

@@ -2,6 +2,7 @@
 // Research image formats (NIfTI .nii/.nii.gz, NRRD .nrrd/.nhdr, MetaImage .mha/.mhd) in and out,
 // orientation preserved (ITK handles the LPS <-> file convention, e.g. RAS in NIfTI).
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <vector>
@@ -29,6 +30,8 @@ PixelStorage choose_storage(const std::vector<float>& values);
 /// Error(InvalidArgument, path, ...) for an unknown extension or values that do not fit the storage.
 PixelStorage write_image(const Image<float>& image, const std::filesystem::path& path,
                          PixelStorage storage = PixelStorage::Float32);
+/// Writes 16-bit signed voxels as they are.
+void write_image(const Image<std::int16_t>& image, const std::filesystem::path& path);
 /// Writes a label map with 16-bit unsigned voxels.
 void write_image(const LabelMap& labels, const std::filesystem::path& path);
 
