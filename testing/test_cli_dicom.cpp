@@ -154,3 +154,28 @@ TEST(CliConvert, NoDicomInAFolderIsAnInvalidInputNamingIt) {
   const auto wrong_ext = run_command(kBinary + " convert " + quoted(dir / "in") + " " + quoted(dir / "x.png"));
   EXPECT_EQ(wrong_ext.exit_code, 2) << wrong_ext.output;
 }
+
+TEST(CliConvert, FrameOptionKeepsOneFrameAtItsOwnPosition) {
+  TempDir dir;
+  phantom::PhantomParams p;
+  p.anatomy = phantom::Anatomy::Calf;
+  p.modality = phantom::PhantomModality::CT;
+  p.columns = 64;
+  p.slices = 5;
+  p.slice_spacing_mm = 8;
+  NullProgress progress;
+  const auto ph = phantom::make_phantom(p, progress);
+  phantom::write_phantom(ph, dir / "ph", progress);
+  const auto r = run_command(kBinary + " convert " + quoted(dir / "ph/dicom/ct") + " " + quoted(dir / "f.nii") +
+                             " --frame 2 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const ScalarVolume one = io::read_scalar_volume(dir / "f.nii");
+  ASSERT_EQ(one.geometry.size[2], 1u);
+  const auto& g = ph.series[0].image.geometry;
+  EXPECT_NEAR(one.geometry.origin_lps_mm.z, g.index_to_lps({0, 0, 2}).z, 1e-3);
+  const float* expected = ph.series[0].image.slice(2);
+  for (std::size_t n = 0; n < one.voxels.size(); ++n) ASSERT_EQ(one.voxels[n], expected[n]) << n;
+  const auto bad = run_command(kBinary + " convert " + quoted(dir / "ph/dicom/ct") + " " + quoted(dir / "g.nii") + " --frame 5");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("5 frame(s)"), std::string::npos) << bad.output;
+}

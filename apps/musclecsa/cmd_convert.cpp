@@ -14,6 +14,7 @@ namespace {
 struct ConvertOptions {
   std::string input, output, series, datatype = "auto";
   std::optional<double> pixel_size_mm;
+  std::optional<std::size_t> frame;
   bool refuse_non_uniform = false, quiet = false;
 };
 
@@ -25,6 +26,7 @@ int run_convert(const ConvertOptions& o) {
   in_options.series = o.series;
   in_options.pixel_size_mm = o.pixel_size_mm;
   in_options.allow_localizer = true;
+  in_options.frame = o.frame;
   in_options.prefer_exact_int16 = o.datatype == "auto" || o.datatype == "int16";
   if (o.refuse_non_uniform) in_options.non_uniform = dicom::NonUniformPolicy::Refuse;
   const LoadedInput in = load_input(o.input, in_options, progress);
@@ -61,6 +63,7 @@ Command add_convert_command(CLI::App& app) {
   cmd->add_option("--datatype", o.datatype, "voxel type: auto (int16/uint16 when exact, else float), float, int16, uint16")
       ->check(CLI::IsMember({"auto", "float", "int16", "uint16"}));
   cmd->add_option("--pixel-size-mm", o.pixel_size_mm, "pixel size of an uncalibrated picture or ultrasound image");
+  cmd->add_option("--frame", o.frame, "convert only this frame (0-based) of a multi-frame or cine series");
   cmd->add_flag("--refuse-non-uniform", o.refuse_non_uniform, "refuse series with uneven slice gaps instead of resampling");
   cmd->add_flag("--quiet", o.quiet, "print nothing on success");
   return {cmd, [options] { return run_convert(*options); }};

@@ -78,22 +78,38 @@ LoadedInput load_dicom(const std::filesystem::path& path, const InputOptions& op
   in.kind = "dicom";
   if (!chosen->usable && !(options.allow_localizer && chosen->unusable_reason == dicom::kLocalizerOnly))
     throw Error(ErrorCode::InvalidInput, chosen->id, "series is not usable: " + chosen->unusable_reason);
-  if (options.prefer_exact_int16 && chosen->usable) in.volume_int16 = dicom::load_series_int16(*chosen, scan.files, progress);
-  if (!in.volume_int16) in.volume = dicom::load_series(*chosen, scan.files, progress, options.allow_localizer);
-  in.series = *chosen;
-  in.qc_flags = chosen->qc_flags;
-  in.notes = chosen->notes;
-  if (!chosen->usable) in.notes.push_back(chosen->unusable_reason + ": converted as it is, not for analysis");
-  for (const auto& flag : chosen->qc_flags)
+  dicom::Series selected = *chosen;
+  if (options.frame) {
+    // One frame of a cine (or one slice of a stack): select it before decoding.
+    if (*options.frame >= chosen->slices.size())
+      throw Error(ErrorCode::InvalidArgument, "--frame " + std::to_string(*options.frame),
+                  "the series has " + std::to_string(chosen->slices.size()) + " frame(s), numbered from 0");
+    selected.slices = {chosen->slices[*options.frame]};
+    selected.geometry.size[2] = 1;
+    selected.needs_resampling = false;
+    if (selected.has_patient_geometry) {
+      const auto& frame = scan.files[selected.slices.front().file_index].frames[selected.slices.front().frame];
+      if (frame.position_lps_mm) selected.geometry.origin_lps_mm = *frame.position_lps_mm;
+    }
+    selected.notes.push_back("frame " + std::to_string(*options.frame) + " of " + std::to_string(chosen->slices.size()));
+  }
+  if (options.prefer_exact_int16 && selected.usable) in.volume_int16 = dicom::load_series_int16(selected, scan.files, progress);
+  if (!in.volume_int16) in.volume = dicom::load_series(selected, scan.files, progress, options.allow_localizer);
+  in.qc_flags = selected.qc_flags;
+  in.notes = selected.notes;
+  if (!selected.usable) in.notes.push_back(selected.unusable_reason + ": converted as it is, not for analysis");
+  for (const auto& flag : selected.qc_flags)
     if (flag == "no_pixel_spacing") in.calibrated = false;
-  if (chosen->ultrasound && !chosen->ultrasound->calibrated) {
+  if (selected.ultrasound && !selected.ultrasound->calibrated) {
     if (options.pixel_size_mm) {
-      in.volume.geometry.spacing_mm[0] = in.volume.geometry.spacing_mm[1] = *options.pixel_size_mm;
+      auto& g = in.volume_int16 ? in.volume_int16->geometry : in.volume.geometry;
+      g.spacing_mm[0] = g.spacing_mm[1] = *options.pixel_size_mm;
       in.notes.push_back("pixel size " + std::to_string(*options.pixel_size_mm) + " mm given by the user");
     } else {
       in.calibrated = false;
     }
   }
+  in.series = std::move(selected);
   return in;
 }
 

@@ -20,6 +20,7 @@ struct InputOptions {
   dicom::NonUniformPolicy non_uniform = dicom::NonUniformPolicy::Resample;
   bool allow_localizer = false;            ///< conversion may take a localizer-only series
   bool prefer_exact_int16 = false;         ///< conversion: load DICOM as exact int16 when possible
+  std::optional<std::size_t> frame;        ///< keep only this frame (0-based) of a multi-frame/cine series
 };
 
 struct LoadedInput {
