@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
 
   const std::vector<musclecsa::app::Command> commands = {
       musclecsa::app::add_info_command(app),
+      musclecsa::app::add_analyze_command(app),
       musclecsa::app::add_convert_command(app),
       musclecsa::app::add_phantom_command(app),
   };

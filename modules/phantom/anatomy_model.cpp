@@ -222,7 +222,8 @@ Sample LegSection::classify(double x_lps, double y_lps) const {
     return {bone.label, Tissue::Cortex, 0.0f};
   }
 
-  if (rho > r_fascia - subfascial_fat_mm) return {imat_label, Tissue::Fat, 1.0f};
+  if (rho > r_fascia - fascia_mm) return {muscle_tissue_label, Tissue::Fascia, 0.05f};
+  if (rho > r_fascia - fascia_mm - subfascial_fat_mm) return {imat_label, Tissue::Fat, 1.0f};
   if (seeds.empty()) return {muscle_tissue_label, Tissue::Muscle, 0.0f};
 
   // Weighted Voronoi: nearest and second-nearest seeds by |p - c| / size.
@@ -325,6 +326,7 @@ SliceSection build_section(const PhantomParams& p, double z_mm) {
     leg.sat_variation = 0.35 * (variation > 0 ? 1 : 0);
     leg.sat_thick_angle = (p.anatomy == Anatomy::Thigh ? 0.75 * kPi : 0.5 * kPi) + 0.3 * variation * uni(rng);
     leg.subfascial_fat_mm = p.subfascial_fat_mm;
+    leg.fascia_mm = p.fascia_thickness_mm;
     leg.septum_mm = p.septum_width_mm;
     leg.group_septum_mm = p.group_septum_width_mm;
 

@@ -13,7 +13,7 @@
 
 namespace musclecsa::phantom::detail {
 
-enum class Tissue : std::uint8_t { Air, Skin, SubcutaneousFat, Fat, Muscle, Cortex, Marrow };
+enum class Tissue : std::uint8_t { Air, Skin, SubcutaneousFat, Fascia, Fat, Muscle, Cortex, Marrow };
 
 /// What lies at one point: label id, tissue, and tissue fat fraction (0..1).
 struct Sample {
@@ -62,6 +62,7 @@ struct LegSection {
   double sat_mean_mm = 10;
   double sat_variation = 0.35; ///< relative modulation of fat thickness around the limb
   double sat_thick_angle = 0;  ///< angle (rad, leg-local) where the fat is thickest
+  double fascia_mm = 0.6;      ///< deep fascia membrane (dense connective tissue)
   double subfascial_fat_mm = 0.8;
   double septum_mm = 1.2, group_septum_mm = 1.8;
   std::vector<BoneSection> bones;

@@ -113,6 +113,7 @@ PhantomParams resolve_defaults(PhantomParams p) {
   require(p.septum_width_mm >= 0 && p.septum_width_mm <= 10, "septum-width-mm", "must be 0..10 mm");
   require(p.group_septum_width_mm >= 0 && p.group_septum_width_mm <= 10, "group-septum-width-mm", "must be 0..10 mm");
   require(p.subfascial_fat_mm >= 0 && p.subfascial_fat_mm <= 10, "subfascial-fat-mm", "must be 0..10 mm");
+  require(p.fascia_thickness_mm >= 0 && p.fascia_thickness_mm <= 3, "fascia-thickness-mm", "must be 0..3 mm");
   require(p.shape_variation >= 0 && p.shape_variation <= 2, "shape-variation", "must be 0..2");
   require(p.leg_gap_mm >= -40 && p.leg_gap_mm <= 200, "leg-gap-mm", "must be -40..200 mm");
   require(p.noise_sd >= 0 && p.noise_sd <= 500, "noise-sd", "must be 0..500");
@@ -168,6 +169,7 @@ PhantomParams load_preset(const std::filesystem::path& file, PhantomParams p) {
       else if (k == "septum_width_mm") p.septum_width_mm = v.get<double>();
       else if (k == "group_septum_width_mm") p.group_septum_width_mm = v.get<double>();
       else if (k == "subfascial_fat_mm") p.subfascial_fat_mm = v.get<double>();
+      else if (k == "fascia_thickness_mm") p.fascia_thickness_mm = v.get<double>();
       else if (k == "shape_variation") p.shape_variation = v.get<double>();
       else if (k == "noise_sd") p.noise_sd = v.get<double>();
       else if (k == "bias_field_amplitude") p.bias_field_amplitude = v.get<double>();

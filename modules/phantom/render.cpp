@@ -37,6 +37,7 @@ TissueSignal signal_of(const Sample& s) {
   switch (s.tissue) {
     case Tissue::Air: t.ct_hu = -1000; density = 0; break;
     case Tissue::Skin: t.ct_hu = 30; density = 0.7; break;
+    case Tissue::Fascia: t.ct_hu = 80; density = 0.6; break;
     case Tissue::SubcutaneousFat:
     case Tissue::Fat: t.ct_hu = -100; break;
     case Tissue::Muscle: t.ct_hu = 50 * (1 - ff) - 100 * ff; break;
@@ -46,6 +47,7 @@ TissueSignal signal_of(const Sample& s) {
   // T1-weighted: fat bright (1000), water-rich tissue dark (muscle 320).
   t.t1 = density * (1000 * ff + 320 * (1 - ff));
   if (s.tissue == Tissue::Skin) t.t1 = 350;
+  if (s.tissue == Tissue::Fascia) t.t1 = 120;  // dense connective tissue: dark on T1
   t.water = 1000 * density * (1 - ff);
   t.fat = 1000 * density * ff;
   return t;

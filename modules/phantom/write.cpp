@@ -5,6 +5,7 @@
 #include "musclecsa/core/error.h"
 #include "musclecsa/dicom/series_writer.h"
 #include "musclecsa/io/image_io.h"
+#include "musclecsa/io/label_names.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/phantom/phantom.h"
 #include "musclecsa/version.h"
@@ -32,6 +33,7 @@ json params_json(const PhantomParams& p) {
       {"septum_width_mm", p.septum_width_mm},
       {"group_septum_width_mm", p.group_septum_width_mm},
       {"subfascial_fat_mm", p.subfascial_fat_mm},
+      {"fascia_thickness_mm", p.fascia_thickness_mm},
       {"shape_variation", p.shape_variation},
       {"noise_sd", p.noise_sd},
       {"bias_field_amplitude", p.bias_field_amplitude},
@@ -50,25 +52,6 @@ json params_json(const PhantomParams& p) {
   for (const auto& [key, v] : p.infiltration) inf[key] = {{"fraction", v.fraction}, {"pattern", to_string(v.pattern)}};
   j["infiltration"] = inf;
   return j;
-}
-
-json labels_json() {
-  const auto& catalog = LabelCatalog::standard();
-  json labels = json::array();
-  for (const auto& s : catalog.structures()) {
-    if (s.kind == StructureKind::MuscleGroup) continue;
-    for (Side side : {Side::Right, Side::Left}) {
-      labels.push_back({{"id", catalog.label_id(s.key, side)},
-                        {"structure", s.key},
-                        {"name", s.name},
-                        {"side", to_string(side)},
-                        {"kind", to_string(s.kind)},
-                        {"group", s.group_key},
-                        {"colour", {s.colour.r, s.colour.g, s.colour.b}},
-                        {"type", {{"scheme", s.type.scheme}, {"code", s.type.code}, {"meaning", s.type.meaning}}}});
-    }
-  }
-  return {{"format", "musclecsa-labels"}, {"version", 1}, {"labels", labels}};
 }
 
 json truth_json(const Phantom& ph) {
@@ -172,7 +155,7 @@ void write_phantom(const Phantom& ph, const std::filesystem::path& out, Progress
   progress.report(0.8, "writing phantom");
   io::write_image(ph.labels, out / "truth" / "labels.nii.gz");
   io::write_image(ph.fat_fraction, out / "truth" / "fat_fraction.nii.gz");
-  io::write_text_atomically(out / "truth" / "labels.json", labels_json().dump(2) + "\n");
+  io::write_label_names(out / "truth" / "labels.json");
   io::write_text_atomically(out / "truth" / "truth.json", truth_json(ph).dump(1) + "\n");
   io::write_text_atomically(out / "phantom.json", params_json(p).dump(2) + "\n");
   progress.report(1.0, "writing phantom");

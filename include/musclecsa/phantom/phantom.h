@@ -58,6 +58,7 @@ struct PhantomParams {
   double muscle_area_scale = 1.0;   ///< atrophy: muscle compartment area factor (0.6 = 60% of normal)
   double septum_width_mm = 1.2;     ///< fat septum between muscles of one group
   double group_septum_width_mm = 1.8; ///< fat septum between groups (intermuscular septa)
+  double fascia_thickness_mm = 0.6; ///< deep fascia membrane (CT 80 HU, dark on T1)
   double subfascial_fat_mm = 0.8;   ///< fat layer just inside the deep fascia
   double shape_variation = 1.0;     ///< 0: exact ellipses and fixed muscle seeds (analytic tests)
   std::map<std::string, Infiltration> infiltration;  ///< by muscle key; key "all" applies to every muscle

@@ -1,0 +1,272 @@
+// musclecsa analyze: CT of the thigh or calf -> tissue areas and HU per slice, side and at the
+// standard level, with the label map, the protocol and its hash in every output.
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "console_progress.h"
+#include "input.h"
+#include "musclecsa/core/error.h"
+#include "musclecsa/io/image_io.h"
+#include "musclecsa/io/label_names.h"
+#include "musclecsa/io/text_file.h"
+#include "musclecsa/quantify/ct_measures.h"
+#include "musclecsa/segment/ct_tissue.h"
+#include "musclecsa/version.h"
+
+namespace musclecsa::app {
+namespace {
+
+using nlohmann::json;
+
+struct AnalyzeOptions {
+  std::string input, out, protocol = "auto", series, modality;
+  std::optional<double> level_z_mm, height_m;
+  std::optional<int> level_slice;
+  bool quiet = false;
+};
+
+/// "auto": thigh when legs hold one large bone, calf when they hold two (tibia + fibula).
+segment::CtProtocol choose_protocol(const std::string& name, const ScalarVolume& ct, std::string& decision) {
+  if (name != "auto") {
+    if (name == "thigh-ct" || name == "calf-ct") return segment::builtin_ct_protocol(name);
+    return segment::load_ct_protocol(name);
+  }
+  NullProgress quiet;
+  const auto probe = segment::segment_ct_tissues(ct, segment::builtin_ct_protocol("thigh-ct"), quiet);
+  int one = 0, two = 0;
+  for (const auto& s : probe.slices)
+    for (const auto& leg : s.legs) {
+      if (leg.bone_count == 1) ++one;
+      if (leg.bone_count == 2) ++two;
+    }
+  decision = "auto: " + std::to_string(one) + " leg-slice(s) with one bone, " + std::to_string(two) + " with two";
+  return segment::builtin_ct_protocol(two > one ? "calf-ct" : "thigh-ct");
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+json side_json(const quantify::SideSliceMeasures& m) {
+  json bins = json::object();
+  for (const auto& [name, area] : m.hu_bin_areas_mm2) bins[name] = area / 100;
+  return {{"side", std::string(to_string(m.side))},
+          {"limb_area_cm2", m.limb_area_mm2 / 100},
+          {"skin_area_cm2", m.skin_area_mm2 / 100},
+          {"subcutaneous_fat_area_cm2", m.subcutaneous_fat_area_mm2 / 100},
+          {"compartment_area_cm2", m.compartment_area_mm2 / 100},
+          {"bone_area_cm2", m.bone_area_mm2 / 100},
+          {"muscle_area_cm2", m.muscle_area_mm2 / 100},
+          {"imat_area_cm2", m.imat_area_mm2 / 100},
+          {"low_attenuation_muscle_area_cm2", m.low_attenuation_muscle_area_mm2 / 100},
+          {"normal_attenuation_muscle_area_cm2", m.normal_attenuation_muscle_area_mm2 / 100},
+          {"muscle_mean_hu", m.muscle_mean_hu},
+          {"muscle_sd_hu", m.muscle_sd_hu},
+          {"muscle_median_hu", m.muscle_median_hu},
+          {"compartment_fat_fraction", m.compartment_fat_fraction},
+          {"hu_bin_areas_cm2", bins}};
+}
+
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+int run_analyze(const AnalyzeOptions& o) {
+  if (o.level_z_mm && o.level_slice) throw Error(ErrorCode::InvalidArgument, "--level-z-mm", "give --level-z-mm or --level-slice, not both");
+  if (o.height_m && !(*o.height_m > 0.5 && *o.height_m < 2.8))
+    throw Error(ErrorCode::InvalidArgument, "--height-m", "must be a height in metres (0.5..2.8)");
+  ConsoleProgress progress(!o.quiet);
+  InputOptions in_options;
+  in_options.series = o.series;
+  LoadedInput in = load_input(o.input, in_options, progress);
+  if (in.kind == "research") {
+    if (o.modality != "ct")
+      throw Error(ErrorCode::InvalidArgument, o.input, "a NIfTI/NRRD/MetaImage file has no modality: give --modality ct for a CT in HU");
+    in.volume.modality = Modality::CT;
+  }
+  if (in.volume.modality == Modality::MR || in.volume.modality == Modality::US || in.kind == "bitmap")
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "analyze handles CT so far; MRI and ultrasound analysis are not available in this version");
+  if (in.volume.modality != Modality::CT) throw Error(ErrorCode::InvalidInput, o.input, "not a CT series (modality " + std::string(to_string(in.volume.modality)) + ")");
+  for (const auto& flag : in.qc_flags)
+    if (flag == "no_pixel_spacing")
+      throw Error(ErrorCode::InvalidInput, o.input, "the series has no Pixel Spacing: areas cannot be measured");
+
+  std::string decision;
+  const segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision);
+  const auto seg = segment::segment_ct_tissues(in.volume, protocol, progress);
+  quantify::LevelOptions level_options;
+  level_options.level_z_mm = o.level_z_mm;
+  level_options.level_slice = o.level_slice;
+  const auto results = quantify::measure_ct(in.volume, seg, protocol, level_options);
+  auto measurements = quantify::to_measurements(results, protocol);
+  const double slice_mm = in.volume.geometry.spacing_mm[2];
+
+  // Volumes over the scanned range, and CSA / height^2 at the level.
+  std::vector<std::string> qc = in.qc_flags;
+  qc.insert(qc.end(), results.qc_flags.begin(), results.qc_flags.end());
+  json volumes = json::array();
+  for (Side side : {Side::Right, Side::Left}) {
+    double muscle = 0, imat = 0, sat = 0;
+    bool any = false;
+    for (const auto& s : results.slices)
+      for (const auto& m : s.sides)
+        if (m.side == side) {
+          any = true;
+          muscle += m.muscle_area_mm2 * slice_mm, imat += m.imat_area_mm2 * slice_mm, sat += m.subcutaneous_fat_area_mm2 * slice_mm;
+        }
+    if (!any) continue;
+    volumes.push_back({{"side", std::string(to_string(side))}, {"muscle_volume_cm3", muscle / 1000},
+                       {"imat_volume_cm3", imat / 1000}, {"subcutaneous_fat_volume_cm3", sat / 1000}});
+    for (auto [quantity, value, structure] : {std::tuple{"volume", muscle, "skeletal_muscle"}, std::tuple{"volume", imat, "imat"},
+                                              std::tuple{"volume", sat, "subcutaneous_fat"}}) {
+      Measurement m;
+      m.quantity = quantity, m.value = value / 1000, m.unit_ucum = "cm3", m.structure_key = structure, m.side = side;
+      m.level = "scanned_range";
+      measurements.push_back(m);
+    }
+  }
+  json levels = json::array();
+  for (const auto& l : results.levels) {
+    json j = {{"side", std::string(to_string(l.side))}, {"name", protocol.level.name}, {"found", l.found}};
+    if (l.found) {
+      j["method"] = l.method;
+      j["slice"] = l.slice_index;
+      j["z_mm"] = l.z_mm;
+      const auto& s = results.slices[std::size_t(l.slice_index)];
+      for (const auto& m : s.sides)
+        if (m.side == l.side) {
+          j["measures"] = side_json(m);
+          if (o.height_m) {
+            j["muscle_area_per_height2_cm2_m2"] = m.muscle_area_mm2 / 100 / (*o.height_m * *o.height_m);
+            Measurement x;
+            x.quantity = "csa_per_height2", x.value = j["muscle_area_per_height2_cm2_m2"], x.unit_ucum = "cm2/m2";
+            x.structure_key = "skeletal_muscle", x.side = l.side, x.slice_index = l.slice_index, x.z_mm = l.z_mm;
+            x.level = protocol.level.name;
+            measurements.push_back(x);
+          }
+        }
+    } else {
+      j["reason"] = l.reason;
+    }
+    if (l.bone_length_mm > 0) {
+      j["bone"] = protocol.level.bone_key;
+      j["bone_proximal_z_mm"] = l.bone_proximal_z_mm;
+      j["bone_distal_z_mm"] = l.bone_distal_z_mm;
+      j["bone_length_mm"] = l.bone_length_mm;
+      if (l.found && l.method == "segmented_bone") j["percent_of_length"] = l.percent_of_length;
+    }
+    levels.push_back(j);
+  }
+  json slices = json::array();
+  for (const auto& s : results.slices) {
+    json sides = json::array();
+    for (const auto& m : s.sides) sides.push_back(side_json(m));
+    slices.push_back({{"slice", s.slice_index}, {"z_mm", s.z_mm}, {"qc_flags", s.qc_flags}, {"sides", sides}});
+  }
+  json records = json::array();
+  for (const auto& m : measurements)
+    records.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
+                       {"side", std::string(to_string(m.side))}, {"level", m.level},
+                       {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
+                       {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
+  const json input = {{"path", o.input},
+                      {"kind", in.kind},
+                      {"study_instance_uid", in.volume.source.study_instance_uid},
+                      {"series_instance_uid", in.volume.source.series_instance_uid},
+                      {"series_description", in.volume.source.series_description},
+                      {"modality", std::string(to_string(in.volume.modality))},
+                      {"size", {in.volume.geometry.size[0], in.volume.geometry.size[1], in.volume.geometry.size[2]}},
+                      {"spacing_mm", {in.volume.geometry.spacing_mm[0], in.volume.geometry.spacing_mm[1], in.volume.geometry.spacing_mm[2]}}};
+  std::vector<std::string> notes = in.notes;
+  notes.insert(notes.end(), results.notes.begin(), results.notes.end());
+  if (!decision.empty()) notes.push_back("protocol " + protocol.name + " chosen by " + decision);
+  const json out = {{"format", "musclecsa-results"},
+                    {"version", 1},
+                    {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
+                    {"created_utc", utc_now()},
+                    {"input", input},
+                    {"protocol", {{"name", protocol.name}, {"hash", protocol.hash()}, {"definition", json::parse(protocol.to_json())}}},
+                    {"segmentation", "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
+                    {"qc_flags", qc},
+                    {"notes", notes},
+                    {"levels", levels},
+                    {"volumes", volumes},
+                    {"slices", slices},
+                    {"measurements", records}};
+
+  const std::filesystem::path dir(o.out);
+  std::ostringstream csv;
+  csv << "protocol,protocol_hash,level,slice,z_mm,side,structure,quantity,value,unit\n";
+  for (const auto& m : measurements) {
+    csv << protocol.name << "," << protocol.hash() << "," << m.level << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
+        << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << m.structure_key << ","
+        << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
+  }
+  io::write_image(seg.labels, dir / "labels.nii.gz");
+  io::write_label_names(dir / "labels.json");
+  io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
+  io::write_text_atomically(dir / "results.csv", csv.str());
+  io::write_text_atomically(dir / "results.json", out.dump(1) + "\n");
+
+  if (o.quiet) return 0;
+  std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << ")\n";
+  for (const auto& l : results.levels) {
+    if (!l.found) {
+      std::cout << "  " << to_string(l.side) << " leg: no standard level: " << l.reason << "\n";
+      continue;
+    }
+    for (const auto& m : results.slices[std::size_t(l.slice_index)].sides) {
+      if (m.side != l.side) continue;
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "  %-5s %s: slice %d (z %.1f mm%s)\n"
+                    "        muscle %.2f cm2 (mean %.1f HU, SD %.1f; low-attenuation %.2f cm2), IMAT %.2f cm2, "
+                    "subcutaneous fat %.2f cm2, bone %.2f cm2\n",
+                    std::string(to_string(m.side)).c_str(), protocol.level.name.c_str(), l.slice_index, l.z_mm,
+                    l.method == "segmented_bone" ? (", " + std::to_string(int(std::lround(l.percent_of_length))) + "% of " +
+                                                    protocol.level.bone_key + " length").c_str()
+                                                 : (", " + l.method).c_str(),
+                    m.muscle_area_mm2 / 100, m.muscle_mean_hu, m.muscle_sd_hu, m.low_attenuation_muscle_area_mm2 / 100,
+                    m.imat_area_mm2 / 100, m.subcutaneous_fat_area_mm2 / 100, m.bone_area_mm2 / 100);
+      std::cout << line;
+    }
+  }
+  for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
+  std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, labels.nii.gz, labels.json, protocol.json\n";
+  return 0;
+}
+
+}  // namespace
+
+Command add_analyze_command(CLI::App& app) {
+  auto options = std::make_shared<AnalyzeOptions>();
+  auto& o = *options;
+  CLI::App* cmd = app.add_subcommand("analyze", "Measure muscle CSA and fat infiltration in a leg CT (tissue level)");
+  cmd->add_option("input", o.input, "DICOM file or folder, or a NIfTI/NRRD/MetaImage CT (with --modality ct)")->required();
+  cmd->add_option("--out", o.out, "output folder (created)")->required();
+  cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");
+  cmd->add_option("--series", o.series, "series to analyse when the input holds several");
+  cmd->add_option("--modality", o.modality, "modality of a research-format input")->check(CLI::IsMember({"ct"}));
+  cmd->add_option("--level-z-mm", o.level_z_mm, "standard level position (LPS z, mm) when the bone is not fully in view");
+  cmd->add_option("--level-slice", o.level_slice, "standard level slice index (0-based)");
+  cmd->add_option("--height-m", o.height_m, "body height (m) for CSA / height^2");
+  cmd->add_flag("--quiet", o.quiet, "print nothing on success");
+  return {cmd, [options] { return run_analyze(*options); }};
+}
+
+}  // namespace musclecsa::app

@@ -1,0 +1,39 @@
+#pragma once
+// Tissue-level segmentation of a leg CT: legs (left/right, also touching or one only), skin,
+// subcutaneous fat, the deep fascia (compartment), bones (cortex and marrow), skeletal muscle
+// tissue and intermuscular/intramuscular adipose tissue. Slice by slice, on HU thresholds from the
+// protocol (docs/methods.md).
+
+#include <vector>
+
+#include "musclecsa/core/image.h"
+#include "musclecsa/core/progress.h"
+#include "musclecsa/segment/protocol.h"
+
+namespace musclecsa::segment {
+
+/// What was found in one slice for one leg.
+struct LegInSlice {
+  Side side = Side::None;
+  double centroid_x_mm = 0, centroid_y_mm = 0;  ///< LPS
+  int bone_count = 0;                           ///< bone components (femur: 1; tibia + fibula: 2)
+};
+
+struct SliceFindings {
+  int slice_index = 0;
+  std::vector<LegInSlice> legs;
+  std::vector<std::string> qc_flags;  ///< e.g. "legs_touching_split", "metal", "single_leg"
+};
+
+struct TissueSegmentation {
+  LabelMap labels;                    ///< catalog ids: skin, subcutaneous_fat, imat, skeletal_muscle,
+                                      ///< femur/tibia/fibula (cortex), bone_marrow; 0 elsewhere
+  std::vector<SliceFindings> slices;
+  std::vector<std::string> qc_flags;  ///< volume-level flags
+  std::vector<std::string> notes;
+};
+
+/// Segments every slice of an axial CT (HU). Throws Error(InvalidInput) when the volume is not CT.
+TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& protocol, Progress& progress);
+
+}  // namespace musclecsa::segment

@@ -1,0 +1,62 @@
+#pragma once
+// Analysis protocols: every threshold and option of an analysis, versioned, loaded from JSON and
+// written (with its hash) into every output.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "musclecsa/core/catalog.h"
+
+namespace musclecsa::segment {
+
+/// A Hounsfield-unit range [low, high] (inclusive).
+struct HuRange {
+  double low_hu = 0, high_hu = 0;
+  bool contains(double hu) const { return hu >= low_hu && hu <= high_hu; }
+};
+
+/// A named HU sub-range reported as an area (user bins).
+struct HuBin {
+  std::string name;
+  HuRange range;
+};
+
+/// Where the standard level lies.
+struct LevelRule {
+  std::string name;                ///< "femur_50pct" or "tibia_66pct_from_distal"
+  std::string bone_key;            ///< "femur" or "tibia"
+  double fraction_from_proximal = 0.5;  ///< 0.5 (femur) or 1 - 0.66 = 0.34 (tibia)
+};
+
+/// A CT analysis protocol (docs/protocols.md). Defaults are the literature ranges (docs/methods.md).
+struct CtProtocol {
+  std::string name = "thigh-ct";   ///< "thigh-ct" or "calf-ct" (or a user name)
+  int version = 1;                 ///< protocol schema version
+  BodyRegion region = BodyRegion::Thigh;
+  HuRange body{-500, 3071};        ///< body (vs air) threshold
+  HuRange muscle{-29, 150};        ///< skeletal muscle (Aubrey 2014)
+  HuRange adipose{-190, -30};      ///< adipose tissue: SAT and IMAT
+  HuRange low_attenuation_muscle{-29, 29};
+  HuRange normal_attenuation_muscle{30, 150};
+  double bone_hu = 200;            ///< cortical bone threshold
+  double metal_hu = 2000;          ///< above: metal (QC flag)
+  double min_leg_area_mm2 = 2000;  ///< smaller body components are not legs
+  double max_skin_mm = 4;          ///< skin thickness searched before subcutaneous fat
+  std::vector<HuBin> hu_bins = {{"fat_like", {-190, -30}}, {"low_attenuation", {-29, 29}}, {"normal_attenuation", {30, 150}}};
+  LevelRule level{"femur_50pct", "femur", 0.5};
+
+  /// Canonical JSON text (sorted keys, fixed number formatting) of the protocol.
+  std::string to_json() const;
+  /// FNV-1a 64-bit hash of to_json(), as 16 hex digits: identifies the exact protocol used.
+  std::string hash() const;
+};
+
+/// Built-in protocols: "thigh-ct", "calf-ct". Throws Error(InvalidArgument) for other names.
+CtProtocol builtin_ct_protocol(const std::string& name);
+
+/// Reads a protocol JSON (the keys of to_json(); missing keys keep the defaults of its "region").
+/// Throws Error(InputNotFound / InvalidInput, file, ...) naming the bad key.
+CtProtocol load_ct_protocol(const std::filesystem::path& file);
+
+}  // namespace musclecsa::segment

@@ -1,0 +1,192 @@
+#include "musclecsa/quantify/ct_measures.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "musclecsa/core/error.h"
+
+namespace musclecsa::quantify {
+namespace {
+
+double median_of(std::vector<float>& v) {
+  if (v.empty()) return 0;
+  const std::size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + long(mid), v.end());
+  return v[mid];
+}
+
+SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, std::size_t k, Side side,
+                               const segment::CtProtocol& p) {
+  const auto& catalog = LabelCatalog::standard();
+  const double px = ct.geometry.pixel_area_mm2();
+  SideSliceMeasures m;
+  m.side = side;
+  for (const auto& bin : p.hu_bins) m.hu_bin_areas_mm2.emplace_back(bin.name, 0.0);
+  const LabelId* l = labels.slice(k);
+  const float* hu = ct.slice(k);
+  std::vector<float> muscle_hu;
+  double sum = 0, sum2 = 0;
+  for (std::size_t o = 0; o < ct.geometry.slice_voxel_count(); ++o) {
+    if (l[o] == 0) continue;
+    const auto d = catalog.decode(l[o]);
+    if (!d || d->side != side) continue;
+    const std::string& key = d->structure->key;
+    m.limb_area_mm2 += px;
+    if (key == "skin") {
+      m.skin_area_mm2 += px;
+      continue;
+    }
+    if (key == "subcutaneous_fat") {
+      m.subcutaneous_fat_area_mm2 += px;
+      continue;
+    }
+    m.compartment_area_mm2 += px;
+    if (d->structure->kind == StructureKind::Bone || key == "bone_marrow") {
+      m.bone_area_mm2 += px;
+      continue;
+    }
+    const float v = hu[o];
+    for (std::size_t b = 0; b < p.hu_bins.size(); ++b)
+      if (p.hu_bins[b].range.contains(v)) m.hu_bin_areas_mm2[b].second += px;
+    if (p.adipose.contains(v)) m.imat_area_mm2 += px;
+    if (p.muscle.contains(v)) {
+      m.muscle_area_mm2 += px;
+      muscle_hu.push_back(v);
+      sum += v;
+      sum2 += double(v) * v;
+      if (p.low_attenuation_muscle.contains(v)) m.low_attenuation_muscle_area_mm2 += px;
+      if (p.normal_attenuation_muscle.contains(v)) m.normal_attenuation_muscle_area_mm2 += px;
+    }
+  }
+  const double n = double(muscle_hu.size());
+  if (n > 0) {
+    m.muscle_mean_hu = sum / n;
+    m.muscle_sd_hu = std::sqrt(std::max(0.0, sum2 / n - m.muscle_mean_hu * m.muscle_mean_hu));
+    m.muscle_median_hu = median_of(muscle_hu);
+  }
+  if (m.imat_area_mm2 + m.muscle_area_mm2 > 0) m.compartment_fat_fraction = m.imat_area_mm2 / (m.imat_area_mm2 + m.muscle_area_mm2);
+  return m;
+}
+
+}  // namespace
+
+CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& seg, const segment::CtProtocol& p,
+                     const LevelOptions& options) {
+  const Geometry& g = ct.geometry;
+  const auto& catalog = LabelCatalog::standard();
+  CtResults r;
+  r.qc_flags = seg.qc_flags;
+  r.notes = seg.notes;
+  std::map<Side, std::vector<int>> bone_slices;  // slices holding the reference bone, per side
+  for (std::size_t k = 0; k < g.size[2]; ++k) {
+    SliceMeasures s;
+    s.slice_index = int(k);
+    s.z_mm = g.index_to_lps({0, 0, double(k)}).z;
+    if (k < seg.slices.size()) {
+      s.qc_flags = seg.slices[k].qc_flags;
+      for (const auto& leg : seg.slices[k].legs) {
+        s.sides.push_back(measure_side(ct, seg.labels, k, leg.side, p));
+        const LabelId bone = catalog.label_id(p.level.bone_key, leg.side);
+        const LabelId* l = seg.labels.slice(k);
+        if (std::find(l, l + g.slice_voxel_count(), bone) != l + g.slice_voxel_count()) bone_slices[leg.side].push_back(int(k));
+      }
+    }
+    r.slices.push_back(std::move(s));
+  }
+
+  // The standard level, per side.
+  const int last = int(g.size[2]) - 1;
+  auto z_of = [&](double k) { return g.index_to_lps({0, 0, k}).z; };
+  std::vector<Side> sides;
+  for (const auto& s : r.slices)
+    for (const auto& m : s.sides)
+      if (std::find(sides.begin(), sides.end(), m.side) == sides.end()) sides.push_back(m.side);
+  if (options.level_slice && (*options.level_slice < 0 || *options.level_slice > last))
+    throw Error(ErrorCode::InvalidArgument, "--level-slice " + std::to_string(*options.level_slice),
+                "outside the scan (slices 0.." + std::to_string(last) + ")");
+  for (Side side : sides) {
+    LevelResult level;
+    level.side = side;
+    const auto& present = bone_slices[side];
+    if (!present.empty()) {
+      const double z_a = z_of(present.front()), z_b = z_of(present.back());
+      level.bone_proximal_z_mm = std::max(z_a, z_b);
+      level.bone_distal_z_mm = std::min(z_a, z_b);
+      level.bone_length_mm = level.bone_proximal_z_mm - level.bone_distal_z_mm;
+    }
+    const bool whole_bone = !present.empty() && present.front() > 0 && present.back() < last && level.bone_length_mm > 0;
+    if (options.level_slice) {
+      level.found = true;
+      level.method = "user_slice";
+      level.slice_index = *options.level_slice;
+      level.z_mm = z_of(level.slice_index);
+    } else if (options.level_z_mm) {
+      const double k = g.lps_to_index({0, 0, *options.level_z_mm}).z;
+      if (k < -0.5 || k > last + 0.5)
+        throw Error(ErrorCode::InvalidArgument, "--level-z-mm " + std::to_string(*options.level_z_mm),
+                    "outside the scan (z " + std::to_string(z_of(0)) + " to " + std::to_string(z_of(last)) + " mm)");
+      level.found = true;
+      level.method = "user_z";
+      level.slice_index = int(std::lround(k));
+      level.z_mm = *options.level_z_mm;
+    } else if (whole_bone) {
+      level.found = true;
+      level.method = "segmented_bone";
+      level.z_mm = level.bone_proximal_z_mm - p.level.fraction_from_proximal * level.bone_length_mm;
+      level.slice_index = int(std::lround(g.lps_to_index({0, 0, level.z_mm}).z));
+    } else {
+      level.reason = present.empty() ? "the " + p.level.bone_key + " is not in the scan"
+                                     : "the " + p.level.bone_key + " reaches the end of the scanned range, so its length is unknown; "
+                                       "give --level-z-mm or --level-slice, or use the per-slice results";
+    }
+    if (level.found && whole_bone) {
+      const double from_proximal = (level.bone_proximal_z_mm - level.z_mm) / level.bone_length_mm;
+      level.percent_of_length = 100 * (p.level.bone_key == "tibia" ? 1 - from_proximal : from_proximal);
+    }
+    r.levels.push_back(level);
+  }
+  return r;
+}
+
+std::vector<Measurement> to_measurements(const CtResults& results, const segment::CtProtocol& p) {
+  std::vector<Measurement> out;
+  auto add = [&](const SliceMeasures& s, const SideSliceMeasures& m, const std::string& level) {
+    auto push = [&](std::string quantity, double value, std::string unit, std::string structure) {
+      Measurement x;
+      x.quantity = std::move(quantity);
+      x.value = value;
+      x.unit_ucum = std::move(unit);
+      x.structure_key = std::move(structure);
+      x.side = m.side;
+      x.slice_index = s.slice_index;
+      x.z_mm = s.z_mm;
+      x.level = level;
+      x.qc_flags = s.qc_flags;
+      out.push_back(std::move(x));
+    };
+    push("csa", m.muscle_area_mm2 / 100, "cm2", "skeletal_muscle");
+    push("mean_hu", m.muscle_mean_hu, "[hnsf'U]", "skeletal_muscle");
+    push("sd_hu", m.muscle_sd_hu, "[hnsf'U]", "skeletal_muscle");
+    push("median_hu", m.muscle_median_hu, "[hnsf'U]", "skeletal_muscle");
+    push("low_attenuation_area", m.low_attenuation_muscle_area_mm2 / 100, "cm2", "skeletal_muscle");
+    push("normal_attenuation_area", m.normal_attenuation_muscle_area_mm2 / 100, "cm2", "skeletal_muscle");
+    push("imat_area", m.imat_area_mm2 / 100, "cm2", "imat");
+    push("compartment_fat_fraction", m.compartment_fat_fraction, "1", "skeletal_muscle");
+    push("area", m.subcutaneous_fat_area_mm2 / 100, "cm2", "subcutaneous_fat");
+    push("area", m.bone_area_mm2 / 100, "cm2", p.level.bone_key);
+    push("limb_area", m.limb_area_mm2 / 100, "cm2", "skin");
+    for (const auto& [name, area] : m.hu_bin_areas_mm2) push("hu_bin_area:" + name, area / 100, "cm2", "skeletal_muscle");
+  };
+  for (const auto& level : results.levels) {
+    if (!level.found) continue;
+    const auto& s = results.slices[std::size_t(level.slice_index)];
+    for (const auto& m : s.sides)
+      if (m.side == level.side) add(s, m, p.level.name);
+  }
+  for (const auto& s : results.slices)
+    for (const auto& m : s.sides) add(s, m, "");
+  return out;
+}
+
+}  // namespace musclecsa::quantify

@@ -1,0 +1,123 @@
+#include "musclecsa/segment/protocol.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "musclecsa/core/error.h"
+
+namespace musclecsa::segment {
+namespace {
+
+using nlohmann::json;
+
+json range_json(const HuRange& r) { return json::array({r.low_hu, r.high_hu}); }
+
+HuRange range_from(const json& j, const std::string& key, const std::string& file) {
+  if (!j.is_array() || j.size() != 2 || !j[0].is_number() || !j[1].is_number() || j[0].get<double>() > j[1].get<double>())
+    throw Error(ErrorCode::InvalidInput, file, "'" + key + "' must be [low_hu, high_hu] with low <= high");
+  return {j[0].get<double>(), j[1].get<double>()};
+}
+
+}  // namespace
+
+std::string CtProtocol::to_json() const {
+  json bins = json::array();
+  for (const auto& b : hu_bins) bins.push_back({{"name", b.name}, {"range_hu", range_json(b.range)}});
+  const json j = {{"format", "musclecsa-ct-protocol"},
+                  {"version", version},
+                  {"name", name},
+                  {"region", std::string(musclecsa::to_string(region))},
+                  {"body_hu", range_json(body)},
+                  {"muscle_hu", range_json(muscle)},
+                  {"adipose_hu", range_json(adipose)},
+                  {"low_attenuation_muscle_hu", range_json(low_attenuation_muscle)},
+                  {"normal_attenuation_muscle_hu", range_json(normal_attenuation_muscle)},
+                  {"bone_hu", bone_hu},
+                  {"metal_hu", metal_hu},
+                  {"min_leg_area_mm2", min_leg_area_mm2},
+                  {"max_skin_mm", max_skin_mm},
+                  {"hu_bins", bins},
+                  {"level", {{"name", level.name}, {"bone", level.bone_key}, {"fraction_from_proximal", level.fraction_from_proximal}}}};
+  return j.dump();  // nlohmann::json objects keep keys sorted: canonical text
+}
+
+std::string CtProtocol::hash() const {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : to_json()) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+CtProtocol builtin_ct_protocol(const std::string& name) {
+  CtProtocol p;
+  if (name == "thigh-ct") return p;
+  if (name == "calf-ct") {
+    p.name = "calf-ct";
+    p.region = BodyRegion::Calf;
+    p.level = {"tibia_66pct_from_distal", "tibia", 1.0 - 0.66};
+    p.min_leg_area_mm2 = 1000;
+    return p;
+  }
+  throw Error(ErrorCode::InvalidArgument, "--protocol " + name, "unknown protocol (thigh-ct, calf-ct, auto or a JSON file)");
+}
+
+CtProtocol load_ct_protocol(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorCode::InputNotFound, file, "cannot open the protocol");
+  json j;
+  try {
+    in >> j;
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidInput, file, std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw Error(ErrorCode::InvalidInput, file, "a protocol must be a JSON object");
+  const std::string region = j.value("region", std::string("thigh"));
+  if (region != "thigh" && region != "calf") throw Error(ErrorCode::InvalidInput, file, "'region' must be thigh or calf");
+  CtProtocol p = builtin_ct_protocol(region == "calf" ? "calf-ct" : "thigh-ct");
+  try {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& k = it.key();
+      const json& v = it.value();
+      if (k == "format" || k == "region" || k == "$comment" || k == "description") continue;
+      if (k == "version") {
+        if (v.get<int>() != 1) throw Error(ErrorCode::InvalidInput, file, "protocol version " + v.dump() + " is not supported (1)");
+      } else if (k == "name") p.name = v.get<std::string>();
+      else if (k == "body_hu") p.body = range_from(v, k, file);
+      else if (k == "muscle_hu") p.muscle = range_from(v, k, file);
+      else if (k == "adipose_hu") p.adipose = range_from(v, k, file);
+      else if (k == "low_attenuation_muscle_hu") p.low_attenuation_muscle = range_from(v, k, file);
+      else if (k == "normal_attenuation_muscle_hu") p.normal_attenuation_muscle = range_from(v, k, file);
+      else if (k == "bone_hu") p.bone_hu = v.get<double>();
+      else if (k == "metal_hu") p.metal_hu = v.get<double>();
+      else if (k == "min_leg_area_mm2") p.min_leg_area_mm2 = v.get<double>();
+      else if (k == "max_skin_mm") p.max_skin_mm = v.get<double>();
+      else if (k == "hu_bins") {
+        p.hu_bins.clear();
+        for (const auto& b : v) p.hu_bins.push_back({b.at("name").get<std::string>(), range_from(b.at("range_hu"), "hu_bins", file)});
+      } else if (k == "level") {
+        p.level.name = v.at("name").get<std::string>();
+        p.level.bone_key = v.at("bone").get<std::string>();
+        p.level.fraction_from_proximal = v.at("fraction_from_proximal").get<double>();
+        if (p.level.bone_key != "femur" && p.level.bone_key != "tibia")
+          throw Error(ErrorCode::InvalidInput, file, "'level.bone' must be femur or tibia");
+        if (!(p.level.fraction_from_proximal >= 0 && p.level.fraction_from_proximal <= 1))
+          throw Error(ErrorCode::InvalidInput, file, "'level.fraction_from_proximal' must be 0..1");
+      } else {
+        throw Error(ErrorCode::InvalidInput, file, "unknown protocol key '" + k + "' (docs/protocols.md)");
+      }
+    }
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidInput, file, std::string("wrong value type: ") + e.what());
+  }
+  if (p.bone_hu <= p.muscle.high_hu) throw Error(ErrorCode::InvalidInput, file, "'bone_hu' must be above the muscle range");
+  return p;
+}
+
+}  // namespace musclecsa::segment
