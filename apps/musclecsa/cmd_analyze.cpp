@@ -247,6 +247,7 @@ int run_analyze(const AnalyzeOptions& o) {
     }
   }
   for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
+  for (const auto& note : notes) std::cout << "  note: " << note << "\n";
   std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, labels.nii.gz, labels.json, protocol.json\n";
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "musclecsa/core/error.h"
@@ -116,6 +117,7 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
       level.bone_length_mm = level.bone_proximal_z_mm - level.bone_distal_z_mm;
     }
     const bool whole_bone = !present.empty() && present.front() > 0 && present.back() < last && level.bone_length_mm > 0;
+    const bool plausible = level.bone_length_mm >= p.min_bone_length_mm && level.bone_length_mm <= p.max_bone_length_mm;
     if (options.level_slice) {
       level.found = true;
       level.method = "user_slice";
@@ -130,6 +132,12 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
       level.method = "user_z";
       level.slice_index = int(std::lround(k));
       level.z_mm = *options.level_z_mm;
+    } else if (whole_bone && !plausible) {
+      char text[200];
+      std::snprintf(text, sizeof text, "the segmented %s is %.0f mm long, outside %.0f-%.0f mm: not a whole %s, or not a leg; ",
+                    p.level.bone_key.c_str(), level.bone_length_mm, p.min_bone_length_mm, p.max_bone_length_mm,
+                    p.level.bone_key.c_str());
+      level.reason = std::string(text) + "give --level-z-mm or --level-slice, or use the per-slice results";
     } else if (whole_bone) {
       level.found = true;
       level.method = "segmented_bone";

@@ -222,6 +222,9 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
       if (legs.size() == 2) break;
     }
     std::vector<Side> sides;
+    const auto area_of = [&](const Mask2D& m) {
+      return double(std::count(m.on.begin(), m.on.end(), std::uint8_t{1})) * pixel_mm2;
+    };
     if (legs.size() == 1) {
       // One body component: two legs touching (two separate bone groups far apart), or one leg.
       Mask2D dense(nx, ny);
@@ -254,6 +257,15 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
         findings.qc_flags.push_back("single_leg");
       }
     }
+    // A section larger than one leg that could not be split into two is no leg (abdomen, pelvis);
+    // what lies beside a torso in the same slice is an arm or an object, not a leg either.
+    const bool torso = std::any_of(legs.begin(), legs.end(), [&](const Mask2D& m) { return area_of(m) > p.max_leg_area_mm2; });
+    if (torso) {
+      findings.qc_flags.push_back("not_a_leg_section");
+      legs.clear();
+    }
+    if (legs.empty()) findings.qc_flags.erase(std::remove(findings.qc_flags.begin(), findings.qc_flags.end(), "single_leg"),
+                                              findings.qc_flags.end());
     // Sides: patient left is +x (LPS).
     std::vector<double> cx;
     for (const auto& leg : legs) {
@@ -279,8 +291,9 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   }
   if (slices_with_legs == 0) {
     out.qc_flags.push_back("no_legs_found");
-    out.notes.push_back("no body cross-section of at least " + std::to_string(int(p.min_leg_area_mm2)) +
-                        " mm2 in any slice: not a leg CT, or the legs are out of the field of view");
+    out.notes.push_back("no body cross-section between " + std::to_string(int(p.min_leg_area_mm2)) + " and " +
+                        std::to_string(int(p.max_leg_area_mm2)) +
+                        " mm2 in any slice: not a leg CT (e.g. abdomen), or the legs are out of the field of view");
   }
   if (slices_with_metal > 0) {
     out.qc_flags.push_back("metal");

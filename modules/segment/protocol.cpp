@@ -37,6 +37,8 @@ std::string CtProtocol::to_json() const {
                   {"bone_hu", bone_hu},
                   {"metal_hu", metal_hu},
                   {"min_leg_area_mm2", min_leg_area_mm2},
+                  {"max_leg_area_mm2", max_leg_area_mm2},
+                  {"bone_length_mm", json::array({min_bone_length_mm, max_bone_length_mm})},
                   {"max_skin_mm", max_skin_mm},
                   {"hu_bins", bins},
                   {"level", {{"name", level.name}, {"bone", level.bone_key}, {"fraction_from_proximal", level.fraction_from_proximal}}}};
@@ -62,6 +64,9 @@ CtProtocol builtin_ct_protocol(const std::string& name) {
     p.region = BodyRegion::Calf;
     p.level = {"tibia_66pct_from_distal", "tibia", 1.0 - 0.66};
     p.min_leg_area_mm2 = 1000;
+    p.max_leg_area_mm2 = 25000;
+    p.min_bone_length_mm = 250;
+    p.max_bone_length_mm = 500;
     return p;
   }
   throw Error(ErrorCode::InvalidArgument, "--protocol " + name, "unknown protocol (thigh-ct, calf-ct, auto or a JSON file)");
@@ -97,6 +102,12 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
       else if (k == "bone_hu") p.bone_hu = v.get<double>();
       else if (k == "metal_hu") p.metal_hu = v.get<double>();
       else if (k == "min_leg_area_mm2") p.min_leg_area_mm2 = v.get<double>();
+      else if (k == "max_leg_area_mm2") p.max_leg_area_mm2 = v.get<double>();
+      else if (k == "bone_length_mm") {
+        const HuRange r = range_from(v, k, file);  // [min, max] in mm
+        p.min_bone_length_mm = r.low_hu;
+        p.max_bone_length_mm = r.high_hu;
+      }
       else if (k == "max_skin_mm") p.max_skin_mm = v.get<double>();
       else if (k == "hu_bins") {
         p.hu_bins.clear();

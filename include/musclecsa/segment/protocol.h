@@ -42,6 +42,9 @@ struct CtProtocol {
   double bone_hu = 200;            ///< cortical bone threshold
   double metal_hu = 2000;          ///< above: metal (QC flag)
   double min_leg_area_mm2 = 2000;  ///< smaller body components are not legs
+  double max_leg_area_mm2 = 45000; ///< larger ones are not one leg (abdomen, pelvis): thigh 450 cm2, calf 250 cm2
+  double min_bone_length_mm = 300; ///< plausible reference bone length (femur 300-600 mm, tibia 250-500 mm)
+  double max_bone_length_mm = 600;
   double max_skin_mm = 4;          ///< skin thickness searched before subcutaneous fat
   std::vector<HuBin> hu_bins = {{"fat_like", {-190, -30}}, {"low_attenuation", {-29, 29}}, {"normal_attenuation", {30, 150}}};
   LevelRule level{"femur_50pct", "femur", 0.5};

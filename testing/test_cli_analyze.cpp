@@ -1,0 +1,120 @@
+// musclecsa analyze as a user runs it: outputs, schema, protocol provenance, errors.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "musclecsa/io/image_io.h"
+#include "musclecsa/io/text_file.h"
+#include "musclecsa/phantom/phantom.h"
+#include "musclecsa/segment/protocol.h"
+#include "test_support.h"
+
+using namespace musclecsa;
+using musclecsa::testing::quoted;
+using musclecsa::testing::run_command;
+using musclecsa::testing::TempDir;
+
+namespace {
+const std::string kBinary = MUSCLECSA_BINARY;
+const std::filesystem::path kSource = MUSCLECSA_SOURCE_DIR;
+
+std::filesystem::path make_phantom_dicom(const TempDir& dir, phantom::Anatomy anatomy, phantom::PhantomModality modality,
+                                         std::size_t slices, double spacing) {
+  phantom::PhantomParams p;
+  p.anatomy = anatomy;
+  p.modality = modality;
+  p.columns = 200;
+  p.pixel_spacing_mm = 2.0;
+  p.slices = slices;
+  p.slice_spacing_mm = spacing;
+  NullProgress progress;
+  phantom::write_phantom(phantom::make_phantom(p, progress), dir / "ph", progress);
+  return dir / "ph/dicom";
+}
+}  // namespace
+
+TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
+  TempDir dir;
+  const auto dicom = make_phantom_dicom(dir, phantom::Anatomy::Thigh, phantom::PhantomModality::CT, 25, 20);
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom / "ct") + " --out " + quoted(dir / "out") + " --height-m 1.75");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("femur_50pct"), std::string::npos) << r.output;
+  const auto validate = run_command("/usr/bin/python3 " + quoted(kSource / "testing/validate_json.py") + " " +
+                                    quoted(kSource / "docs/schemas/results.schema.json") + " " + quoted(dir / "out/results.json"));
+  EXPECT_EQ(validate.exit_code, 0) << validate.output;
+  const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
+  const std::string hash = segment::builtin_ct_protocol("thigh-ct").hash();
+  EXPECT_EQ(results["protocol"]["name"], "thigh-ct");  // chosen by auto from the one femur per leg
+  EXPECT_EQ(results["protocol"]["hash"], hash);
+  ASSERT_EQ(results["levels"].size(), 2u);
+  for (const auto& level : results["levels"]) {
+    EXPECT_TRUE(level["found"].get<bool>());
+    EXPECT_GT(level["measures"]["muscle_area_cm2"].get<double>(), 50);
+    EXPECT_GT(level["muscle_area_per_height2_cm2_m2"].get<double>(), 10);
+  }
+  const std::string csv = io::read_text(dir / "out/results.csv");
+  EXPECT_NE(csv.find("thigh-ct," + hash + ",femur_50pct"), std::string::npos);
+  EXPECT_NE(csv.find(",scanned_range,"), std::string::npos);
+  const LabelMap labels = io::read_label_map(dir / "out/labels.nii.gz");
+  const ScalarVolume ct = io::read_scalar_volume(dir / "ph/truth/labels.nii.gz");
+  EXPECT_TRUE(labels.geometry.same_grid_as(ct.geometry, 1e-3));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out/labels.json"));
+  const auto protocol = nlohmann::json::parse(io::read_text(dir / "out/protocol.json"));
+  EXPECT_EQ(protocol["muscle_hu"], nlohmann::json({-29, 150}));
+}
+
+TEST(CliAnalyze, CalfIsRecognisedAutomaticallyAndAProtocolFileIsHonoured) {
+  TempDir dir;
+  const auto dicom = make_phantom_dicom(dir, phantom::Anatomy::Calf, phantom::PhantomModality::CT, 5, 10);
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom / "ct") + " --out " + quoted(dir / "out") + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
+  EXPECT_EQ(results["protocol"]["name"], "calf-ct");
+  // The tibia leaves this short scan: no level, and the reason says what to do.
+  for (const auto& level : results["levels"]) {
+    EXPECT_FALSE(level["found"].get<bool>());
+    EXPECT_NE(level["reason"].get<std::string>().find("--level-z-mm"), std::string::npos);
+  }
+  io::write_text_atomically(dir / "site.json", R"({"region": "calf", "name": "site-calf", "muscle_hu": [-30, 150]})");
+  const auto custom = run_command(kBinary + " analyze " + quoted(dicom / "ct") + " --out " + quoted(dir / "out2") +
+                                  " --protocol " + quoted(dir / "site.json") + " --level-slice 2 --quiet");
+  ASSERT_EQ(custom.exit_code, 0) << custom.output;
+  const auto j = nlohmann::json::parse(io::read_text(dir / "out2/results.json"));
+  EXPECT_EQ(j["protocol"]["name"], "site-calf");
+  EXPECT_EQ(j["protocol"]["definition"]["muscle_hu"], nlohmann::json({-30, 150}));
+  EXPECT_NE(j["protocol"]["hash"], results["protocol"]["hash"]);
+  EXPECT_EQ(j["levels"][0]["method"], "user_slice");
+}
+
+TEST(CliAnalyze, BadProtocolsAndUnsupportedInputsGetClearErrors) {
+  TempDir dir;
+  const auto dicom = make_phantom_dicom(dir, phantom::Anatomy::Thigh, phantom::PhantomModality::MrT1, 3, 10);
+  const auto mr = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --out " + quoted(dir / "o1"));
+  EXPECT_EQ(mr.exit_code, 4) << mr.output;
+  EXPECT_NE(mr.output.find("CT"), std::string::npos) << mr.output;
+  io::write_text_atomically(dir / "typo.json", R"({"region": "thigh", "muscel_hu": [-29, 150]})");
+  const auto typo = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --out " + quoted(dir / "o2") +
+                                " --protocol " + quoted(dir / "typo.json"));
+  EXPECT_NE(typo.exit_code, 0);
+  io::write_text_atomically(dir / "ct.nii.gz", "");
+  const auto nifti = run_command(kBinary + " analyze " + quoted(kSource / "../shared/data/ct/totalsegmentator/example_ct_sm.nii.gz") +
+                                 " --out " + quoted(dir / "o3"));
+  EXPECT_EQ(nifti.exit_code, 2) << nifti.output;
+  EXPECT_NE(nifti.output.find("--modality ct"), std::string::npos) << nifti.output;
+  const auto both = run_command(kBinary + " analyze x --out y --level-z-mm 3 --level-slice 2");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+}
+
+TEST(CliAnalyze, AbdominalCtHasNoLegsAndSaysSo) {
+  // The real abdominal CT: a body section, not legs. It must not produce a confident leg level.
+  TempDir dir;
+  const auto r = run_command(kBinary + " analyze " + quoted(kSource / "../shared/data/ct/totalsegmentator/example_ct_dicom") +
+                             " --out " + quoted(dir / "out") + " --protocol thigh-ct");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
+  EXPECT_EQ(results["levels"].size(), 0u) << results["levels"].dump();
+  const auto flags = results["qc_flags"].dump();
+  EXPECT_NE(flags.find("no_legs_found"), std::string::npos) << flags;
+  EXPECT_NE(r.output.find("no_legs_found"), std::string::npos) << r.output;
+}
