@@ -17,6 +17,7 @@
 #include <climits>
 #include <cstring>
 #include <type_traits>
+#include <functional>
 #include <map>
 #include <memory>
 #include <atomic>
@@ -302,6 +303,59 @@ float bilinear(const float* slice, std::size_t nx, std::size_t ny, double i, dou
                             (1 - a) * b * slice[i0 + nx * j1] + a * b * slice[i1 + nx * j1]);
 }
 
+/// The files of a series in first-use order, and which slices each one holds.
+struct FilePlan {
+  std::vector<std::size_t> files;
+  std::map<std::size_t, std::vector<std::size_t>> slices_of;
+};
+
+FilePlan plan_files(const Series& series) {
+  FilePlan plan;
+  for (std::size_t k = 0; k < series.slices.size(); ++k) {
+    auto& list = plan.slices_of[series.slices[k].file_index];
+    if (list.empty()) plan.files.push_back(series.slices[k].file_index);
+    list.push_back(k);
+  }
+  return plan;
+}
+
+/// Runs work(n) for every n < count on two threads (this one reports progress, scaled by
+/// `progress_share`). Stops early when work returns false (returns false), when work throws
+/// (rethrown here) or when the user cancels (Error Cancelled).
+bool on_two_threads(std::size_t count, Progress& progress, const char* stage, double progress_share,
+                    const std::function<bool(std::size_t)>& work) {
+  detail::prepare_dcmtk();
+  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<bool> stop{false}, declined{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto worker = [&](bool reports) {
+    try {
+      for (std::size_t n = next++; n < count && !stop; n = next++) {
+        if (!work(n)) {
+          declined = true;
+          stop = true;
+        }
+        const std::size_t finished = ++done;
+        if (reports && finished % 8 == 0) {
+          progress.report(progress_share * double(finished) / double(count), stage);
+          if (progress.cancelled()) stop = true;
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      stop = true;
+    }
+  };
+  std::thread helper(worker, false);
+  worker(true);
+  helper.join();
+  if (error) std::rethrow_exception(error);
+  throw_if_cancelled(progress, stage);
+  return !declined;
+}
+
 }  // namespace
 
 ScalarVolume load_series(const Series& series, const std::vector<DicomFileInfo>& files, Progress& progress,
@@ -327,44 +381,17 @@ ScalarVolume load_series(const Series& series, const std::vector<DicomFileInfo>&
   };
 
   // Each file is decoded once (on one of two threads) and its frames copied to their slices.
-  std::vector<std::size_t> file_order;
-  std::map<std::size_t, std::vector<std::size_t>> slices_of_file;
-  for (std::size_t k = 0; k < series.slices.size(); ++k) {
-    auto& list = slices_of_file[series.slices[k].file_index];
-    if (list.empty()) file_order.push_back(series.slices[k].file_index);
-    list.push_back(k);
-  }
-  detail::prepare_dcmtk();
-  std::atomic<std::size_t> next{0}, done{0};
-  std::atomic<bool> stop{false};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto worker = [&](bool reports) {
-    try {
-      for (std::size_t n = next++; n < file_order.size() && !stop; n = next++) {
-        const std::size_t file = file_order[n];
-        const DecodedFile decoded = decode_file(files[file]);
-        for (std::size_t k : slices_of_file[file]) {
-          const float* begin = decoded.values.data() + series.slices[k].frame * decoded.frame_size;
-          std::copy(begin, begin + slice_size, destination(k));
-        }
-        const std::size_t finished = ++done;
-        if (reports && finished % 8 == 0) {
-          progress.report(0.9 * double(finished) / double(file_order.size()), "decoding pixel data");
-          if (progress.cancelled()) stop = true;
-        }
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      stop = true;
+  // Each file is decoded once (on one of two threads) and its frames copied to their slices.
+  const FilePlan plan = plan_files(series);
+  on_two_threads(plan.files.size(), progress, "decoding pixel data", 0.9, [&](std::size_t n) {
+    const std::size_t file = plan.files[n];
+    const DecodedFile decoded = decode_file(files[file]);
+    for (std::size_t k : plan.slices_of.at(file)) {
+      const float* begin = decoded.values.data() + series.slices[k].frame * decoded.frame_size;
+      std::copy(begin, begin + slice_size, destination(k));
     }
-  };
-  std::thread helper(worker, false);
-  worker(true);
-  helper.join();
-  if (error) std::rethrow_exception(error);
-  throw_if_cancelled(progress, "decoding pixel data");
+    return true;
+  });
 
   if (series.needs_resampling) volume = ScalarVolume(g);
   volume.modality = modality_from_string(series.modality);
@@ -434,101 +461,77 @@ std::optional<Image<std::int16_t>> load_series_int16(const Series& series, const
   g.validate(series.id);
   const std::size_t slice_size = g.slice_voxel_count();
   Image<std::int16_t> out(g);
-  std::vector<std::size_t> file_order;
-  std::map<std::size_t, std::vector<std::size_t>> slices_of_file;
-  for (std::size_t k = 0; k < series.slices.size(); ++k) {
-    auto& list = slices_of_file[series.slices[k].file_index];
-    if (list.empty()) file_order.push_back(series.slices[k].file_index);
-    list.push_back(k);
-  }
-  detail::prepare_dcmtk();
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto worker = [&](bool reports) {
-    try {
-      for (std::size_t n = next++; n < file_order.size() && !failed; n = next++) {
-        const DicomFileInfo& f = files[file_order[n]];
-        const std::size_t words = slice_size * f.number_of_frames;
-        const Uint16* data = nullptr;
-        std::vector<Uint16> direct;
-        DcmFileFormat file;
-        if (f.pixel_data_offset > 0) {
-          // The scan found the native pixel data at the end of the file: read it directly.
-          direct.resize(words);
-          const int fd = ::open(f.path.c_str(), O_RDONLY);
-          const ssize_t want = static_cast<ssize_t>(words * 2);
-          const ssize_t got = fd < 0 ? -1 : ::pread(fd, direct.data(), static_cast<std::size_t>(want), static_cast<off_t>(f.pixel_data_offset));
-          if (fd >= 0) ::close(fd);
-          if (got != want) bad(f.path, "pixel data cannot be read (changed or removed since scanning?)");
-          if (f.big_endian)
-            for (auto& w : direct) w = static_cast<Uint16>((w >> 8) | (w << 8));
-          data = direct.data();
-        } else {
-          std::error_code ec;
-          const auto size = std::filesystem::file_size(f.path, ec);
-          if (ec || load_dicom_file(file, f.path, size).bad()) bad(f.path, "cannot be read again (changed or removed?)");
-          DcmElement* pixel = nullptr;
-          Uint16* array = nullptr;
-          if (file.getDataset()->findAndGetElement(DCM_PixelData, pixel).bad() || pixel == nullptr ||
-              pixel->getUint16Array(array).bad() || array == nullptr || pixel->getLength() < words * 2)
-            bad(f.path, "pixel data shorter than declared");
-          data = array;
-        }
-        const StoredValue stored(f);
-        for (std::size_t k : slices_of_file[file_order[n]]) {
-          const SliceRef& ref = series.slices[k];
-          const FrameInfo& info = f.frames[ref.frame];
-          const std::int32_t slope = static_cast<std::int32_t>(std::lround(info.rescale_slope));
-          const std::int32_t intercept = static_cast<std::int32_t>(std::lround(info.rescale_intercept));
-          const Uint16* raw = data + ref.frame * slice_size;
-          std::int16_t* dst = out.slice(k);
-          // Branch-free loops (vectorised); the range is checked once per slice afterwards.
-          std::int32_t lo = INT32_MAX, hi = INT32_MIN;
-          if (stored.shift == 0 && f.bits_stored == 16 && !stored.is_signed) {
-            for (std::size_t i = 0; i < slice_size; ++i) {
-              const std::int32_t v = static_cast<std::int32_t>(raw[i]) * slope + intercept;
-              lo = std::min(lo, v);
-              hi = std::max(hi, v);
-              dst[i] = static_cast<std::int16_t>(v);
-            }
-          } else if (stored.shift == 0 && f.bits_stored == 16) {
-            for (std::size_t i = 0; i < slice_size; ++i) {
-              const std::int32_t v = static_cast<std::int32_t>(static_cast<std::int16_t>(raw[i])) * slope + intercept;
-              lo = std::min(lo, v);
-              hi = std::max(hi, v);
-              dst[i] = static_cast<std::int16_t>(v);
-            }
-          } else {
-            const std::int32_t shift = stored.shift, mask = static_cast<std::int32_t>(stored.mask);
-            const std::int32_t sign = stored.is_signed ? static_cast<std::int32_t>(stored.sign_bit) : 0;
-            for (std::size_t i = 0; i < slice_size; ++i) {
-              std::int32_t v = (static_cast<std::int32_t>(raw[i]) >> shift) & mask;
-              v = (v - ((v & sign) << 1)) * slope + intercept;  // sign extension, then rescale
-              lo = std::min(lo, v);
-              hi = std::max(hi, v);
-              dst[i] = static_cast<std::int16_t>(v);
-            }
-          }
-          if (lo < -32768 || hi > 32767) {
-            failed = true;
-            return;
-          }
-        }
-        if (reports && n % 8 == 0) progress.report(double(n) / double(file_order.size()), "decoding pixel data");
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
+  const FilePlan plan = plan_files(series);
+  const bool exact = on_two_threads(plan.files.size(), progress, "decoding pixel data", 1.0, [&](std::size_t n) {
+    const DicomFileInfo& f = files[plan.files[n]];
+    const std::size_t words = slice_size * f.number_of_frames;
+    const Uint16* data = nullptr;
+    std::vector<Uint16> direct;
+    DcmFileFormat file;
+    if (f.pixel_data_offset > 0) {
+      // The scan found the native pixel data at the end of the file: read it directly.
+      direct.resize(words);
+      const int fd = ::open(f.path.c_str(), O_RDONLY);
+      const ssize_t want = static_cast<ssize_t>(words * 2);
+      const ssize_t got = fd < 0 ? -1 : ::pread(fd, direct.data(), static_cast<std::size_t>(want), static_cast<off_t>(f.pixel_data_offset));
+      if (fd >= 0) ::close(fd);
+      if (got != want) bad(f.path, "pixel data cannot be read (changed or removed since scanning?)");
+      if (f.big_endian)
+        for (auto& w : direct) w = static_cast<Uint16>((w >> 8) | (w << 8));
+      data = direct.data();
+    } else {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(f.path, ec);
+      if (ec || load_dicom_file(file, f.path, size).bad()) bad(f.path, "cannot be read again (changed or removed?)");
+      DcmElement* pixel = nullptr;
+      Uint16* array = nullptr;
+      if (file.getDataset()->findAndGetElement(DCM_PixelData, pixel).bad() || pixel == nullptr ||
+          pixel->getUint16Array(array).bad() || array == nullptr || pixel->getLength() < words * 2)
+        bad(f.path, "pixel data shorter than declared");
+      data = array;
     }
-  };
-  std::thread helper(worker, false);
-  worker(true);
-  helper.join();
-  if (error) std::rethrow_exception(error);
-  if (failed) return std::nullopt;
+    const StoredValue stored(f);
+    for (std::size_t k : plan.slices_of.at(plan.files[n])) {
+      const SliceRef& ref = series.slices[k];
+      const FrameInfo& info = f.frames[ref.frame];
+      const std::int32_t slope = static_cast<std::int32_t>(std::lround(info.rescale_slope));
+      const std::int32_t intercept = static_cast<std::int32_t>(std::lround(info.rescale_intercept));
+      const Uint16* raw = data + ref.frame * slice_size;
+      std::int16_t* dst = out.slice(k);
+      // Branch-free loops (vectorised); the range is checked once per slice afterwards.
+      std::int32_t lo = INT32_MAX, hi = INT32_MIN;
+      if (stored.shift == 0 && f.bits_stored == 16 && !stored.is_signed) {
+        for (std::size_t i = 0; i < slice_size; ++i) {
+          const std::int32_t v = static_cast<std::int32_t>(raw[i]) * slope + intercept;
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+          dst[i] = static_cast<std::int16_t>(v);
+        }
+      } else if (stored.shift == 0 && f.bits_stored == 16) {
+        for (std::size_t i = 0; i < slice_size; ++i) {
+          const std::int32_t v = static_cast<std::int32_t>(static_cast<std::int16_t>(raw[i])) * slope + intercept;
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+          dst[i] = static_cast<std::int16_t>(v);
+        }
+      } else {
+        const std::int32_t shift = stored.shift, mask = static_cast<std::int32_t>(stored.mask);
+        const std::int32_t sign = stored.is_signed ? static_cast<std::int32_t>(stored.sign_bit) : 0;
+        for (std::size_t i = 0; i < slice_size; ++i) {
+          std::int32_t v = (static_cast<std::int32_t>(raw[i]) >> shift) & mask;
+          v = (v - ((v & sign) << 1)) * slope + intercept;  // sign extension, then rescale
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+          dst[i] = static_cast<std::int16_t>(v);
+        }
+      }
+      if (lo < -32768 || hi > 32767) {
+        return false;
+      }
+    }
+    return true;
+  });
+  if (!exact) return std::nullopt;
   return out;
 }
 
