@@ -60,6 +60,11 @@ TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
   const ScalarVolume ct = io::read_scalar_volume(dir / "ph/truth/labels.nii.gz");
   EXPECT_TRUE(labels.geometry.same_grid_as(ct.geometry, 1e-3));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/labels.json"));
+  // The QC image of the level slice: not blank, wider than the slice (legend panel).
+  const io::BitmapImage qc = io::read_bitmap(dir / "out/qc_femur_50pct.png", std::nullopt);
+  EXPECT_GT(qc.image.geometry.size[0], 700u);
+  const auto [lo, hi] = std::minmax_element(qc.image.voxels.begin(), qc.image.voxels.end());
+  EXPECT_GT(*hi - *lo, 100.0f);
   const auto protocol = nlohmann::json::parse(io::read_text(dir / "out/protocol.json"));
   EXPECT_EQ(protocol["muscle_hu"], nlohmann::json({-29, 150}));
 }

@@ -1,6 +1,7 @@
 // musclecsa analyze: CT of the thigh or calf -> tissue areas and HU per slice, side and at the
 // standard level, with the label map, the protocol and its hash in every output.
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "musclecsa/io/label_names.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/quantify/ct_measures.h"
+#include "musclecsa/report/qc_image.h"
 #include "musclecsa/segment/ct_tissue.h"
 #include "musclecsa/version.h"
 
@@ -31,7 +33,28 @@ struct AnalyzeOptions {
   std::optional<double> level_z_mm, height_m;
   std::optional<int> level_slice;
   bool quiet = false;
+  bool qc_every_slice = false;
 };
+
+/// Legend text of a QC image for slice k: title, slice, per-side key numbers, flags.
+std::vector<std::string> qc_text(const quantify::SliceMeasures& s, const segment::CtProtocol& protocol,
+                                 const std::string& level_name) {
+  std::vector<std::string> text = {"MuscleCSA " MUSCLECSA_VERSION_STRING " - " + protocol.name + " (" + protocol.hash() + ")"};
+  char line[200];
+  std::snprintf(line, sizeof line, "slice %d, z %.1f mm%s", s.slice_index, s.z_mm,
+                level_name.empty() ? "" : (", " + level_name).c_str());
+  text.emplace_back(line);
+  for (const auto& m : s.sides) {
+    std::snprintf(line, sizeof line, "%s: muscle %.1f cm2, %.1f HU (SD %.1f)", std::string(to_string(m.side)).c_str(),
+                  m.muscle_area_mm2 / 100, m.muscle_mean_hu, m.muscle_sd_hu);
+    text.emplace_back(line);
+    std::snprintf(line, sizeof line, "   IMAT %.1f cm2, fat %.1f cm2, bone %.1f cm2", m.imat_area_mm2 / 100,
+                  m.subcutaneous_fat_area_mm2 / 100, m.bone_area_mm2 / 100);
+    text.emplace_back(line);
+  }
+  for (const auto& flag : s.qc_flags) text.push_back("qc flag: " + flag);
+  return text;
+}
 
 /// "auto": thigh when legs hold one large bone, calf when they hold two (tibia + fibula).
 segment::CtProtocol choose_protocol(const std::string& name, const ScalarVolume& ct, std::string& decision) {
@@ -222,6 +245,27 @@ int run_analyze(const AnalyzeOptions& o) {
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv.str());
   io::write_text_atomically(dir / "results.json", out.dump(1) + "\n");
+  // QC images: each level slice (both legs in one picture), and every slice on request.
+  std::vector<int> level_slices;
+  for (const auto& l : results.levels)
+    if (l.found && std::find(level_slices.begin(), level_slices.end(), l.slice_index) == level_slices.end())
+      level_slices.push_back(l.slice_index);
+  std::vector<std::string> qc_images;
+  for (int k : level_slices) {
+    report::QcImageOptions picture;
+    picture.text = qc_text(results.slices[std::size_t(k)], protocol, protocol.level.name);
+    const std::string name = "qc_" + protocol.level.name + (level_slices.size() > 1 ? "_slice" + std::to_string(k) : "") + ".png";
+    report::write_qc_image(in.volume, seg.labels, std::size_t(k), picture, dir / name);
+    qc_images.push_back(name);
+  }
+  if (o.qc_every_slice)
+    for (const auto& s : results.slices) {
+      report::QcImageOptions picture;
+      picture.text = qc_text(s, protocol, "");
+      char name[32];
+      std::snprintf(name, sizeof name, "slice_%04d.png", s.slice_index);
+      report::write_qc_image(in.volume, seg.labels, std::size_t(s.slice_index), picture, dir / "qc" / name);
+    }
 
   if (o.quiet) return 0;
   std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << ")\n";
@@ -248,7 +292,10 @@ int run_analyze(const AnalyzeOptions& o) {
   }
   for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
   for (const auto& note : notes) std::cout << "  note: " << note << "\n";
-  std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, labels.nii.gz, labels.json, protocol.json\n";
+  std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, labels.nii.gz, labels.json, protocol.json";
+  for (const auto& name : qc_images) std::cout << ", " << name;
+  if (o.qc_every_slice) std::cout << ", qc/slice_*.png";
+  std::cout << "\n";
   return 0;
 }
 
@@ -266,6 +313,7 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_option("--level-z-mm", o.level_z_mm, "standard level position (LPS z, mm) when the bone is not fully in view");
   cmd->add_option("--level-slice", o.level_slice, "standard level slice index (0-based)");
   cmd->add_option("--height-m", o.height_m, "body height (m) for CSA / height^2");
+  cmd->add_flag("--qc-every-slice", o.qc_every_slice, "also write a QC image of every slice (qc/slice_NNNN.png)");
   cmd->add_flag("--quiet", o.quiet, "print nothing on success");
   return {cmd, [options] { return run_analyze(*options); }};
 }
