@@ -56,14 +56,15 @@ std::vector<std::string> qc_text(const quantify::SliceMeasures& s, const segment
   return text;
 }
 
-/// "auto": thigh when legs hold one large bone, calf when they hold two (tibia + fibula).
-segment::CtProtocol choose_protocol(const std::string& name, const ScalarVolume& ct, std::string& decision) {
+/// "auto": thigh when legs hold one large bone, calf when they hold two (tibia + fibula). The
+/// probe segmentation (thigh protocol) is handed back in `probe` so it is not computed twice.
+segment::CtProtocol choose_protocol(const std::string& name, const ScalarVolume& ct, std::string& decision,
+                                    std::optional<segment::TissueSegmentation>& probe_out, Progress& progress) {
   if (name != "auto") {
     if (name == "thigh-ct" || name == "calf-ct") return segment::builtin_ct_protocol(name);
     return segment::load_ct_protocol(name);
   }
-  NullProgress quiet;
-  const auto probe = segment::segment_ct_tissues(ct, segment::builtin_ct_protocol("thigh-ct"), quiet);
+  auto probe = segment::segment_ct_tissues(ct, segment::builtin_ct_protocol("thigh-ct"), progress);
   int one = 0, two = 0;
   for (const auto& s : probe.slices)
     for (const auto& leg : s.legs) {
@@ -71,7 +72,9 @@ segment::CtProtocol choose_protocol(const std::string& name, const ScalarVolume&
       if (leg.bone_count == 2) ++two;
     }
   decision = "auto: " + std::to_string(one) + " leg-slice(s) with one bone, " + std::to_string(two) + " with two";
-  return segment::builtin_ct_protocol(two > one ? "calf-ct" : "thigh-ct");
+  if (two > one) return segment::builtin_ct_protocol("calf-ct");
+  probe_out = std::move(probe);
+  return segment::builtin_ct_protocol("thigh-ct");
 }
 
 std::string utc_now() {
@@ -130,8 +133,9 @@ int run_analyze(const AnalyzeOptions& o) {
       throw Error(ErrorCode::InvalidInput, o.input, "the series has no Pixel Spacing: areas cannot be measured");
 
   std::string decision;
-  const segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision);
-  const auto seg = segment::segment_ct_tissues(in.volume, protocol, progress);
+  std::optional<segment::TissueSegmentation> probe;
+  const segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision, probe, progress);
+  const auto seg = probe ? std::move(*probe) : segment::segment_ct_tissues(in.volume, protocol, progress);
   quantify::LevelOptions level_options;
   level_options.level_z_mm = o.level_z_mm;
   level_options.level_slice = o.level_slice;

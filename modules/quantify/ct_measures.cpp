@@ -28,22 +28,35 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
   const float* hu = ct.slice(k);
   std::vector<float> muscle_hu;
   double sum = 0, sum2 = 0;
+  // What each label id means for this side, looked up once (not per voxel).
+  enum class Kind : std::uint8_t { Other, Skin, Fat, Bone, Compartment };
+  static const std::vector<std::pair<Side, Kind>> meaning = [&] {
+    std::vector<std::pair<Side, Kind>> table(65536, {Side::None, Kind::Other});
+    for (const auto& st : catalog.structures())
+      for (Side sd : {Side::Right, Side::Left}) {
+        Kind kind = Kind::Compartment;
+        if (st.key == "skin") kind = Kind::Skin;
+        else if (st.key == "subcutaneous_fat") kind = Kind::Fat;
+        else if (st.kind == StructureKind::Bone || st.key == "bone_marrow") kind = Kind::Bone;
+        table[catalog.label_id(st.key, sd)] = {sd, kind};
+      }
+    return table;
+  }();
   for (std::size_t o = 0; o < ct.geometry.slice_voxel_count(); ++o) {
     if (l[o] == 0) continue;
-    const auto d = catalog.decode(l[o]);
-    if (!d || d->side != side) continue;
-    const std::string& key = d->structure->key;
+    const auto [label_side, kind] = meaning[l[o]];
+    if (label_side != side) continue;
     m.limb_area_mm2 += px;
-    if (key == "skin") {
+    if (kind == Kind::Skin) {
       m.skin_area_mm2 += px;
       continue;
     }
-    if (key == "subcutaneous_fat") {
+    if (kind == Kind::Fat) {
       m.subcutaneous_fat_area_mm2 += px;
       continue;
     }
     m.compartment_area_mm2 += px;
-    if (d->structure->kind == StructureKind::Bone || key == "bone_marrow") {
+    if (kind == Kind::Bone) {
       m.bone_area_mm2 += px;
       continue;
     }

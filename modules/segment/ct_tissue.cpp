@@ -3,6 +3,9 @@
 #include "musclecsa/segment/ct_tissue.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <numbers>
 
@@ -197,8 +200,11 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   out.labels = LabelMap(g);
   const std::size_t nx = g.size[0], ny = g.size[1];
   const double pixel_mm2 = g.pixel_area_mm2();
-  std::size_t slices_with_legs = 0, slices_with_metal = 0;
-  for (std::size_t k = 0; k < g.size[2]; ++k) {
+  std::atomic<std::size_t> slices_with_legs{0}, slices_with_metal{0};
+  out.slices.resize(g.size[2]);
+  std::vector<std::vector<std::string>> slice_notes(g.size[2]);
+  // Slices are independent: two threads, each writing only its own slices.
+  auto segment_slice = [&](std::size_t k) {
     SliceFindings findings;
     findings.slice_index = int(k);
     const float* hu = ct.slice(k);
@@ -279,16 +285,38 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     else if (legs.size() == 1) sides = {cx[0] > 0 ? Side::Left : Side::Right};
     for (std::size_t l = 0; l < legs.size(); ++l) {
       LegInSlice found;
-      segment_leg(s, legs[l], sides[l], p, out.labels.slice(k), found, out.notes, int(k));
+      segment_leg(s, legs[l], sides[l], p, out.labels.slice(k), found, slice_notes[k], int(k));
       findings.legs.push_back(found);
     }
     if (!legs.empty()) ++slices_with_legs;
-    out.slices.push_back(std::move(findings));
-    if (k % 4 == 0) {
-      progress.report(double(k + 1) / double(g.size[2]), "segmenting tissues");
-      throw_if_cancelled(progress, "segmenting tissues");
+    out.slices[k] = std::move(findings);
+  };
+  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<bool> stop{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  auto worker = [&](bool reports) {
+    try {
+      for (std::size_t k = next++; k < g.size[2] && !stop; k = next++) {
+        segment_slice(k);
+        const std::size_t finished = ++done;
+        if (reports && finished % 4 == 0) {
+          progress.report(double(finished) / double(g.size[2]), "segmenting tissues");
+          if (progress.cancelled()) stop = true;
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      stop = true;
     }
-  }
+  };
+  std::thread helper(worker, false);
+  worker(true);
+  helper.join();
+  if (error) std::rethrow_exception(error);
+  throw_if_cancelled(progress, "segmenting tissues");
+  for (auto& notes : slice_notes) out.notes.insert(out.notes.end(), notes.begin(), notes.end());
   if (slices_with_legs == 0) {
     out.qc_flags.push_back("no_legs_found");
     out.notes.push_back("no body cross-section between " + std::to_string(int(p.min_leg_area_mm2)) + " and " +
@@ -297,7 +325,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   }
   if (slices_with_metal > 0) {
     out.qc_flags.push_back("metal");
-    out.notes.push_back(std::to_string(slices_with_metal) + " slice(s) contain values above " +
+    out.notes.push_back(std::to_string(slices_with_metal.load()) + " slice(s) contain values above " +
                         std::to_string(int(p.metal_hu)) + " HU (metal): streak artefacts may bias HU and areas");
   }
   return out;

@@ -40,30 +40,43 @@ std::vector<Component> components(const Mask2D& mask) {
 }
 
 Mask2D fill_holes(const Mask2D& mask) {
-  // Flood the background from the border; what the flood does not reach is inside.
-  Mask2D outside(mask.nx, mask.ny);
+  // Flood the background from the border of the mask's bounding box (plus a one-pixel margin);
+  // what the flood does not reach is inside. Work stays proportional to the object, not the image.
+  long i0 = long(mask.nx), j0 = long(mask.ny), i1 = -1, j1 = -1;
+  for (std::size_t o = 0; o < mask.on.size(); ++o)
+    if (mask.on[o]) {
+      const long i = long(o % mask.nx), j = long(o / mask.nx);
+      i0 = std::min(i0, i), i1 = std::max(i1, i), j0 = std::min(j0, j), j1 = std::max(j1, j);
+    }
+  Mask2D filled(mask.nx, mask.ny);
+  if (i1 < 0) return filled;
+  i0 = std::max(0L, i0 - 1), j0 = std::max(0L, j0 - 1);
+  i1 = std::min(long(mask.nx) - 1, i1 + 1), j1 = std::min(long(mask.ny) - 1, j1 + 1);
+  const std::size_t w = std::size_t(i1 - i0 + 1), h = std::size_t(j1 - j0 + 1);
+  std::vector<std::uint8_t> outside(w * h, 0);
   std::vector<std::size_t> stack;
-  auto seed = [&](std::size_t i, std::size_t j) {
-    const std::size_t o = i + mask.nx * j;
-    if (!mask.on[o] && !outside.on[o]) {
-      outside.on[o] = 1;
-      stack.push_back(o);
+  auto on = [&](std::size_t a, std::size_t b) { return mask.on[std::size_t(i0) + a + mask.nx * (std::size_t(j0) + b)] != 0; };
+  auto seed = [&](std::size_t a, std::size_t b) {
+    const std::size_t q = a + w * b;
+    if (!on(a, b) && !outside[q]) {
+      outside[q] = 1;
+      stack.push_back(q);
     }
   };
-  for (std::size_t i = 0; i < mask.nx; ++i) seed(i, 0), seed(i, mask.ny - 1);
-  for (std::size_t j = 0; j < mask.ny; ++j) seed(0, j), seed(mask.nx - 1, j);
+  for (std::size_t a = 0; a < w; ++a) seed(a, 0), seed(a, h - 1);
+  for (std::size_t b = 0; b < h; ++b) seed(0, b), seed(w - 1, b);
   while (!stack.empty()) {
-    const std::size_t o = stack.back();
+    const std::size_t q = stack.back();
     stack.pop_back();
-    const long i = long(o % mask.nx), j = long(o / mask.nx);
-    const long ni[4] = {i - 1, i + 1, i, i}, nj[4] = {j, j, j - 1, j + 1};
-    for (int n = 0; n < 4; ++n) {
-      if (ni[n] < 0 || nj[n] < 0 || ni[n] >= long(mask.nx) || nj[n] >= long(mask.ny)) continue;
-      seed(std::size_t(ni[n]), std::size_t(nj[n]));
-    }
+    const std::size_t a = q % w, b = q / w;
+    if (a > 0) seed(a - 1, b);
+    if (a + 1 < w) seed(a + 1, b);
+    if (b > 0) seed(a, b - 1);
+    if (b + 1 < h) seed(a, b + 1);
   }
-  Mask2D filled(mask.nx, mask.ny);
-  for (std::size_t o = 0; o < filled.on.size(); ++o) filled.on[o] = !outside.on[o];
+  for (std::size_t b = 0; b < h; ++b)
+    for (std::size_t a = 0; a < w; ++a)
+      if (!outside[a + w * b]) filled.on[std::size_t(i0) + a + mask.nx * (std::size_t(j0) + b)] = 1;
   return filled;
 }
 
