@@ -222,6 +222,12 @@ int run_analyze(const AnalyzeOptions& o) {
   std::vector<std::string> notes = in.notes;
   notes.insert(notes.end(), results.notes.begin(), results.notes.end());
   if (!decision.empty()) notes.push_back("protocol " + protocol.name + " chosen by " + decision);
+  const bool single_leg = std::any_of(results.slices.begin(), results.slices.end(), [](const auto& sl) {
+    return std::find(sl.qc_flags.begin(), sl.qc_flags.end(), "single_leg") != sl.qc_flags.end();
+  });
+  if (single_leg && in.kind == "research")
+    notes.push_back("one leg only: its side is taken from the sign of its x position, which assumes scanner "
+                    "coordinates (isocentre at the midline); check it for research-format input");
   const json out = {{"format", "musclecsa-results"},
                     {"version", 1},
                     {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
@@ -240,15 +246,15 @@ int run_analyze(const AnalyzeOptions& o) {
   std::ostringstream csv;
   csv << "protocol,protocol_hash,level,slice,z_mm,side,structure,quantity,value,unit\n";
   for (const auto& m : measurements) {
-    csv << protocol.name << "," << protocol.hash() << "," << m.level << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
-        << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << m.structure_key << ","
+    csv << csv_escape(protocol.name) << "," << protocol.hash() << "," << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
+        << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
         << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
   }
   io::write_image(seg.labels, dir / "labels.nii.gz");
   io::write_label_names(dir / "labels.json");
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv.str());
-  io::write_text_atomically(dir / "results.json", out.dump(1) + "\n");
+  io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
   // QC images: each level slice (both legs in one picture), and every slice on request.
   std::vector<int> level_slices;
   for (const auto& l : results.levels)

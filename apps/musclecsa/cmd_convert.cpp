@@ -59,7 +59,7 @@ Command add_convert_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("convert", "Write a DICOM series (or volume, or picture) as NIfTI, NRRD or MetaImage");
   cmd->add_option("input", o.input, "DICOM file or folder, research-format volume, or PNG/TIFF/JPEG/BMP picture")->required();
   cmd->add_option("output", o.output, "output file (.nii.gz, .nii, .nrrd, .nhdr, .mha, .mhd)")->required();
-  cmd->add_option("--series", o.series, "series to convert when the input holds several (UID, UID#n or list number from info)");
+  cmd->add_option("--series", o.series, "series to convert when the input holds several: UID, UID#n, or the [n] list number info prints");
   cmd->add_option("--datatype", o.datatype, "voxel type: auto (int16/uint16 when exact, else float), float, int16, uint16")
       ->check(CLI::IsMember({"auto", "float", "int16", "uint16"}));
   cmd->add_option("--pixel-size-mm", o.pixel_size_mm, "pixel size of an uncalibrated picture or ultrasound image");

@@ -1,4 +1,4 @@
-// musclecsa info: what a file, folder or archive holds, series by series, with every warning.
+// musclecsa info: what files and folders hold, series by series, with every warning.
 
 #include <iostream>
 #include <map>
@@ -23,9 +23,10 @@ struct InfoOptions {
 
 using nlohmann::json;
 
-json series_json(const dicom::Series& s) {
+json series_json(const dicom::Series& s, std::size_t list_index) {
   const Geometry& g = s.geometry;
-  json j = {{"id", s.id},
+  json j = {{"list_index", list_index},
+            {"id", s.id},
             {"series_instance_uid", s.series_instance_uid},
             {"series_number", s.series_number},
             {"description", s.series_description},
@@ -94,7 +95,7 @@ int run_info(const InfoOptions& o) {
       json studies = json::array();
       for (const auto& study : study_order[patient]) {
         json list = json::array();
-        for (const auto* s : by_study[study]) list.push_back(series_json(*s));
+        for (const auto* s : by_study[study]) list.push_back(series_json(*s, std::size_t(s - series.data()) + 1));
         const auto* first = by_study[study].front();
         studies.push_back({{"study_instance_uid", study},
                            {"date", first->study_date},
@@ -115,7 +116,7 @@ int run_info(const InfoOptions& o) {
                       {"series_count", series.size()},
                       {"patients", patients},
                       {"problems", problems}};
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     return 0;
   }
 
@@ -129,7 +130,7 @@ int run_info(const InfoOptions& o) {
       const auto* first = by_study[study].front();
       std::cout << "  Study " << first->study_date << " \"" << first->study_description << "\"  " << study << "\n";
       for (const auto* s : by_study[study]) {
-        std::cout << "    Series " << describe(*s) << "  " << s->spacing_regularity;
+        std::cout << "    [" << (s - series.data()) + 1 << "] Series " << describe(*s) << "  " << s->spacing_regularity;
         if (s->dixon_role != dicom::DixonRole::None) std::cout << "  Dixon " << dicom::to_string(s->dixon_role);
         if (!s->image_type.empty()) {
           std::string type;

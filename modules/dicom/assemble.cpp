@@ -154,7 +154,20 @@ Series build_series(const std::vector<DicomFileInfo>& files, std::vector<FrameRe
     return s;
   }
 
-  const Vec3 row = row_of(*f0.orientation), col = col_of(*f0.orientation);
+  // Every frame of a stack needs its own position and orientation; one without is not guessed.
+  for (const auto& fr : frames) {
+    const FrameInfo& info = files[fr.file].frames[fr.frame];
+    if (!info.position_lps_mm || !info.orientation) {
+      s.usable = false;
+      s.unusable_reason = files[fr.file].path.string() + ": no Image Position/Orientation while the rest of its series has them";
+      for (std::size_t k = 0; k < frames.size(); ++k) s.slices.push_back({frames[k].file, frames[k].frame, double(k)});
+      return s;
+    }
+  }
+  // Orthonormalise the direction cosines (they are stored with limited precision).
+  const Vec3 row = (1.0 / norm(row_of(*f0.orientation))) * row_of(*f0.orientation);
+  Vec3 col = col_of(*f0.orientation) - dot(col_of(*f0.orientation), row) * row;
+  col = (1.0 / norm(col)) * col;
   const Vec3 normal = cross(row, col);
   struct Placed {
     FrameRef ref;
@@ -224,6 +237,11 @@ Series build_series(const std::vector<DicomFileInfo>& files, std::vector<FrameRe
       s.usable = false;
       s.unusable_reason = std::string(multiples ? "missing slices" : "non-uniform slice spacing") + ": " + detail +
                           "; refused (resampling is off)";
+    } else if (extent / nominal + 1 > 2.0 * double(placed.size()) + 10) {
+      // Far more grid slices than images: an outlier position, not a few missing slices.
+      s.usable = false;
+      s.unusable_reason = "slice positions span " + fixed(extent, 1) + " mm for " + std::to_string(placed.size()) +
+                          " slices (" + detail + "): an image with an outlying position?";
     } else {
       g.size[2] = static_cast<std::size_t>(std::lround(extent / nominal)) + 1;
       s.needs_resampling = true;

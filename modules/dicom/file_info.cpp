@@ -315,7 +315,15 @@ DicomFileInfo read_file_info(const std::filesystem::path& path) {
   const std::uint64_t samples = static_cast<std::uint64_t>(info.rows) * info.columns * info.samples_per_pixel *
                                 info.number_of_frames;
   const std::uint64_t expected = info.bits_allocated == 1 ? (samples + 7) / 8 : samples * (info.bits_allocated / 8);
-  if (!info.encapsulated) {
+  if (info.encapsulated) {
+    // Each frame takes at least one fragment: a larger Number of Frames is a damaged header.
+    DcmPixelSequence* fragments = nullptr;
+    const E_TransferSyntax xfer = ds.getOriginalXfer();
+    if (static_cast<DcmPixelData*>(pixel)->getEncapsulatedRepresentation(xfer, nullptr, fragments).good() &&
+        fragments != nullptr && fragments->card() > 0 && info.number_of_frames > fragments->card() - 1)
+      bad(path, "Number of Frames " + std::to_string(info.number_of_frames) + " exceeds the " +
+                    std::to_string(fragments->card() - 1) + " compressed pixel data fragment(s)");
+  } else {
     info.pixel_data_bytes = pixel->getLength();
     if (info.pixel_data_bytes < expected)
       bad(path, "pixel data length " + std::to_string(info.pixel_data_bytes) + " bytes is shorter than declared (" +

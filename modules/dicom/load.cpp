@@ -454,6 +454,7 @@ std::optional<Image<std::int16_t>> load_series_int16(const Series& series, const
     if (f.bits_allocated != 16 || f.samples_per_pixel != 1 || f.philips_scale_slope || f.encapsulated ||
         f.photometric == "PALETTE COLOR" || (f.photometric == "MONOCHROME1" && f.modality == "US") ||
         info.rescale_slope != std::round(info.rescale_slope) || info.rescale_intercept != std::round(info.rescale_intercept) ||
+        std::abs(info.rescale_slope) > 16384 || std::abs(info.rescale_intercept) > 65536 ||  // int32 stays exact
         f.rows != series.geometry.size[1] || f.columns != series.geometry.size[0])
       return std::nullopt;
   }

@@ -68,21 +68,40 @@ ScanResult scan_paths(const std::vector<std::filesystem::path>& paths, Progress&
       std::size_t files_here = 0;
       std::set<std::filesystem::path> folders_with_files;
       std::vector<std::filesystem::path> folders;
+      // Folder links are followed (archives often link series folders); each real folder is
+      // walked once, so link loops end.
       auto it = std::filesystem::recursive_directory_iterator(
-          root, std::filesystem::directory_options::skip_permission_denied, ec);
+          root,
+          std::filesystem::directory_options::skip_permission_denied |
+              std::filesystem::directory_options::follow_directory_symlink,
+          ec);
       if (ec) {
         result.problems.push_back({root, "cannot read folder: " + ec.message(), false});
         continue;
       }
-      for (; it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-        if (ec) {
-          result.problems.push_back({it->path(), "cannot read: " + ec.message(), false});
-          ec.clear();
-          continue;
-        }
-        const auto& entry = *it;
+      std::set<std::filesystem::path> walked{std::filesystem::weakly_canonical(root, ec)};
+      for (; it != std::filesystem::recursive_directory_iterator();) {
+        const std::filesystem::directory_entry entry = *it;
+        // The increment happens at the end of the body; its error names the entry just read.
+        struct Advance {
+          std::filesystem::recursive_directory_iterator& it;
+          const std::filesystem::directory_entry& entry;
+          std::vector<ScanProblem>& problems;
+          ~Advance() {
+            std::error_code step;
+            it.increment(step);
+            if (step) {  // the iterator is now at its end: report where the walk stopped
+              problems.push_back({entry.path(), "cannot read further in this folder: " + step.message(), false});
+              it = std::filesystem::recursive_directory_iterator();
+            }
+          }
+        } advance{it, entry, result.problems};
         std::error_code entry_ec;
         if (entry.is_directory(entry_ec)) {
+          if (!walked.insert(std::filesystem::weakly_canonical(entry.path(), entry_ec)).second) {
+            it.disable_recursion_pending();  // a link back to a folder already walked
+            continue;
+          }
           folders.push_back(entry.path());
           continue;
         }

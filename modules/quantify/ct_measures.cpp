@@ -138,12 +138,12 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
       level.z_mm = z_of(level.slice_index);
     } else if (options.level_z_mm) {
       const double k = g.lps_to_index({0, 0, *options.level_z_mm}).z;
-      if (k < -0.5 || k > last + 0.5)
+      if (!(k >= -0.5 && k <= last + 0.5))  // also refuses NaN
         throw Error(ErrorCode::InvalidArgument, "--level-z-mm " + std::to_string(*options.level_z_mm),
                     "outside the scan (z " + std::to_string(z_of(0)) + " to " + std::to_string(z_of(last)) + " mm)");
       level.found = true;
       level.method = "user_z";
-      level.slice_index = int(std::lround(k));
+      level.slice_index = std::clamp(int(std::lround(k)), 0, last);
       level.z_mm = *options.level_z_mm;
     } else if (whole_bone && !plausible) {
       char text[200];
@@ -155,7 +155,7 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
       level.found = true;
       level.method = "segmented_bone";
       level.z_mm = level.bone_proximal_z_mm - p.level.fraction_from_proximal * level.bone_length_mm;
-      level.slice_index = int(std::lround(g.lps_to_index({0, 0, level.z_mm}).z));
+      level.slice_index = std::clamp(int(std::lround(g.lps_to_index({0, 0, level.z_mm}).z)), 0, last);
     } else {
       level.reason = present.empty() ? "the " + p.level.bone_key + " is not in the scan"
                                      : "the " + p.level.bone_key + " reaches the end of the scanned range, so its length is unknown; "

@@ -83,16 +83,19 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
     throw Error(ErrorCode::InvalidInput, file, std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw Error(ErrorCode::InvalidInput, file, "a protocol must be a JSON object");
-  const std::string region = j.value("region", std::string("thigh"));
-  if (region != "thigh" && region != "calf") throw Error(ErrorCode::InvalidInput, file, "'region' must be thigh or calf");
-  CtProtocol p = builtin_ct_protocol(region == "calf" ? "calf-ct" : "thigh-ct");
+  const json region_value = j.contains("region") ? j.at("region") : json("thigh");
+  if (!region_value.is_string() || (region_value != "thigh" && region_value != "calf"))
+    throw Error(ErrorCode::InvalidInput, file, "'region' must be \"thigh\" or \"calf\"");
+  CtProtocol p = builtin_ct_protocol(region_value == "calf" ? "calf-ct" : "thigh-ct");
+  std::string k;
   try {
     for (auto it = j.begin(); it != j.end(); ++it) {
-      const std::string& k = it.key();
+      k = it.key();
       const json& v = it.value();
       if (k == "format" || k == "region" || k == "$comment" || k == "description") continue;
       if (k == "version") {
-        if (v.get<int>() != 1) throw Error(ErrorCode::InvalidInput, file, "protocol version " + v.dump() + " is not supported (1)");
+        if (!v.is_number_integer() || v.get<int>() != 1)
+          throw Error(ErrorCode::InvalidInput, file, "protocol version " + v.dump() + " is not supported (1)");
       } else if (k == "name") p.name = v.get<std::string>();
       else if (k == "body_hu") p.body = range_from(v, k, file);
       else if (k == "muscle_hu") p.muscle = range_from(v, k, file);
@@ -125,7 +128,7 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
       }
     }
   } catch (const json::exception& e) {
-    throw Error(ErrorCode::InvalidInput, file, std::string("wrong value type: ") + e.what());
+    throw Error(ErrorCode::InvalidInput, file, "'" + k + "' has the wrong type (" + e.what() + ")");
   }
   if (p.bone_hu <= p.muscle.high_hu) throw Error(ErrorCode::InvalidInput, file, "'bone_hu' must be above the muscle range");
   return p;
