@@ -26,6 +26,7 @@
 
 #include "dcmtk_util.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/parallel.h"
 #include "musclecsa/dicom/series.h"
 
 namespace musclecsa::dicom {
@@ -319,43 +320,6 @@ FilePlan plan_files(const Series& series) {
   return plan;
 }
 
-/// Runs work(n) for every n < count on two threads (this one reports progress, scaled by
-/// `progress_share`). Stops early when work returns false (returns false), when work throws
-/// (rethrown here) or when the user cancels (Error Cancelled).
-bool on_two_threads(std::size_t count, Progress& progress, const char* stage, double progress_share,
-                    const std::function<bool(std::size_t)>& work) {
-  detail::prepare_dcmtk();
-  std::atomic<std::size_t> next{0}, done{0};
-  std::atomic<bool> stop{false}, declined{false};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto worker = [&](bool reports) {
-    try {
-      for (std::size_t n = next++; n < count && !stop; n = next++) {
-        if (!work(n)) {
-          declined = true;
-          stop = true;
-        }
-        const std::size_t finished = ++done;
-        if (reports && finished % 8 == 0) {
-          progress.report(progress_share * double(finished) / double(count), stage);
-          if (progress.cancelled()) stop = true;
-        }
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      stop = true;
-    }
-  };
-  std::thread helper(worker, false);
-  worker(true);
-  helper.join();
-  if (error) std::rethrow_exception(error);
-  throw_if_cancelled(progress, stage);
-  return !declined;
-}
-
 }  // namespace
 
 ScalarVolume load_series(const Series& series, const std::vector<DicomFileInfo>& files, Progress& progress,
@@ -383,7 +347,8 @@ ScalarVolume load_series(const Series& series, const std::vector<DicomFileInfo>&
   // Each file is decoded once (on one of two threads) and its frames copied to their slices.
   // Each file is decoded once (on one of two threads) and its frames copied to their slices.
   const FilePlan plan = plan_files(series);
-  on_two_threads(plan.files.size(), progress, "decoding pixel data", 0.9, [&](std::size_t n) {
+  detail::prepare_dcmtk();
+  parallel_for(plan.files.size(), progress, "decoding pixel data", 0.9, [&](std::size_t n) {
     const std::size_t file = plan.files[n];
     const DecodedFile decoded = decode_file(files[file]);
     for (std::size_t k : plan.slices_of.at(file)) {
@@ -463,7 +428,8 @@ std::optional<Image<std::int16_t>> load_series_int16(const Series& series, const
   const std::size_t slice_size = g.slice_voxel_count();
   Image<std::int16_t> out(g);
   const FilePlan plan = plan_files(series);
-  const bool exact = on_two_threads(plan.files.size(), progress, "decoding pixel data", 1.0, [&](std::size_t n) {
+  detail::prepare_dcmtk();
+  const bool exact = parallel_for(plan.files.size(), progress, "decoding pixel data", 1.0, [&](std::size_t n) {
     const DicomFileInfo& f = files[plan.files[n]];
     const std::size_t words = slice_size * f.number_of_frames;
     const Uint16* data = nullptr;

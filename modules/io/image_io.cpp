@@ -165,20 +165,6 @@ PixelStorage write_image(const Image<float>& image, const std::filesystem::path&
                   (storage == PixelStorage::Int16 ? "int16" : "uint16"));
 }
 
-PixelStorage choose_storage(const std::vector<float>& values) {
-  bool integral = true, fits_int16 = true, fits_uint16 = true;
-  for (float v : values) {
-    if (v != std::floor(v) || !std::isfinite(v)) {
-      integral = false;
-      break;
-    }
-    if (v < -32768 || v > 32767) fits_int16 = false;
-    if (v < 0 || v > 65535) fits_uint16 = false;
-  }
-  if (integral && fits_int16) return PixelStorage::Int16;
-  if (integral && fits_uint16) return PixelStorage::UInt16;
-  return PixelStorage::Float32;
-}
 
 void write_image(const Image<std::int16_t>& image, const std::filesystem::path& path) {
   write_itk<std::int16_t>(image.geometry, image.voxels.data(), path);

@@ -1,15 +1,13 @@
 // CT and MR phantom synthesis: label map, partial-volume images, noise, bias field, ground truth.
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <map>
-#include <mutex>
 #include <random>
-#include <thread>
 
 #include "anatomy_model.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/parallel.h"
 #include "phantom_internal.h"
 
 namespace musclecsa::phantom {
@@ -141,11 +139,6 @@ Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
   const BiasField bias(p.bias_field_amplitude, p.seed);
   const int n = p.supersampling;
   std::vector<SliceTruth> truths(nz);
-  std::atomic<std::size_t> next{0}, done{0};
-  std::atomic<bool> stop{false};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-
   auto work_slice = [&](std::size_t k) {
     const double z = g.index_to_lps({0, 0, static_cast<double>(k)}).z;
     const SliceSection section = build_section(p, z);
@@ -218,29 +211,10 @@ Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
     truths[k] = slice_truth(ph, k, z, section.bone_fraction, centre);
   };
 
-  auto worker = [&](bool reports) {
-    try {
-      for (std::size_t k = next++; k < nz && !stop; k = next++) {
-        work_slice(k);
-        const std::size_t finished = ++done;
-        if (reports) {
-          progress.report(double(finished) / double(nz), "synthesising slices");
-          if (progress.cancelled()) stop = true;
-        }
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      stop = true;
-    }
-  };
-  const unsigned helpers = std::min<unsigned>(std::max(1u, std::thread::hardware_concurrency()) - 1, 7);
-  std::vector<std::thread> threads;
-  for (unsigned t = 0; t < helpers; ++t) threads.emplace_back(worker, false);
-  worker(true);
-  for (auto& t : threads) t.join();
-  if (error) std::rethrow_exception(error);
-  throw_if_cancelled(progress, "phantom synthesis");
+  parallel_for(nz, progress, "synthesising slices", 1.0, [&](std::size_t k) {
+    work_slice(k);
+    return true;
+  });
 
   ph.slices = std::move(truths);
   ph.level.name = p.anatomy == Anatomy::Thigh ? "femur_50pct" : "tibia_66pct_from_distal";

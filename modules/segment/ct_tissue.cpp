@@ -4,13 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
-#include <thread>
 #include <cmath>
 #include <numbers>
 
 #include "mask2d.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/parallel.h"
 
 namespace musclecsa::segment {
 namespace {
@@ -203,7 +202,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   std::atomic<std::size_t> slices_with_legs{0}, slices_with_metal{0};
   out.slices.resize(g.size[2]);
   std::vector<std::vector<std::string>> slice_notes(g.size[2]);
-  // Slices are independent: two threads, each writing only its own slices.
+  // Slices are independent: each thread writes only its own slices.
   auto segment_slice = [&](std::size_t k) {
     SliceFindings findings;
     findings.slice_index = int(k);
@@ -291,31 +290,10 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     if (!legs.empty()) ++slices_with_legs;
     out.slices[k] = std::move(findings);
   };
-  std::atomic<std::size_t> next{0}, done{0};
-  std::atomic<bool> stop{false};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  auto worker = [&](bool reports) {
-    try {
-      for (std::size_t k = next++; k < g.size[2] && !stop; k = next++) {
-        segment_slice(k);
-        const std::size_t finished = ++done;
-        if (reports && finished % 4 == 0) {
-          progress.report(double(finished) / double(g.size[2]), "segmenting tissues");
-          if (progress.cancelled()) stop = true;
-        }
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      stop = true;
-    }
-  };
-  std::thread helper(worker, false);
-  worker(true);
-  helper.join();
-  if (error) std::rethrow_exception(error);
-  throw_if_cancelled(progress, "segmenting tissues");
+  parallel_for(g.size[2], progress, "segmenting tissues", 1.0, [&](std::size_t k) {
+    segment_slice(k);
+    return true;
+  });
   for (auto& notes : slice_notes) out.notes.insert(out.notes.end(), notes.begin(), notes.end());
   if (slices_with_legs == 0) {
     out.qc_flags.push_back("no_legs_found");

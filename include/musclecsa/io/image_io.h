@@ -22,9 +22,6 @@ enum class PixelStorage {
   Auto,     ///< Int16 or UInt16 when every value is such an integer (exact), else Float32
 };
 
-/// The storage Auto picks for these values.
-PixelStorage choose_storage(const std::vector<float>& values);
-
 /// Writes voxels with the given storage and returns the storage written (Auto resolved).
 /// Written under a temporary name, then renamed. Throws Error(OutputFailed, path, ...), or
 /// Error(InvalidArgument, path, ...) for an unknown extension or values that do not fit the storage.
