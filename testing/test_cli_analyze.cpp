@@ -111,6 +111,25 @@ TEST(CliAnalyze, BadProtocolsAndUnsupportedInputsGetClearErrors) {
   EXPECT_EQ(both.exit_code, 2) << both.output;
 }
 
+TEST(CliAnalyze, ContrastEnhancedScansAreFlaggedAndTheirKvpRecorded) {
+  TempDir dir;
+  const auto dicom = make_phantom_dicom(dir, phantom::Anatomy::Thigh, phantom::PhantomModality::CT, 3, 10);
+  for (const auto& f : std::filesystem::directory_iterator(dicom / "ct")) {
+    const auto r = run_command("dcmodify -nb -i \"ContrastBolusAgent=IOMEPROL\" " + quoted(f.path()));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom / "ct") + " --out " + quoted(dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("contrast_enhanced"), std::string::npos) << r.output;
+  const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
+  EXPECT_EQ(results["input"]["contrast_agent"], "IOMEPROL");
+  EXPECT_EQ(results["input"]["kvp"], 120);
+  EXPECT_NE(results["qc_flags"].dump().find("contrast_enhanced"), std::string::npos);
+  const auto validate = run_command("/usr/bin/python3 " + quoted(kSource / "testing/validate_json.py") + " " +
+                                    quoted(kSource / "docs/schemas/results.schema.json") + " " + quoted(dir / "out/results.json"));
+  EXPECT_EQ(validate.exit_code, 0) << validate.output;
+}
+
 TEST(CliAnalyze, AbdominalCtHasNoLegsAndSaysSo) {
   // The real abdominal CT: a body section, not legs. It must not produce a confident leg level.
   TempDir dir;

@@ -146,6 +146,9 @@ int run_analyze(const AnalyzeOptions& o) {
   // Volumes over the scanned range, and CSA / height^2 at the level.
   std::vector<std::string> qc = in.qc_flags;
   qc.insert(qc.end(), results.qc_flags.begin(), results.qc_flags.end());
+  // IV contrast raises muscle HU by about 7-8 HU (docs/methods.md): record it, correct nothing.
+  const std::string contrast = in.series ? in.series->contrast_agent : "";
+  if (!contrast.empty()) qc.push_back("contrast_enhanced");
   json volumes = json::array();
   for (Side side : {Side::Right, Side::Left}) {
     double muscle = 0, imat = 0, sat = 0;
@@ -217,9 +220,14 @@ int run_analyze(const AnalyzeOptions& o) {
                       {"series_instance_uid", in.volume.source.series_instance_uid},
                       {"series_description", in.volume.source.series_description},
                       {"modality", std::string(to_string(in.volume.modality))},
+                      {"kvp", in.series && in.series->kvp > 0 ? json(in.series->kvp) : json(nullptr)},
+                      {"contrast_agent", contrast},
                       {"size", {in.volume.geometry.size[0], in.volume.geometry.size[1], in.volume.geometry.size[2]}},
                       {"spacing_mm", {in.volume.geometry.spacing_mm[0], in.volume.geometry.spacing_mm[1], in.volume.geometry.spacing_mm[2]}}};
   std::vector<std::string> notes = in.notes;
+  if (!contrast.empty())
+    notes.push_back("contrast-enhanced scan (" + contrast + "): muscle HU is raised (about 7-8 HU with IV contrast); "
+                    "HU values are reported as measured, without correction");
   notes.insert(notes.end(), results.notes.begin(), results.notes.end());
   if (!decision.empty()) notes.push_back("protocol " + protocol.name + " chosen by " + decision);
   const bool single_leg = std::any_of(results.slices.begin(), results.slices.end(), [](const auto& sl) {

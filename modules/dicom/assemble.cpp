@@ -115,6 +115,8 @@ Series build_series(const std::vector<DicomFileInfo>& files, std::vector<FrameRe
   s.dixon_role = first.dixon_role();
   s.photometric = first.photometric;
   s.color = first.is_color();
+  s.kvp = first.kvp;
+  s.contrast_agent = first.contrast_agent;
   for (const auto& fr : frames)
     if (files[fr.file].philips_scale_slope) {
       flag(s, "philips_private_scaling", "Philips private scale slope (2005,100E) applied: value = (SV*RS + RI) / (RS*SS)");

@@ -260,6 +260,8 @@ DicomFileInfo read_file_info(const std::filesystem::path& path) {
   Float64 f = 0;
   if (ds.findAndGetFloat64(DCM_EchoTime, f).good()) info.echo_time_ms = f;
   if (ds.findAndGetFloat64(DCM_GantryDetectorTilt, f).good()) info.gantry_tilt_deg = f;
+  if (ds.findAndGetFloat64(DCM_KVP, f).good()) info.kvp = f;
+  info.contrast_agent = text(DCM_ContrastBolusAgent);
 
   if (info.sop_class_uid == UID_MediaStorageDirectoryStorage) bad(path, "a DICOMDIR, not an image");
 

@@ -51,6 +51,8 @@ struct DicomFileInfo {
   int series_number = 0, instance_number = 0, acquisition_number = 0, echo_number = 0;
   double echo_time_ms = 0;
   double gantry_tilt_deg = 0;
+  double kvp = 0;                   ///< CT tube voltage (0018,0060), 0 when absent
+  std::string contrast_agent;       ///< Contrast/Bolus Agent (0018,0010), "" when absent
 
   std::uint32_t rows = 0, columns = 0, number_of_frames = 1, samples_per_pixel = 1;
   std::uint32_t bits_allocated = 0, bits_stored = 0, high_bit = 0, pixel_representation = 0, planar_configuration = 0;

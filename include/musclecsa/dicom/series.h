@@ -45,6 +45,8 @@ struct Series {
   DixonRole dixon_role = DixonRole::None;
   std::string photometric;
   bool color = false;
+  double kvp = 0;                    ///< CT tube voltage of the first image (0 when absent)
+  std::string contrast_agent;        ///< Contrast/Bolus Agent of the first image ("" when absent)
 
   std::vector<SliceRef> slices;      ///< in increasing position along the normal
   Geometry geometry;                 ///< the output grid (orthogonal, uniform)
