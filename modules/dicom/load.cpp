@@ -83,45 +83,71 @@ void to_values(const DicomFileInfo& f, const void* data, std::size_t sample_coun
   }
 }
 
-/// Turns decoded samples (frame-major) into one value per pixel: rescale for monochrome,
-/// luminance for colour (interleaved or planar).
-DecodedFile finish(const DicomFileInfo& f, const std::vector<float>& samples, bool planar, bool already_rgb) {
+/// Luminance of decoded colour samples (frame-major), interleaved or planar, RGB or YBR_FULL.
+DecodedFile colour_to_luminance(const DicomFileInfo& f, const std::vector<float>& samples, bool planar, bool already_rgb) {
   DecodedFile out;
   out.frame_size = static_cast<std::size_t>(f.rows) * f.columns;
-  const std::size_t frames = f.number_of_frames;
-  out.values.resize(out.frame_size * frames);
-  const bool mono = f.samples_per_pixel == 1;
+  out.values.resize(out.frame_size * f.number_of_frames);
   const bool ybr = !already_rgb && f.photometric.rfind("YBR_FULL", 0) == 0;
-  for (std::size_t fr = 0; fr < frames; ++fr) {
+  for (std::size_t fr = 0; fr < f.number_of_frames; ++fr) {
+    float* dst = out.values.data() + fr * out.frame_size;
+    const float* src = samples.data() + fr * out.frame_size * 3;
+    for (std::size_t n = 0; n < out.frame_size; ++n) {
+      double a, b, c;
+      if (planar) {
+        a = src[n], b = src[out.frame_size + n], c = src[2 * out.frame_size + n];
+      } else {
+        a = src[3 * n], b = src[3 * n + 1], c = src[3 * n + 2];
+      }
+      if (ybr) {  // YBR_FULL to RGB (PS3.3 C.7.6.3.1.2)
+        const double y = a, cb = b - 128, cr = c - 128;
+        a = y + 1.402 * cr, b = y - 0.344136 * cb - 0.714136 * cr, c = y + 1.772 * cb;
+      }
+      dst[n] = luminance(std::clamp(a, 0.0, 255.0), std::clamp(b, 0.0, 255.0), std::clamp(c, 0.0, 255.0));
+    }
+  }
+  return out;
+}
+
+/// Stored integers of one frame to physical values, in one pass (the common path: native monochrome).
+template <class T>
+void convert_frame(const DicomFileInfo& f, const FrameInfo& info, const T* raw, std::size_t count, float* dst) {
+  const StoredValue stored(f);
+  const double divisor = f.philips_scale_slope ? info.rescale_slope * *f.philips_scale_slope : 1.0;
+  const float slope = static_cast<float>(info.rescale_slope / divisor);
+  const float intercept = static_cast<float>(info.rescale_intercept / divisor);
+  const bool invert = f.photometric == "MONOCHROME1" && f.modality == "US";
+  const bool whole_word = stored.shift == 0 && f.bits_stored == sizeof(T) * 8;
+  if (whole_word && !invert) {
+    if (stored.is_signed) {
+      using S = std::make_signed_t<T>;
+      for (std::size_t n = 0; n < count; ++n) dst[n] = static_cast<float>(static_cast<S>(raw[n])) * slope + intercept;
+    } else {
+      for (std::size_t n = 0; n < count; ++n) dst[n] = static_cast<float>(raw[n]) * slope + intercept;
+    }
+    return;
+  }
+  const double top = static_cast<double>((1ull << f.bits_stored) - 1);
+  for (std::size_t n = 0; n < count; ++n) {
+    const double v = stored(raw[n]);
+    dst[n] = static_cast<float>(((invert ? top - v : v) * info.rescale_slope + info.rescale_intercept) / divisor);
+  }
+}
+
+/// All frames of monochrome stored integers (8, 16 or 32 bits allocated, host byte order) to
+/// physical values through convert_frame, the one place that applies Bits Stored, sign, rescale,
+/// Philips scaling and MONOCHROME1 inversion.
+DecodedFile decode_monochrome(const DicomFileInfo& f, const void* data) {
+  DecodedFile out;
+  out.frame_size = static_cast<std::size_t>(f.rows) * f.columns;
+  out.values.resize(out.frame_size * f.number_of_frames);
+  for (std::size_t fr = 0; fr < f.number_of_frames; ++fr) {
     const FrameInfo& info = f.frames[std::min(fr, f.frames.size() - 1)];
     float* dst = out.values.data() + fr * out.frame_size;
-    if (mono) {
-      const float* src = samples.data() + fr * out.frame_size;
-      double slope = info.rescale_slope, intercept = info.rescale_intercept;
-      double divisor = 1;
-      if (f.philips_scale_slope) divisor = info.rescale_slope * *f.philips_scale_slope;
-      const bool invert = f.photometric == "MONOCHROME1" && f.modality == "US";
-      const double top = static_cast<double>((1ull << f.bits_stored) - 1);
-      for (std::size_t n = 0; n < out.frame_size; ++n) {
-        const double v = invert ? top - src[n] : src[n];
-        dst[n] = static_cast<float>((v * slope + intercept) / divisor);
-      }
-    } else {
-      const float* src = samples.data() + fr * out.frame_size * 3;
-      for (std::size_t n = 0; n < out.frame_size; ++n) {
-        double a, b, c;
-        if (planar) {
-          a = src[n], b = src[out.frame_size + n], c = src[2 * out.frame_size + n];
-        } else {
-          a = src[3 * n], b = src[3 * n + 1], c = src[3 * n + 2];
-        }
-        if (ybr) {  // YBR_FULL to RGB (PS3.3 C.7.6.3.1.2)
-          const double y = a, cb = b - 128, cr = c - 128;
-          a = y + 1.402 * cr, b = y - 0.344136 * cb - 0.714136 * cr, c = y + 1.772 * cb;
-        }
-        dst[n] = luminance(std::clamp(a, 0.0, 255.0), std::clamp(b, 0.0, 255.0), std::clamp(c, 0.0, 255.0));
-      }
-    }
+    const std::size_t first = fr * out.frame_size;
+    if (f.bits_allocated == 8) convert_frame(f, info, static_cast<const std::uint8_t*>(data) + first, out.frame_size, dst);
+    else if (f.bits_allocated == 16) convert_frame(f, info, static_cast<const std::uint16_t*>(data) + first, out.frame_size, dst);
+    else convert_frame(f, info, static_cast<const std::uint32_t*>(data) + first, out.frame_size, dst);
   }
   return out;
 }
@@ -140,10 +166,11 @@ DecodedFile decode_with_gdcm(const DicomFileInfo& f) {
   const std::size_t bytes_per_sample = f.bits_allocated / 8;
   if (buffer.size() < samples * bytes_per_sample)
     bad(f.path, "decoded JPEG 2000 data is shorter than the image size declares");
+  if (f.samples_per_pixel == 1) return decode_monochrome(f, buffer.data());
   std::vector<float> values;
   to_values(f, buffer.data(), samples, values);
   // OpenJPEG undoes the JPEG 2000 colour transform (YBR_RCT / YBR_ICT), so colour arrives as RGB.
-  return finish(f, values, image.GetPlanarConfiguration() == 1, true);
+  return colour_to_luminance(f, values, image.GetPlanarConfiguration() == 1, true);
 }
 
 /// Palette colour (also segmented palettes, which DCMTK does not support) through GDCM's LUT filter.
@@ -201,31 +228,6 @@ DecodedFile decode_colour_with_dcmtk(const DicomFileInfo& f, DcmFileFormat& file
   return out;
 }
 
-/// Stored integers of one frame to physical values, in one pass (the common path: native monochrome).
-template <class T>
-void convert_frame(const DicomFileInfo& f, const FrameInfo& info, const T* raw, std::size_t count, float* dst) {
-  const StoredValue stored(f);
-  const double divisor = f.philips_scale_slope ? info.rescale_slope * *f.philips_scale_slope : 1.0;
-  const float slope = static_cast<float>(info.rescale_slope / divisor);
-  const float intercept = static_cast<float>(info.rescale_intercept / divisor);
-  const bool invert = f.photometric == "MONOCHROME1" && f.modality == "US";
-  const bool whole_word = stored.shift == 0 && f.bits_stored == sizeof(T) * 8;
-  if (whole_word && !invert) {
-    if (stored.is_signed) {
-      using S = std::make_signed_t<T>;
-      for (std::size_t n = 0; n < count; ++n) dst[n] = static_cast<float>(static_cast<S>(raw[n])) * slope + intercept;
-    } else {
-      for (std::size_t n = 0; n < count; ++n) dst[n] = static_cast<float>(raw[n]) * slope + intercept;
-    }
-    return;
-  }
-  const double top = static_cast<double>((1ull << f.bits_stored) - 1);
-  for (std::size_t n = 0; n < count; ++n) {
-    const double v = stored(raw[n]);
-    dst[n] = static_cast<float>(((invert ? top - v : v) * info.rescale_slope + info.rescale_intercept) / divisor);
-  }
-}
-
 std::mutex& gdcm_mutex() {
   static std::mutex m;  // GDCM's readers share global state (trace, codec registries): one at a time
   return m;
@@ -255,41 +257,26 @@ DecodedFile decode_file(const DicomFileInfo& f) {
   DcmElement* pixel = nullptr;
   if (ds.findAndGetElement(DCM_PixelData, pixel).bad() || pixel == nullptr) bad(f.path, "no Pixel Data");
   const std::size_t samples = static_cast<std::size_t>(f.rows) * f.columns * f.samples_per_pixel * f.number_of_frames;
-  std::vector<float> values;
+  const std::size_t bytes = f.bits_allocated == 1 ? (samples + 7) / 8 : samples * (f.bits_allocated / 8);
+  if (pixel->getLength() < bytes) bad(f.path, "pixel data shorter than declared");
   if (f.bits_allocated == 1) {  // packed bits, least significant bit first (PS3.5 8.1.1)
     Uint8* data = nullptr;
-    if (pixel->getUint8Array(data).bad() || data == nullptr || pixel->getLength() < (samples + 7) / 8)
-      bad(f.path, "pixel data shorter than declared");
-    values.resize(samples);
-    for (std::size_t n = 0; n < samples; ++n) values[n] = static_cast<float>((data[n / 8] >> (n % 8)) & 1);
-  } else if (f.bits_allocated == 8 || f.bits_allocated == 16) {
-    // Native monochrome: one pass from stored integers to physical values.
-    DecodedFile out;
-    out.frame_size = static_cast<std::size_t>(f.rows) * f.columns;
-    out.values.resize(out.frame_size * f.number_of_frames);
-    for (std::size_t fr = 0; fr < f.number_of_frames; ++fr) {
-      const FrameInfo& info = f.frames[std::min(fr, f.frames.size() - 1)];
-      float* dst = out.values.data() + fr * out.frame_size;
-      if (f.bits_allocated == 8) {
-        Uint8* data = nullptr;
-        if (pixel->getUint8Array(data).bad() || data == nullptr || pixel->getLength() < samples)
-          bad(f.path, "pixel data shorter than declared");
-        convert_frame(f, info, data + fr * out.frame_size, out.frame_size, dst);
-      } else {
-        Uint16* data = nullptr;
-        if (pixel->getUint16Array(data).bad() || data == nullptr || pixel->getLength() < samples * 2)
-          bad(f.path, "pixel data shorter than declared");
-        convert_frame(f, info, data + fr * out.frame_size, out.frame_size, dst);
-      }
-    }
-    return out;
-  } else {
-    Uint16* data = nullptr;
-    if (pixel->getUint16Array(data).bad() || data == nullptr || pixel->getLength() < samples * (f.bits_allocated / 8))
-      bad(f.path, "pixel data shorter than declared");
-    to_values(f, data, samples, values);  // 32-bit: pairs of host-order words read as 32-bit samples
+    if (pixel->getUint8Array(data).bad() || data == nullptr) bad(f.path, "pixel data cannot be read");
+    std::vector<std::uint8_t> bits(samples);
+    for (std::size_t n = 0; n < samples; ++n) bits[n] = static_cast<std::uint8_t>((data[n / 8] >> (n % 8)) & 1);
+    DicomFileInfo unpacked = f;  // one sample per byte from here on
+    unpacked.bits_allocated = 8;
+    return decode_monochrome(unpacked, bits.data());
   }
-  return finish(f, values, false, false);
+  if (f.bits_allocated == 8) {
+    Uint8* data = nullptr;
+    if (pixel->getUint8Array(data).bad() || data == nullptr) bad(f.path, "pixel data cannot be read");
+    return decode_monochrome(f, data);
+  }
+  // 16 bits, and 32 bits as pairs of host-order words
+  Uint16* data = nullptr;
+  if (pixel->getUint16Array(data).bad() || data == nullptr) bad(f.path, "pixel data cannot be read");
+  return decode_monochrome(f, data);
 }
 
 /// Bilinear sample of a slice at continuous (i, j); `outside` beyond its edges.

@@ -16,10 +16,7 @@
 namespace musclecsa::dicom {
 namespace {
 
-bool is_dicomdir(const std::filesystem::path& path) {
-  if (path.filename() == "DICOMDIR") return true;
-  return false;
-}
+bool is_dicomdir(const std::filesystem::path& path) { return path.filename() == "DICOMDIR"; }
 
 /// Files referenced by a DICOMDIR (paths resolved against its folder). Throws Error(InvalidInput).
 std::vector<std::filesystem::path> dicomdir_references(const std::filesystem::path& path) {

@@ -22,7 +22,6 @@ constexpr int kRays = 360;
 struct SliceContext {
   const Geometry& g;
   const float* hu;        // raw HU of the slice
-  const float* smooth;    // 3x3 mean HU
   std::size_t nx, ny;
   double px_i, px_j;      // pixel spacing (mm) along i and j
 };
@@ -208,7 +207,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     findings.slice_index = int(k);
     const float* hu = ct.slice(k);
     const std::vector<float> smooth = detail::box3(hu, nx, ny);
-    const SliceContext s{g, hu, smooth.data(), nx, ny, g.spacing_mm[0], g.spacing_mm[1]};
+    const SliceContext s{g, hu, nx, ny, g.spacing_mm[0], g.spacing_mm[1]};
     for (std::size_t o = 0; o < nx * ny; ++o)
       if (hu[o] >= p.metal_hu) {
         findings.qc_flags.push_back("metal");
