@@ -8,6 +8,7 @@
 #include <string>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/muscle_layout.h"
 
 namespace musclecsa::phantom::detail {
 namespace {
@@ -28,47 +29,6 @@ double keyframes(const std::array<double, N>& at, const std::array<double, N>& v
     if (s <= at[n]) return lerp(value[n - 1], value[n], (s - at[n - 1]) / (at[n] - at[n - 1]));
   return value[N - 1];
 }
-
-/// A muscle's seed in fascia-normalised coordinates (x_lat / fascia_a, y / fascia_b) with a
-/// territory size, at three keyframe fractions along the reference bone.
-struct SeedLayout {
-  const char* key;
-  std::array<double, 3> x, y, size;
-};
-
-// Thigh, keyframes at 15%, 50% and 85% of femur length (from the femoral head).
-constexpr std::array<double, 3> kThighKeys{0.15, 0.5, 0.85};
-const SeedLayout kThighLayout[] = {
-    {"rectus_femoris", {0.05, 0.0, 0.0}, {-0.78, -0.75, -0.72}, {0.75, 0.8, 0.5}},
-    {"vastus_intermedius", {0.15, 0.12, 0.1}, {-0.35, -0.38, -0.35}, {0.8, 0.95, 0.9}},
-    {"vastus_lateralis", {0.68, 0.65, 0.6}, {-0.2, -0.22, -0.3}, {1.0, 1.15, 1.0}},
-    {"vastus_medialis", {-0.35, -0.45, -0.5}, {-0.55, -0.5, -0.45}, {0.5, 0.85, 1.2}},
-    {"sartorius", {0.35, -0.66, -0.78}, {-0.84, -0.45, 0.15}, {0.5, 0.58, 0.55}},
-    {"gracilis", {-0.85, -0.88, -0.82}, {0.1, 0.3, 0.45}, {0.4, 0.38, 0.35}},
-    {"adductor_longus", {-0.5, -0.45, -0.45}, {-0.15, 0.0, 0.0}, {0.8, 0.55, 0.0}},
-    {"adductor_brevis", {-0.35, -0.38, -0.35}, {0.1, 0.18, 0.15}, {0.6, 0.38, 0.0}},
-    {"adductor_magnus", {-0.35, -0.35, -0.4}, {0.45, 0.45, 0.35}, {1.0, 1.0, 0.55}},
-    {"semimembranosus", {-0.25, -0.4, -0.45}, {0.75, 0.72, 0.62}, {0.55, 0.85, 0.95}},
-    {"semitendinosus", {-0.05, -0.1, -0.3}, {0.85, 0.86, 0.82}, {0.6, 0.68, 0.5}},
-    {"biceps_femoris_long_head", {0.25, 0.25, 0.35}, {0.78, 0.75, 0.7}, {0.6, 0.7, 0.75}},
-    {"biceps_femoris_short_head", {0.4, 0.38, 0.42}, {0.45, 0.42, 0.4}, {0.0, 0.4, 0.7}},
-};
-
-// Calf, keyframes at 15%, 40% and 75% of tibia length (from the tibial plateau).
-constexpr std::array<double, 3> kCalfKeys{0.15, 0.4, 0.75};
-const SeedLayout kCalfLayout[] = {
-    {"tibialis_anterior", {0.05, 0.05, 0.05}, {-0.72, -0.7, -0.72}, {0.8, 0.8, 0.45}},
-    {"extensor_digitorum_longus", {0.35, 0.35, 0.35}, {-0.6, -0.55, -0.55}, {0.55, 0.55, 0.5}},
-    {"extensor_hallucis_longus", {0.2, 0.2, 0.2}, {-0.45, -0.45, -0.5}, {0.0, 0.35, 0.5}},
-    {"peroneus_longus", {0.78, 0.78, 0.75}, {-0.15, -0.15, -0.1}, {0.6, 0.6, 0.3}},
-    {"peroneus_brevis", {0.75, 0.72, 0.7}, {0.05, 0.1, 0.1}, {0.0, 0.4, 0.55}},
-    {"tibialis_posterior", {0.1, 0.1, 0.0}, {-0.15, -0.1, -0.1}, {0.5, 0.55, 0.45}},
-    {"flexor_digitorum_longus", {-0.35, -0.35, -0.35}, {-0.1, -0.1, -0.05}, {0.25, 0.45, 0.5}},
-    {"flexor_hallucis_longus", {0.4, 0.35, 0.3}, {0.15, 0.15, 0.15}, {0.2, 0.5, 0.6}},
-    {"soleus", {0.0, 0.0, 0.0}, {0.35, 0.35, 0.3}, {0.7, 1.0, 0.9}},
-    {"gastrocnemius_medial", {-0.4, -0.35, -0.3}, {0.7, 0.72, 0.8}, {1.0, 0.9, 0.0}},
-    {"gastrocnemius_lateral", {0.35, 0.35, 0.3}, {0.72, 0.75, 0.8}, {0.8, 0.7, 0.0}},
-};
 
 constexpr double kFemurLength = 440, kTibiaLength = 370;
 
@@ -177,7 +137,12 @@ bool StreakField::is_fat(double x, double y) const {
   const double along = -uy * x + ux * y;
   const double phase_here = 2 * kPi * (ux * x + uy * y) / period_mm + phase +
                             warp_amplitude * std::sin(2 * kPi * along / warp_period_mm + warp_phase);
-  return std::sin(phase_here) > threshold;
+  if (std::sin(phase_here) <= threshold) return false;
+  if (dash_duty >= 1) return true;
+  // Each stripe (one period of the phase) has its own dash offset, so gaps do not line up.
+  const double stripe = std::floor(phase_here / (2 * kPi));
+  const double t = along / dash_period_mm + 0.618034 * stripe;
+  return t - std::floor(t) < dash_duty;
 }
 
 double LegSection::outer_radius(double theta) const {
@@ -367,19 +332,17 @@ SliceSection build_section(const PhantomParams& p, double z_mm) {
     leg.muscle_tissue_label = catalog.label_id("skeletal_muscle", side);
     for (auto& bone : leg.bones) bone.label = static_cast<LabelId>(bone.label + (side == Side::Left ? LabelCatalog::kLeftLabelOffset : 0));
 
-    // Muscle seeds.
-    const SeedLayout* layout = p.anatomy == Anatomy::Thigh ? kThighLayout : kCalfLayout;
-    const std::size_t count = p.anatomy == Anatomy::Thigh ? std::size(kThighLayout) : std::size(kCalfLayout);
-    const auto& keys = p.anatomy == Anatomy::Thigh ? kThighKeys : kCalfKeys;
+    // Muscle seeds: the anatomical layout (core/muscle_layout.h), jittered per subject.
+    const auto layout = muscle_layout(p.anatomy == Anatomy::Thigh ? BodyRegion::Thigh : BodyRegion::Calf, s);
     std::vector<std::string> groups;
-    for (std::size_t m = 0; m < count; ++m) {
-      const SeedLayout& l = layout[m];
+    for (std::size_t m = 0; m < layout.size(); ++m) {
+      const MuscleLayoutSeed& l = layout[m];
       auto mrng = rng_for(p.seed, 1000 + m + (side == Side::Right ? 0 : 500));
       std::uniform_real_distribution<double> mu(-1, 1);
       const double jx = 0.04 * variation * mu(mrng), jy = 0.04 * variation * mu(mrng);
       const double js = 1 + 0.08 * variation * mu(mrng);
-      const double size = keyframes<3>(keys, l.size, s) * js;
-      if (size < 0.05) continue;
+      const double size = l.weight * js;
+      if (size < kAbsentMuscleWeight) continue;
       MuscleSeed seed;
       const Structure& muscle = catalog.get(l.key);
       seed.label = catalog.label_id(l.key, side);
@@ -387,11 +350,11 @@ SliceSection build_section(const PhantomParams& p, double z_mm) {
       auto it = std::find(groups.begin(), groups.end(), group);
       seed.group = static_cast<int>(it - groups.begin());
       if (it == groups.end()) groups.push_back(group);
-      seed.cx = (keyframes<3>(keys, l.x, s) + jx) * fa;
-      seed.cy = (keyframes<3>(keys, l.y, s) + jy) * fb;
+      seed.cx = (l.x_lat + jx) * fa;
+      seed.cy = (l.y + jy) * fb;
       seed.size = size;
 
-      const Infiltration inf = infiltration_of(p, l.key);
+      const Infiltration inf = infiltration_of(p, std::string(l.key));
       double marbled = 0, diffuse = 0;
       switch (inf.pattern) {
         case FatPattern::Diffuse: diffuse = inf.fraction; break;
@@ -409,8 +372,10 @@ SliceSection build_section(const PhantomParams& p, double z_mm) {
         seed.streaks.period_mm = 8;
         seed.streaks.phase = kPi * mu(mrng) + 2 * kPi * z_mm / 40.0;
         seed.streaks.warp_phase = kPi * mu(mrng);
-        // sin(phase) > cos(pi f) on a fraction f of a uniformly distributed phase.
-        seed.streaks.threshold = std::cos(kPi * marbled);
+        // Dashes cover a fraction `duty` of each stripe; sin(phase) > cos(pi f) on a fraction f of
+        // a uniformly distributed phase, so stripes of fraction marbled / duty give `marbled`.
+        seed.streaks.dash_duty = marbled <= 0.6 ? 0.7 : 1.0;
+        seed.streaks.threshold = std::cos(kPi * marbled / seed.streaks.dash_duty);
       }
       leg.seeds.push_back(seed);
     }

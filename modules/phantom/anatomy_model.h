@@ -31,13 +31,17 @@ struct BoneSection {
   float epiphysis = 0;         ///< 0..1, cancellous share of the marrow space
 };
 
-/// Wavy stripe field for marbled fat: fat where sin(phase(p)) > threshold.
+/// Wavy stripe field for marbled fat: fat where sin(phase(p)) > threshold, broken along each stripe
+/// into dashes (a fraction dash_duty of the stripe's length), as intramuscular fat streaks are in
+/// real scans: they do not cut a muscle into separate strips.
 struct StreakField {
   double ux = 1, uy = 0;       ///< stripe normal
   double period_mm = 8;
   double phase = 0;
   double warp_amplitude = 1.5, warp_period_mm = 23, warp_phase = 0;
   double threshold = 2;        ///< > 1 means no streaks
+  double dash_period_mm = 14;  ///< length of one dash + gap along a stripe
+  double dash_duty = 1;        ///< fraction of a stripe that is fat (1: unbroken)
   bool is_fat(double x, double y) const;
 };
 

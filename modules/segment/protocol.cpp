@@ -41,6 +41,11 @@ std::string CtProtocol::to_json() const {
                   {"bone_length_mm", json::array({min_bone_length_mm, max_bone_length_mm})},
                   {"max_skin_mm", max_skin_mm},
                   {"hu_bins", bins},
+                  {"muscles", {{"enabled", muscles.enabled},
+                               {"marker_margin_mm", muscles.marker_margin_mm},
+                               {"intermuscular_fat_mm", muscles.intermuscular_fat_mm},
+                               {"fascia_layer_mm", muscles.fascia_layer_mm},
+                               {"uncertain_area_ratio", muscles.uncertain_area_ratio}}},
                   {"level", {{"name", level.name}, {"bone", level.bone_key}, {"fraction_from_proximal", level.fraction_from_proximal}}}};
   return j.dump();  // nlohmann::json objects keep keys sorted: canonical text
 }
@@ -123,6 +128,25 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
           throw Error(ErrorCode::InvalidInput, file, "'level.bone' must be femur or tibia");
         if (!(p.level.fraction_from_proximal >= 0 && p.level.fraction_from_proximal <= 1))
           throw Error(ErrorCode::InvalidInput, file, "'level.fraction_from_proximal' must be 0..1");
+      } else if (k == "muscles") {
+        if (!v.is_object()) throw Error(ErrorCode::InvalidInput, file, "'muscles' must be an object");
+        for (auto m = v.begin(); m != v.end(); ++m) {
+          k = "muscles." + m.key();
+          if (m.key() == "enabled") p.muscles.enabled = m.value().get<bool>();
+          else if (m.key() == "marker_margin_mm") p.muscles.marker_margin_mm = m.value().get<double>();
+          else if (m.key() == "intermuscular_fat_mm") p.muscles.intermuscular_fat_mm = m.value().get<double>();
+          else if (m.key() == "fascia_layer_mm") p.muscles.fascia_layer_mm = m.value().get<double>();
+          else if (m.key() == "uncertain_area_ratio") p.muscles.uncertain_area_ratio = m.value().get<double>();
+          else throw Error(ErrorCode::InvalidInput, file, "unknown protocol key '" + k + "' (docs/protocols.md)");
+        }
+        if (!(p.muscles.marker_margin_mm >= 0 && p.muscles.marker_margin_mm <= 30))
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.marker_margin_mm' must be 0..30 mm");
+        if (!(p.muscles.intermuscular_fat_mm >= 0 && p.muscles.intermuscular_fat_mm <= 10))
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.intermuscular_fat_mm' must be 0..10 mm");
+        if (!(p.muscles.fascia_layer_mm >= 0 && p.muscles.fascia_layer_mm <= 10))
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.fascia_layer_mm' must be 0..10 mm");
+        if (!(p.muscles.uncertain_area_ratio > 1))
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.uncertain_area_ratio' must be above 1");
       } else {
         throw Error(ErrorCode::InvalidInput, file, "unknown protocol key '" + k + "' (docs/protocols.md)");
       }

@@ -31,6 +31,7 @@ struct TissueSegmentation {
   std::vector<SliceFindings> slices;
   std::vector<std::string> qc_flags;  ///< volume-level flags
   std::vector<std::string> notes;
+  bool muscles_segmented = false;     ///< segment_ct_muscles() split the compartments into muscles
 };
 
 /// Segments every slice of an axial CT (HU). Throws Error(InvalidInput) when the volume is not CT.

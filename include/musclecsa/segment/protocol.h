@@ -29,6 +29,16 @@ struct LevelRule {
   double fraction_from_proximal = 0.5;  ///< 0.5 (femur) or 1 - 0.66 = 0.34 (tibia)
 };
 
+/// How the compartment is split into muscles (docs/methods.md, "Muscles and groups").
+struct MuscleRule {
+  bool enabled = true;                 ///< false: tissue level only (skeletal_muscle label)
+  double marker_margin_mm = 4;         ///< markers: layout cells shrunk by this much
+  double intermuscular_fat_mm = 1.2;   ///< fat this close to a muscle boundary is intermuscular (imat)
+  double fascia_layer_mm = 1.4;        ///< the deep fascia and the fat beneath it: no muscle's tissue
+  double uncertain_area_ratio = 2.5;   ///< a territory this many times larger or smaller than its
+                                       ///< layout cell flags the slice "muscle_boundaries_uncertain"
+};
+
 /// A CT analysis protocol (docs/protocols.md). Defaults are the literature ranges (docs/methods.md).
 struct CtProtocol {
   std::string name = "thigh-ct";   ///< "thigh-ct" or "calf-ct" (or a user name)
@@ -48,6 +58,7 @@ struct CtProtocol {
   double max_skin_mm = 4;          ///< skin thickness searched before subcutaneous fat
   std::vector<HuBin> hu_bins = {{"fat_like", {-190, -30}}, {"low_attenuation", {-29, 29}}, {"normal_attenuation", {30, 150}}};
   LevelRule level{"femur_50pct", "femur", 0.5};
+  MuscleRule muscles;
 
   /// Canonical JSON text (sorted keys, fixed number formatting) of the protocol.
   std::string to_json() const;

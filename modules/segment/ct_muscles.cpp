@@ -1,0 +1,443 @@
+// Muscle-level CT segmentation: marker-controlled watershed of each leg's compartment along the fat
+// septa, markers from the anatomical layout (docs/methods.md, "Muscles and groups").
+
+#include "musclecsa/segment/ct_muscles.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+
+#include "musclecsa/core/muscle_layout.h"
+#include "musclecsa/core/parallel.h"
+
+namespace musclecsa::segment {
+namespace {
+
+constexpr std::uint8_t kNone = 0xff;  // no muscle (owner index) yet
+constexpr int kLevels = 256;          // flooding levels: elevation in 2-HU steps
+
+/// Label ids of one side, looked up once.
+struct SideLabels {
+  LabelId skin, sat, imat, muscle_tissue, marrow;
+  std::vector<LabelId> bones;
+  std::vector<LabelId> all;
+  SideLabels(Side side) {
+    const auto& c = LabelCatalog::standard();
+    skin = c.label_id("skin", side), sat = c.label_id("subcutaneous_fat", side), imat = c.label_id("imat", side);
+    muscle_tissue = c.label_id("skeletal_muscle", side), marrow = c.label_id("bone_marrow", side);
+    bones = {c.label_id("femur", side), c.label_id("tibia", side), c.label_id("fibula", side), marrow};
+    all = {skin, sat, imat, muscle_tissue};
+    all.insert(all.end(), bones.begin(), bones.end());
+  }
+  bool is_bone(LabelId l) const { return std::find(bones.begin(), bones.end(), l) != bones.end(); }
+  bool is_side(LabelId l) const { return std::find(all.begin(), all.end(), l) != all.end(); }
+};
+
+/// A layout seed placed in the slice: leg-local mm (x lateral, y posterior).
+struct PlacedSeed {
+  LabelId label = 0;
+  double x = 0, y = 0, weight = 1;
+  std::string_view key;
+};
+
+/// Nearest and second-nearest seeds by weighted distance, and the distance (mm, first order) from
+/// the point to the boundary of the nearest one's cell.
+struct CellHit {
+  int best = -1;
+  double margin_mm = 0;
+};
+
+CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y) {
+  double d1 = std::numeric_limits<double>::max(), d2 = d1;
+  int n1 = -1, n2 = -1;
+  for (int s = 0; s < int(seeds.size()); ++s) {
+    const double d = std::hypot(x - seeds[std::size_t(s)].x, y - seeds[std::size_t(s)].y) / seeds[std::size_t(s)].weight;
+    if (d < d1) d2 = d1, n2 = n1, d1 = d, n1 = s;
+    else if (d < d2) d2 = d, n2 = s;
+  }
+  CellHit hit{n1, std::numeric_limits<double>::max()};
+  if (n2 >= 0) {
+    const PlacedSeed& a = seeds[std::size_t(n1)];
+    const PlacedSeed& b = seeds[std::size_t(n2)];
+    const double ra = std::max(1e-9, std::hypot(x - a.x, y - a.y)), rb = std::max(1e-9, std::hypot(x - b.x, y - b.y));
+    const double gx = (x - b.x) / (rb * b.weight) - (x - a.x) / (ra * a.weight);
+    const double gy = (y - b.y) / (rb * b.weight) - (y - a.y) / (ra * a.weight);
+    hit.margin_mm = (d2 - d1) / std::max(1e-9, std::hypot(gx, gy));
+  }
+  return hit;
+}
+
+/// Where the reference bone lies along z for one side: fraction along it for a slice, when the
+/// whole bone is in the scan.
+struct BoneSpan {
+  bool whole = false;
+  double proximal_z = 0, distal_z = 0;
+  double fraction_at(double z) const { return (proximal_z - z) / (proximal_z - distal_z); }
+};
+
+BoneSpan reference_bone_span(const LabelMap& labels, const CtProtocol& p, Side side) {
+  const Geometry& g = labels.geometry;
+  const LabelId bone = LabelCatalog::standard().label_id(p.level.bone_key, side);
+  int first = -1, last = -1;
+  for (std::size_t k = 0; k < g.size[2]; ++k) {
+    const LabelId* l = labels.slice(k);
+    if (std::find(l, l + g.slice_voxel_count(), bone) == l + g.slice_voxel_count()) continue;
+    if (first < 0) first = int(k);
+    last = int(k);
+  }
+  BoneSpan span;
+  if (first <= 0 || last >= int(g.size[2]) - 1 || last <= first) return span;
+  const double za = g.index_to_lps({0, 0, double(first)}).z, zb = g.index_to_lps({0, 0, double(last)}).z;
+  span.whole = true;
+  span.proximal_z = std::max(za, zb);
+  span.distal_z = std::min(za, zb);
+  const double length = span.proximal_z - span.distal_z;
+  span.whole = length >= p.min_bone_length_mm && length <= p.max_bone_length_mm;
+  return span;
+}
+
+/// Splits one leg's compartment in slice k. Returns false when the split looks unreliable.
+bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std::size_t k, Side side,
+               double fraction, const SideLabels& ids) {
+  const Geometry& g = ct.geometry;
+  const std::size_t nx = g.size[0], ny = g.size[1];
+  const float* hu = ct.slice(k);
+  const auto& catalog = LabelCatalog::standard();
+
+  // Bounding box, limb centroid and compartment moments, in leg-local mm.
+  long i0 = long(nx), j0 = long(ny), i1 = -1, j1 = -1;
+  double limb_i = 0, limb_j = 0, limb_n = 0;
+  for (std::size_t j = 0; j < ny; ++j)
+    for (std::size_t i = 0; i < nx; ++i) {
+      const LabelId l = labels[i + nx * j];
+      if (l == 0 || !ids.is_side(l)) continue;
+      limb_i += double(i), limb_j += double(j), limb_n += 1;
+      if (l == ids.skin || l == ids.sat) continue;
+      i0 = std::min(i0, long(i)), i1 = std::max(i1, long(i)), j0 = std::min(j0, long(j)), j1 = std::max(j1, long(j));
+    }
+  if (i1 < 0 || limb_n == 0) return true;
+  limb_i /= limb_n, limb_j /= limb_n;
+  // Leg-local axes: x towards the leg's lateral side (patient right is -x in LPS), y posterior (+y).
+  const Vec3 ai = g.axis(0), aj = g.axis(1);
+  const double lateral = side == Side::Right ? -1 : 1;
+  const double xi = lateral * ai.x * g.spacing_mm[0], xj = lateral * aj.x * g.spacing_mm[1];
+  const double yi = ai.y * g.spacing_mm[0], yj = aj.y * g.spacing_mm[1];
+  auto local = [&](double i, double j, double& x, double& y) {
+    x = xi * (i - limb_i) + xj * (j - limb_j);
+    y = yi * (i - limb_i) + yj * (j - limb_j);
+  };
+
+  const std::size_t w = std::size_t(i1 - i0 + 1), h = std::size_t(j1 - j0 + 1);
+  auto at = [&](std::size_t a, std::size_t b) { return std::size_t(i0) + a + nx * (std::size_t(j0) + b); };
+  std::vector<std::uint8_t> soft(w * h, 0), bone(w * h, 0);
+  double sx = 0, sy = 0, sxx = 0, syy = 0, n = 0;
+  for (std::size_t b = 0; b < h; ++b)
+    for (std::size_t a = 0; a < w; ++a) {
+      const LabelId l = labels[at(a, b)];
+      const bool is_soft = l == ids.imat || l == ids.muscle_tissue;
+      const bool is_bone = l != 0 && ids.is_bone(l);
+      if (!is_soft && !is_bone) continue;
+      soft[a + w * b] = is_soft;
+      bone[a + w * b] = is_bone;
+      double x, y;
+      local(double(i0) + double(a), double(j0) + double(b), x, y);
+      sx += x, sy += y, sxx += x * x, syy += y * y, n += 1;
+    }
+  if (n < 50) return true;
+  // Semi-axes of the compartment as an ellipse: variance a^2 / 4 along each axis.
+  const double mx = sx / n, my = sy / n;
+  const double semi_x = 2 * std::sqrt(std::max(1.0, sxx / n - mx * mx));
+  const double semi_y = 2 * std::sqrt(std::max(1.0, syy / n - my * my));
+
+  std::vector<PlacedSeed> seeds;
+  for (const auto& s : muscle_layout(p.region, fraction)) {
+    if (s.weight < kAbsentMuscleWeight) continue;
+    seeds.push_back({catalog.label_id(s.key, side), s.x_lat * semi_x, s.y * semi_y, s.weight, s.key});
+  }
+  if (seeds.empty()) return true;
+  const std::size_t count = seeds.size();
+
+  // Layout cell of every compartment pixel, and its core: muscle pixels at least the marker margin
+  // inside the cell.
+  std::vector<std::uint8_t> cell(w * h, kNone), core(w * h, kNone), owner(w * h, kNone);
+  std::vector<double> cell_area(count, 0.0);
+  std::vector<std::size_t> core_pixels(count, 0);
+  const double pixel_mm2 = g.pixel_area_mm2();
+  for (std::size_t b = 0; b < h; ++b)
+    for (std::size_t a = 0; a < w; ++a) {
+      const std::size_t q = a + w * b;
+      if (!soft[q]) continue;
+      double x, y;
+      local(double(i0) + double(a), double(j0) + double(b), x, y);
+      const CellHit hit = nearest_cell(seeds, x, y);
+      cell[q] = std::uint8_t(hit.best);
+      cell_area[std::size_t(hit.best)] += pixel_mm2;
+      if (hit.margin_mm >= p.muscles.marker_margin_mm && labels[at(a, b)] == ids.muscle_tissue) {
+        core[q] = std::uint8_t(hit.best);
+        ++core_pixels[std::size_t(hit.best)];
+      }
+    }
+
+  // The fascia layer: compartment pixels within fascia_layer_mm of the subcutaneous fat (the deep
+  // fascia and the thin fat beneath it) belong to no muscle. Chamfer (3-4) distance to the outside.
+  const double px = std::min(g.spacing_mm[0], g.spacing_mm[1]);
+  std::vector<int> chamfer(w * h, 1 << 20);
+  for (std::size_t q = 0; q < w * h; ++q)
+    if (!soft[q] && !bone[q]) chamfer[q] = 0;
+  for (std::size_t b = 0; b < h; ++b)
+    for (std::size_t a = 0; a < w; ++a) {
+      int& d = chamfer[a + w * b];
+      if (a == 0 || b == 0 || a + 1 == w) d = std::min(d, 3);  // beyond the bounding box is outside
+      if (a > 0) d = std::min(d, chamfer[a - 1 + w * b] + 3);
+      if (b > 0) {
+        d = std::min(d, chamfer[a + w * (b - 1)] + 3);
+        if (a > 0) d = std::min(d, chamfer[a - 1 + w * (b - 1)] + 4);
+        if (a + 1 < w) d = std::min(d, chamfer[a + 1 + w * (b - 1)] + 4);
+      }
+    }
+  for (std::size_t b = h; b-- > 0;)
+    for (std::size_t a = w; a-- > 0;) {
+      int& d = chamfer[a + w * b];
+      if (a + 1 == w || b + 1 == h) d = std::min(d, 3);
+      if (a + 1 < w) d = std::min(d, chamfer[a + 1 + w * b] + 3);
+      if (b + 1 < h) {
+        d = std::min(d, chamfer[a + w * (b + 1)] + 3);
+        if (a + 1 < w) d = std::min(d, chamfer[a + 1 + w * (b + 1)] + 4);
+        if (a > 0) d = std::min(d, chamfer[a - 1 + w * (b + 1)] + 4);
+      }
+    }
+  std::vector<std::uint8_t> ring(w * h, 0);
+  for (std::size_t q = 0; q < w * h; ++q)
+    if (soft[q] && (chamfer[q] / 3.0 - 0.5) * px <= p.muscles.fascia_layer_mm) ring[q] = 1;
+
+  // Smoothed HU (3x3 binomial) and the flooding elevation: fat high, in 2-HU levels from 100 HU down.
+  std::vector<float> smooth(w * h, 0.0f);
+  std::vector<std::uint8_t> elevation(w * h, 0);
+  std::vector<float> muscle_values;
+  for (std::size_t b = 0; b < h; ++b)
+    for (std::size_t a = 0; a < w; ++a) {
+      if (!soft[a + w * b]) continue;
+      const long i = i0 + long(a), j = j0 + long(b);
+      double sum = 0, weight = 0;
+      for (long dj = -1; dj <= 1; ++dj)
+        for (long di = -1; di <= 1; ++di) {
+          const long u = i + di, v = j + dj;
+          if (u < 0 || v < 0 || u >= long(nx) || v >= long(ny)) continue;
+          const double wgt = (di == 0 ? 2 : 1) * (dj == 0 ? 2 : 1);
+          sum += wgt * hu[std::size_t(u) + nx * std::size_t(v)];
+          weight += wgt;
+        }
+      const float value = float(sum / weight);
+      smooth[a + w * b] = value;
+      elevation[a + w * b] = std::uint8_t(std::clamp((100.0 - value) / 2.0, 0.0, double(kLevels - 1)));
+      if (labels[at(a, b)] == ids.muscle_tissue && !ring[a + w * b]) muscle_values.push_back(value);
+    }
+  if (muscle_values.empty()) return true;
+  std::nth_element(muscle_values.begin(), muscle_values.begin() + long(muscle_values.size() / 2), muscle_values.end());
+  const double muscle_hu = muscle_values[muscle_values.size() / 2];
+  const double fat_hu = 0.5 * (p.adipose.low_hu + p.adipose.high_hu);
+  const float basin_hu = float(0.5 * (muscle_hu + fat_hu));
+
+  // Basins: connected muscle-like pixels (smoothed HU above midway to fat), which the fat septa
+  // separate. A basin holding at least half of one muscle's core becomes as a whole that muscle's
+  // marker, and so does a basin lying (80%) in one muscle's core. A basin holding most of the cores of two or more muscles (joined through a gap in a faint
+  // septum) is eroded, up to twice, to cut such bridges; what is still joined keeps the cores as
+  // markers and the flood splits it. Other basins (slivers near a cell boundary, pieces cut off by
+  // fat streaks) are left to the flood.
+  std::vector<int> stamp_of(w * h, 0);
+  int stamp = 0;
+  auto components_of = [&](const std::vector<std::uint32_t>& pixels) {
+    ++stamp;
+    for (std::size_t q : pixels) stamp_of[q] = stamp;
+    std::vector<std::vector<std::uint32_t>> parts;
+    std::vector<std::uint32_t> stack;
+    for (std::size_t start : pixels) {
+      if (stamp_of[start] != stamp) continue;
+      std::vector<std::uint32_t> part;
+      stamp_of[start] = -stamp;
+      stack.push_back(std::uint32_t(start));
+      while (!stack.empty()) {
+        const std::size_t q = stack.back();
+        stack.pop_back();
+        part.push_back(std::uint32_t(q));
+        const std::size_t a = q % w, b = q / w;
+        const std::size_t next[4] = {a > 0 ? q - 1 : q, a + 1 < w ? q + 1 : q, b > 0 ? q - w : q, b + 1 < h ? q + w : q};
+        for (std::size_t r : next)
+          if (stamp_of[r] == stamp) stamp_of[r] = -stamp, stack.push_back(std::uint32_t(r));
+      }
+      parts.push_back(std::move(part));
+    }
+    return parts;
+  };
+  const double min_basin_mm2 = 20;
+  std::function<void(const std::vector<std::uint32_t>&, int)> assign = [&](const std::vector<std::uint32_t>& members,
+                                                                            int erosions) {
+    if (double(members.size()) * pixel_mm2 < min_basin_mm2) return;
+    std::vector<std::size_t> cores_here(count, 0);
+    for (std::size_t q : members)
+      if (core[q] != kNone) ++cores_here[core[q]];
+    int holders = 0;
+    for (std::size_t m = 0; m < count; ++m)
+      if (core_pixels[m] > 0 && cores_here[m] * 2 >= core_pixels[m]) ++holders;
+    if (holders >= 2 && erosions < 2) {
+      ++stamp;
+      for (std::size_t q : members) stamp_of[q] = stamp;
+      std::vector<std::uint32_t> eroded;
+      for (std::size_t q : members) {
+        const std::size_t a = q % w, b = q / w;
+        if (a > 0 && b > 0 && a + 1 < w && b + 1 < h && stamp_of[q - 1] == stamp && stamp_of[q + 1] == stamp &&
+            stamp_of[q - w] == stamp && stamp_of[q + w] == stamp)
+          eroded.push_back(std::uint32_t(q));
+      }
+      for (const auto& part : components_of(eroded)) assign(part, erosions + 1);
+      return;
+    }
+    if (holders >= 2) {
+      for (std::size_t q : members) owner[q] = core[q];
+    } else {
+      const auto top = std::size_t(std::max_element(cores_here.begin(), cores_here.end()) - cores_here.begin());
+      if (holders == 1 || double(cores_here[top]) >= 0.8 * double(members.size()))
+        for (std::size_t q : members) owner[q] = std::uint8_t(top);
+    }
+  };
+  std::vector<std::uint32_t> candidates;
+  for (std::size_t q = 0; q < w * h; ++q)
+    if (soft[q] && !ring[q] && smooth[q] > basin_hu) candidates.push_back(std::uint32_t(q));
+  for (const auto& basin : components_of(candidates)) assign(basin, 0);
+
+  // A muscle without a marker yet: its core, or its muscle pixels within 3 mm of its seed.
+  std::vector<std::size_t> marker_pixels(count, 0);
+  for (std::size_t q = 0; q < w * h; ++q)
+    if (owner[q] != kNone) ++marker_pixels[owner[q]];
+  for (std::size_t m = 0; m < count; ++m) {
+    if (marker_pixels[m] > 0) continue;
+    for (std::size_t b = 0; b < h; ++b)
+      for (std::size_t a = 0; a < w; ++a) {
+        const std::size_t q = a + w * b;
+        if (cell[q] != m || labels[at(a, b)] != ids.muscle_tissue || ring[q]) continue;
+        double x, y;
+        local(double(i0) + double(a), double(j0) + double(b), x, y);
+        if (core[q] == m || std::hypot(x - seeds[m].x, y - seeds[m].y) <= 3) owner[q] = std::uint8_t(m);
+      }
+  }
+
+  // Priority flood from the markers (Meyer): each level in first-in first-out order.
+  std::array<std::vector<std::uint32_t>, kLevels> queue;
+  for (std::size_t q = 0; q < w * h; ++q)
+    if (owner[q] != kNone) queue[elevation[q]].push_back(std::uint32_t(q));
+  for (int level = 0; level < kLevels; ++level) {
+    auto& bucket = queue[std::size_t(level)];
+    for (std::size_t n_at = 0; n_at < bucket.size(); ++n_at) {
+      const std::size_t q = bucket[n_at];
+      const std::size_t a = q % w, b = q / w;
+      const std::size_t next[4] = {a > 0 ? q - 1 : q, a + 1 < w ? q + 1 : q, b > 0 ? q - w : q, b + 1 < h ? q + w : q};
+      for (std::size_t r : next) {
+        if (r == q || !soft[r] || ring[r] || owner[r] != kNone) continue;
+        owner[r] = owner[q];
+        queue[std::max<std::size_t>(std::size_t(level), elevation[r])].push_back(std::uint32_t(r));
+      }
+    }
+    bucket.clear();
+    bucket.shrink_to_fit();
+  }
+  // Islands no flood reached (cut off by fat or bone) and the fascia layer: their layout cell.
+  for (std::size_t q = 0; q < w * h; ++q)
+    if (soft[q] && owner[q] == kNone) owner[q] = cell[q];
+
+  // Intermuscular fat: fat pixels within intermuscular_fat_mm (through fat) of a boundary between
+  // muscles or of the fascia ring. Fat further inside a territory is intramuscular.
+  const int reach = int(std::floor(p.muscles.intermuscular_fat_mm / px + 1e-9));
+  std::vector<int> steps(w * h, -1);
+  std::vector<std::uint32_t> front;
+  auto is_fat = [&](std::size_t q) { return soft[q] && labels[at(q % w, q / w)] == ids.imat; };
+  for (std::size_t q = 0; q < w * h; ++q) {
+    if (!is_fat(q)) continue;
+    const std::size_t a = q % w, b = q / w;
+    bool border = ring[q] != 0 || a == 0 || b == 0 || a + 1 == w || b + 1 == h;
+    if (!border)
+      for (std::size_t r : {q - 1, q + 1, q - w, q + w})
+        if (ring[r] || (soft[r] && owner[r] != owner[q])) border = true;
+    if (border) steps[q] = 0, front.push_back(std::uint32_t(q));
+  }
+  for (int d = 1; d <= reach && !front.empty(); ++d) {
+    std::vector<std::uint32_t> next_front;
+    for (std::size_t q : front) {
+      const std::size_t a = q % w, b = q / w;
+      const std::size_t next[4] = {a > 0 ? q - 1 : q, a + 1 < w ? q + 1 : q, b > 0 ? q - w : q, b + 1 < h ? q + w : q};
+      for (std::size_t r : next)
+        if (r != q && steps[r] < 0 && is_fat(r)) steps[r] = d, next_front.push_back(std::uint32_t(r));
+    }
+    front.swap(next_front);
+  }
+
+  std::vector<double> territory_area(count, 0.0);
+  for (std::size_t b = 0; b < h; ++b)
+    for (std::size_t a = 0; a < w; ++a) {
+      const std::size_t q = a + w * b;
+      if (!soft[q]) continue;
+      if (steps[q] >= 0) {
+        labels[at(a, b)] = ids.imat;
+        continue;
+      }
+      if (ring[q]) {
+        labels[at(a, b)] = ids.muscle_tissue;
+        continue;
+      }
+      labels[at(a, b)] = seeds[owner[q]].label;
+      territory_area[owner[q]] += pixel_mm2;
+    }
+  // Plausibility: every territory within a factor of its layout cell.
+  const double ratio = p.muscles.uncertain_area_ratio;
+  for (std::size_t m = 0; m < count; ++m) {
+    if (cell_area[m] < 100) continue;  // cells under 1 cm2 (muscles appearing or ending) are not judged
+    const double r = territory_area[m] / cell_area[m];
+    if (r > ratio || r < 1 / ratio) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegmentation& seg, Progress& progress) {
+  if (!p.muscles.enabled || p.region == BodyRegion::Any) return;
+  const Geometry& g = ct.geometry;
+  std::map<Side, BoneSpan> spans;
+  for (Side side : {Side::Right, Side::Left}) spans[side] = reference_bone_span(seg.labels, p, side);
+  bool fallback_level = false;
+  for (const auto& s : seg.slices)
+    for (const auto& leg : s.legs)
+      if (!spans[leg.side].whole) fallback_level = true;
+  const SideLabels right(Side::Right), left(Side::Left);
+  std::vector<std::uint8_t> uncertain(g.size[2], 0);
+  parallel_for(seg.slices.size(), progress, "segmenting muscles", 1.0, [&](std::size_t k) {
+    const double z = g.index_to_lps({0, 0, double(k)}).z;
+    for (const auto& leg : seg.slices[k].legs) {
+      const BoneSpan& span = spans[leg.side];
+      const double fraction = span.whole ? span.fraction_at(z) : p.level.fraction_from_proximal;
+      if (!split_leg(ct, p, seg.labels.slice(k), k, leg.side, fraction, leg.side == Side::Right ? right : left))
+        uncertain[k] = 1;
+    }
+    return true;
+  });
+  int uncertain_count = 0;
+  for (std::size_t k = 0; k < seg.slices.size(); ++k)
+    if (uncertain[k]) {
+      seg.slices[k].qc_flags.push_back("muscle_boundaries_uncertain");
+      ++uncertain_count;
+    }
+  seg.muscles_segmented = true;
+  if (fallback_level)
+    seg.notes.push_back("the whole " + p.level.bone_key + " is not in the scan: the muscle layout of the standard level (" +
+                        std::to_string(int(std::lround(100 * p.level.fraction_from_proximal))) +
+                        "% from the proximal end) was used as the prior for every slice");
+  if (uncertain_count > 0)
+    seg.notes.push_back(std::to_string(uncertain_count) +
+                        " slice(s) have a muscle territory far from its expected size (muscle_boundaries_uncertain): "
+                        "check the muscle split in the QC images");
+}
+
+}  // namespace musclecsa::segment
