@@ -1,5 +1,5 @@
-// musclecsa analyze: CT of the thigh or calf -> tissue areas and HU per slice, side and at the
-// standard level, with the label map, the protocol and its hash in every output.
+// musclecsa analyze: CT of the thigh or calf -> tissue, muscle and group areas and HU per slice, side
+// and at the standard level, with the label map, the protocol and its hash in every output.
 
 #include <algorithm>
 #include <chrono>
@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/quantify/ct_measures.h"
 #include "musclecsa/report/qc_image.h"
+#include "musclecsa/segment/ct_muscles.h"
 #include "musclecsa/segment/ct_tissue.h"
 #include "musclecsa/version.h"
 
@@ -51,6 +53,12 @@ std::vector<std::string> qc_text(const quantify::SliceMeasures& s, const segment
     std::snprintf(line, sizeof line, "   IMAT %.1f cm2, fat %.1f cm2, bone %.1f cm2", m.imat_area_mm2 / 100,
                   m.subcutaneous_fat_area_mm2 / 100, m.bone_area_mm2 / 100);
     text.emplace_back(line);
+    for (const auto& st : m.structures) {
+      const Structure& structure = LabelCatalog::standard().get(st.structure_key);
+      if (!st.is_group && !structure.group_key.empty()) continue;  // groups and muscles reported alone
+      std::snprintf(line, sizeof line, "   %s %.1f cm2, %.0f HU", structure.name.c_str(), st.muscle_area_mm2 / 100, st.mean_hu);
+      text.emplace_back(line);
+    }
   }
   for (const auto& flag : s.qc_flags) text.push_back("qc flag: " + flag);
   return text;
@@ -84,9 +92,25 @@ std::string utc_now() {
   return text;
 }
 
+json structure_json(const quantify::StructureMeasures& st) {
+  return {{"structure", st.structure_key},
+          {"kind", st.is_group ? "muscle_group" : "muscle"},
+          {"outline_area_cm2", st.outline_area_mm2 / 100},
+          {"muscle_area_cm2", st.muscle_area_mm2 / 100},
+          {"intramuscular_fat_area_cm2", st.intramuscular_fat_area_mm2 / 100},
+          {"low_attenuation_muscle_area_cm2", st.low_attenuation_muscle_area_mm2 / 100},
+          {"normal_attenuation_muscle_area_cm2", st.normal_attenuation_muscle_area_mm2 / 100},
+          {"mean_hu", st.mean_hu},
+          {"sd_hu", st.sd_hu},
+          {"median_hu", st.median_hu},
+          {"fat_fraction", st.fat_fraction}};
+}
+
 json side_json(const quantify::SideSliceMeasures& m) {
   json bins = json::object();
   for (const auto& [name, area] : m.hu_bin_areas_mm2) bins[name] = area / 100;
+  json structures = json::array();
+  for (const auto& st : m.structures) structures.push_back(structure_json(st));
   return {{"side", std::string(to_string(m.side))},
           {"limb_area_cm2", m.limb_area_mm2 / 100},
           {"skin_area_cm2", m.skin_area_mm2 / 100},
@@ -101,7 +125,8 @@ json side_json(const quantify::SideSliceMeasures& m) {
           {"muscle_sd_hu", m.muscle_sd_hu},
           {"muscle_median_hu", m.muscle_median_hu},
           {"compartment_fat_fraction", m.compartment_fat_fraction},
-          {"hu_bin_areas_cm2", bins}};
+          {"hu_bin_areas_cm2", bins},
+          {"structures", structures}};
 }
 
 std::string csv_escape(const std::string& s) {
@@ -135,7 +160,8 @@ int run_analyze(const AnalyzeOptions& o) {
   std::string decision;
   std::optional<segment::TissueSegmentation> probe;
   const segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision, probe, progress);
-  const auto seg = probe ? std::move(*probe) : segment::segment_ct_tissues(in.volume, protocol, progress);
+  auto seg = probe ? std::move(*probe) : segment::segment_ct_tissues(in.volume, protocol, progress);
+  segment::segment_ct_muscles(in.volume, protocol, seg, progress);
   quantify::LevelOptions level_options;
   level_options.level_z_mm = o.level_z_mm;
   level_options.level_slice = o.level_slice;
@@ -152,16 +178,27 @@ int run_analyze(const AnalyzeOptions& o) {
   json volumes = json::array();
   for (Side side : {Side::Right, Side::Left}) {
     double muscle = 0, imat = 0, sat = 0;
+    std::map<std::string, double> structure_volume;  // muscle tissue per muscle and group
     bool any = false;
     for (const auto& s : results.slices)
       for (const auto& m : s.sides)
         if (m.side == side) {
           any = true;
           muscle += m.muscle_area_mm2 * slice_mm, imat += m.imat_area_mm2 * slice_mm, sat += m.subcutaneous_fat_area_mm2 * slice_mm;
+          for (const auto& st : m.structures) structure_volume[st.structure_key] += st.muscle_area_mm2 * slice_mm;
         }
     if (!any) continue;
+    json per_structure = json::object();
+    for (const auto& [key, volume] : structure_volume) {
+      per_structure[key] = volume / 1000;
+      Measurement x;
+      x.quantity = "volume", x.value = volume / 1000, x.unit_ucum = "cm3", x.structure_key = key, x.side = side;
+      x.level = "scanned_range";
+      measurements.push_back(x);
+    }
     volumes.push_back({{"side", std::string(to_string(side))}, {"muscle_volume_cm3", muscle / 1000},
-                       {"imat_volume_cm3", imat / 1000}, {"subcutaneous_fat_volume_cm3", sat / 1000}});
+                       {"imat_volume_cm3", imat / 1000}, {"subcutaneous_fat_volume_cm3", sat / 1000},
+                       {"structure_muscle_volumes_cm3", per_structure}});
     for (auto [quantity, value, structure] : {std::tuple{"volume", muscle, "skeletal_muscle"}, std::tuple{"volume", imat, "imat"},
                                               std::tuple{"volume", sat, "subcutaneous_fat"}}) {
       Measurement m;
@@ -242,7 +279,9 @@ int run_analyze(const AnalyzeOptions& o) {
                     {"created_utc", utc_now()},
                     {"input", input},
                     {"protocol", {{"name", protocol.name}, {"hash", protocol.hash()}, {"definition", json::parse(protocol.to_json())}}},
-                    {"segmentation", "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
+                    {"segmentation", seg.muscles_segmented
+                                         ? "muscle level: skin, subcutaneous fat, deep fascia, bones, each muscle (its groups from its members), IMAT (docs/methods.md)"
+                                         : "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
                     {"qc_flags", qc},
                     {"notes", notes},
                     {"levels", levels},
@@ -306,6 +345,13 @@ int run_analyze(const AnalyzeOptions& o) {
                     m.muscle_area_mm2 / 100, m.muscle_mean_hu, m.muscle_sd_hu, m.low_attenuation_muscle_area_mm2 / 100,
                     m.imat_area_mm2 / 100, m.subcutaneous_fat_area_mm2 / 100, m.bone_area_mm2 / 100);
       std::cout << line;
+      for (const auto& st : m.structures) {
+        const Structure& structure = LabelCatalog::standard().get(st.structure_key);
+        if (!st.is_group && !structure.group_key.empty()) continue;
+        std::snprintf(line, sizeof line, "        %-42s %6.2f cm2  %5.1f HU  intramuscular fat %5.2f cm2\n", structure.name.c_str(),
+                      st.muscle_area_mm2 / 100, st.mean_hu, st.intramuscular_fat_area_mm2 / 100);
+        std::cout << line;
+      }
     }
   }
   for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
@@ -322,7 +368,7 @@ int run_analyze(const AnalyzeOptions& o) {
 Command add_analyze_command(CLI::App& app) {
   auto options = std::make_shared<AnalyzeOptions>();
   auto& o = *options;
-  CLI::App* cmd = app.add_subcommand("analyze", "Measure muscle CSA and fat infiltration in a leg CT (tissue level)");
+  CLI::App* cmd = app.add_subcommand("analyze", "Measure muscle CSA and fat infiltration per muscle and group in a leg CT");
   cmd->add_option("input", o.input, "DICOM file or folder, or a NIfTI/NRRD/MetaImage CT (with --modality ct)")->required();
   cmd->add_option("--out", o.out, "output folder (created)")->required();
   cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/parallel.h"
 
 namespace musclecsa::quantify {
 namespace {
@@ -15,6 +16,38 @@ double median_of(std::vector<float>& v) {
   const std::size_t mid = v.size() / 2;
   std::nth_element(v.begin(), v.begin() + long(mid), v.end());
   return v[mid];
+}
+
+/// Voxels of one muscle in one slice, gathered for its measures and its group's.
+struct MuscleVoxels {
+  double outline_mm2 = 0, fat_mm2 = 0, low_mm2 = 0, normal_mm2 = 0;
+  std::vector<float> muscle_hu;
+  void add(const MuscleVoxels& o) {
+    outline_mm2 += o.outline_mm2, fat_mm2 += o.fat_mm2, low_mm2 += o.low_mm2, normal_mm2 += o.normal_mm2;
+    muscle_hu.insert(muscle_hu.end(), o.muscle_hu.begin(), o.muscle_hu.end());
+  }
+};
+
+StructureMeasures structure_measures(std::string key, bool is_group, MuscleVoxels v, double pixel_mm2) {
+  StructureMeasures m;
+  m.structure_key = std::move(key);
+  m.is_group = is_group;
+  m.outline_area_mm2 = v.outline_mm2;
+  m.muscle_area_mm2 = double(v.muscle_hu.size()) * pixel_mm2;
+  m.intramuscular_fat_area_mm2 = v.fat_mm2;
+  m.low_attenuation_muscle_area_mm2 = v.low_mm2;
+  m.normal_attenuation_muscle_area_mm2 = v.normal_mm2;
+  if (!v.muscle_hu.empty()) {
+    double sum = 0, sum2 = 0;
+    for (float x : v.muscle_hu) sum += x, sum2 += double(x) * x;
+    const double n = double(v.muscle_hu.size());
+    m.mean_hu = sum / n;
+    m.sd_hu = std::sqrt(std::max(0.0, sum2 / n - m.mean_hu * m.mean_hu));
+    m.median_hu = median_of(v.muscle_hu);
+  }
+  if (m.muscle_area_mm2 + m.intramuscular_fat_area_mm2 > 0)
+    m.fat_fraction = m.intramuscular_fat_area_mm2 / (m.muscle_area_mm2 + m.intramuscular_fat_area_mm2);
+  return m;
 }
 
 SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, std::size_t k, Side side,
@@ -28,8 +61,9 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
   const float* hu = ct.slice(k);
   std::vector<float> muscle_hu;
   double sum = 0, sum2 = 0;
+  std::map<LabelId, MuscleVoxels> muscles;
   // What each label id means for this side, looked up once (not per voxel).
-  enum class Kind : std::uint8_t { Other, Skin, Fat, Bone, Compartment };
+  enum class Kind : std::uint8_t { Other, Skin, Fat, Bone, Compartment, Muscle };
   static const std::vector<std::pair<Side, Kind>> meaning = [&] {
     std::vector<std::pair<Side, Kind>> table(65536, {Side::None, Kind::Other});
     for (const auto& st : catalog.structures())
@@ -38,6 +72,7 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
         if (st.key == "skin") kind = Kind::Skin;
         else if (st.key == "subcutaneous_fat") kind = Kind::Fat;
         else if (st.kind == StructureKind::Bone || st.key == "bone_marrow") kind = Kind::Bone;
+        else if (st.kind == StructureKind::Muscle) kind = Kind::Muscle;
         table[catalog.label_id(st.key, sd)] = {sd, kind};
       }
     return table;
@@ -61,6 +96,16 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
       continue;
     }
     const float v = hu[o];
+    if (kind == Kind::Muscle) {
+      MuscleVoxels& mv = muscles[l[o]];
+      mv.outline_mm2 += px;
+      if (p.adipose.contains(v)) mv.fat_mm2 += px;
+      if (p.muscle.contains(v)) {
+        mv.muscle_hu.push_back(v);
+        if (p.low_attenuation_muscle.contains(v)) mv.low_mm2 += px;
+        if (p.normal_attenuation_muscle.contains(v)) mv.normal_mm2 += px;
+      }
+    }
     for (std::size_t b = 0; b < p.hu_bins.size(); ++b)
       if (p.hu_bins[b].range.contains(v)) m.hu_bin_areas_mm2[b].second += px;
     if (p.adipose.contains(v)) m.imat_area_mm2 += px;
@@ -80,6 +125,19 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
     m.muscle_median_hu = median_of(muscle_hu);
   }
   if (m.imat_area_mm2 + m.muscle_area_mm2 > 0) m.compartment_fat_fraction = m.imat_area_mm2 / (m.imat_area_mm2 + m.muscle_area_mm2);
+  // Muscles present, then the region's groups (and muscles reported alone) from their members.
+  if (!muscles.empty()) {
+    for (const auto& [label, voxels] : muscles)
+      m.structures.push_back(structure_measures(catalog.decode(label)->structure->key, false, voxels, px));
+    for (const Structure* group : catalog.reporting_groups_of(p.region)) {
+      if (group->kind != StructureKind::MuscleGroup) continue;
+      MuscleVoxels together;
+      bool any = false;
+      for (const Structure* member : catalog.members_of(group->key))
+        if (auto it = muscles.find(catalog.label_id(member->key, side)); it != muscles.end()) together.add(it->second), any = true;
+      if (any) m.structures.push_back(structure_measures(group->key, true, std::move(together), px));
+    }
+  }
   return m;
 }
 
@@ -93,8 +151,11 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
   r.qc_flags = seg.qc_flags;
   r.notes = seg.notes;
   std::map<Side, std::vector<int>> bone_slices;  // slices holding the reference bone, per side
-  for (std::size_t k = 0; k < g.size[2]; ++k) {
-    SliceMeasures s;
+  r.slices.resize(g.size[2]);
+  std::vector<std::vector<Side>> bone_in_slice(g.size[2]);
+  NullProgress quiet;
+  parallel_for(g.size[2], quiet, "measuring", 1.0, [&](std::size_t k) {
+    SliceMeasures& s = r.slices[k];
     s.slice_index = int(k);
     s.z_mm = g.index_to_lps({0, 0, double(k)}).z;
     if (k < seg.slices.size()) {
@@ -103,11 +164,13 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
         s.sides.push_back(measure_side(ct, seg.labels, k, leg.side, p));
         const LabelId bone = catalog.label_id(p.level.bone_key, leg.side);
         const LabelId* l = seg.labels.slice(k);
-        if (std::find(l, l + g.slice_voxel_count(), bone) != l + g.slice_voxel_count()) bone_slices[leg.side].push_back(int(k));
+        if (std::find(l, l + g.slice_voxel_count(), bone) != l + g.slice_voxel_count()) bone_in_slice[k].push_back(leg.side);
       }
     }
-    r.slices.push_back(std::move(s));
-  }
+    return true;
+  });
+  for (std::size_t k = 0; k < g.size[2]; ++k)
+    for (Side side : bone_in_slice[k]) bone_slices[side].push_back(int(k));
 
   // The standard level, per side.
   const int last = int(g.size[2]) - 1;
@@ -198,6 +261,19 @@ std::vector<Measurement> to_measurements(const CtResults& results, const segment
     push("area", m.bone_area_mm2 / 100, "cm2", p.level.bone_key);
     push("limb_area", m.limb_area_mm2 / 100, "cm2", "skin");
     for (const auto& [name, area] : m.hu_bin_areas_mm2) push("hu_bin_area:" + name, area / 100, "cm2", "skeletal_muscle");
+    // Per muscle and group: everything at the level, the main values on every slice.
+    for (const auto& st : m.structures) {
+      push("csa", st.muscle_area_mm2 / 100, "cm2", st.structure_key);
+      push("mean_hu", st.mean_hu, "[hnsf'U]", st.structure_key);
+      push("intramuscular_fat_area", st.intramuscular_fat_area_mm2 / 100, "cm2", st.structure_key);
+      push("fat_fraction", st.fat_fraction, "1", st.structure_key);
+      if (level.empty()) continue;
+      push("outline_area", st.outline_area_mm2 / 100, "cm2", st.structure_key);
+      push("sd_hu", st.sd_hu, "[hnsf'U]", st.structure_key);
+      push("median_hu", st.median_hu, "[hnsf'U]", st.structure_key);
+      push("low_attenuation_area", st.low_attenuation_muscle_area_mm2 / 100, "cm2", st.structure_key);
+      push("normal_attenuation_area", st.normal_attenuation_muscle_area_mm2 / 100, "cm2", st.structure_key);
+    }
   };
   for (const auto& level : results.levels) {
     if (!level.found) continue;

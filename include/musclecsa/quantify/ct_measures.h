@@ -12,6 +12,20 @@
 
 namespace musclecsa::quantify {
 
+/// One muscle or group (its members together) in one leg and slice. The outline is the muscle's
+/// territory: its muscle tissue and the fat inside it (intramuscular fat); fat between muscles is IMAT.
+struct StructureMeasures {
+  std::string structure_key;              ///< catalog key: a muscle, a group, or a muscle reported alone
+  bool is_group = false;
+  double outline_area_mm2 = 0;            ///< the whole territory
+  double muscle_area_mm2 = 0;             ///< CSA: HU in the muscle range inside the outline
+  double intramuscular_fat_area_mm2 = 0;  ///< adipose HU inside the outline
+  double low_attenuation_muscle_area_mm2 = 0;
+  double normal_attenuation_muscle_area_mm2 = 0;
+  double mean_hu = 0, sd_hu = 0, median_hu = 0;  ///< over the muscle tissue
+  double fat_fraction = 0;                ///< intramuscular fat / (intramuscular fat + muscle) areas
+};
+
 /// One leg in one slice. Areas in mm2, HU statistics over muscle tissue (HU in the protocol's
 /// muscle range, inside the fascia, bone excluded).
 struct SideSliceMeasures {
@@ -28,6 +42,7 @@ struct SideSliceMeasures {
   double muscle_mean_hu = 0, muscle_sd_hu = 0, muscle_median_hu = 0;
   double compartment_fat_fraction = 0;  ///< imat / (imat + muscle) areas
   std::vector<std::pair<std::string, double>> hu_bin_areas_mm2;  ///< protocol bins, inside the fascia
+  std::vector<StructureMeasures> structures;  ///< muscles, then groups (when the muscles were segmented)
 };
 
 struct SliceMeasures {
