@@ -274,6 +274,51 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
     return parts;
   };
   const double min_basin_mm2 = 20;
+  std::vector<std::vector<std::uint32_t>> unassigned;
+  // Splits a basin holding several cores by a flood from those cores inside it. A split line that
+  // runs through muscle (its mean HU nearer muscle than the basin level: no fat along it) is no
+  // septum, only a misplaced layout: the parts it separates are joined under the muscle with the
+  // most core pixels there.
+  std::vector<std::uint8_t> split_part(w * h, kNone);
+  const double muscle_like_hu = 0.5 * (muscle_hu + basin_hu);
+  auto split_basin = [&](const std::vector<std::uint32_t>& members, const std::vector<std::size_t>& cores_here) {
+    ++stamp;
+    std::array<std::vector<std::uint32_t>, kLevels> basin_queue;
+    for (std::size_t q : members) {
+      stamp_of[q] = stamp;
+      split_part[q] = core[q];
+      if (core[q] != kNone) basin_queue[elevation[q]].push_back(std::uint32_t(q));
+    }
+    for (int level = 0; level < kLevels; ++level)
+      for (std::size_t n_at = 0; n_at < basin_queue[std::size_t(level)].size(); ++n_at) {
+        const std::size_t q = basin_queue[std::size_t(level)][n_at];
+        for (std::size_t r : {q - 1, q + 1, q - w, q + w}) {  // basin pixels are never on the box edge
+          if (stamp_of[r] != stamp || split_part[r] != kNone) continue;
+          split_part[r] = split_part[q];
+          basin_queue[std::max<std::size_t>(std::size_t(level), elevation[r])].push_back(std::uint32_t(r));
+        }
+      }
+    std::map<std::pair<int, int>, std::pair<double, int>> line;  // HU sum and count along each split line
+    for (std::size_t q : members)
+      for (std::size_t r : {q + 1, q + w}) {
+        if (stamp_of[r] != stamp || split_part[r] == split_part[q] || split_part[r] == kNone || split_part[q] == kNone) continue;
+        auto& [sum, samples] = line[{std::min(split_part[q], split_part[r]), std::max(split_part[q], split_part[r])}];
+        sum += smooth[q] + smooth[r];
+        samples += 2;
+      }
+    std::vector<int> parent(count);
+    for (std::size_t m = 0; m < count; ++m) parent[m] = int(m);
+    std::function<int(int)> root = [&](int m) { return parent[std::size_t(m)] == m ? m : parent[std::size_t(m)] = root(parent[std::size_t(m)]); };
+    for (const auto& [pair, stats] : line)
+      if (stats.first / stats.second > muscle_like_hu) {
+        const int a = root(pair.first), b = root(pair.second);
+        if (a == b) continue;
+        if (cores_here[std::size_t(a)] >= cores_here[std::size_t(b)]) parent[std::size_t(b)] = a;
+        else parent[std::size_t(a)] = b;
+      }
+    for (std::size_t q : members)
+      if (split_part[q] != kNone) owner[q] = std::uint8_t(root(split_part[q]));
+  };
   std::function<void(const std::vector<std::uint32_t>&, int)> assign = [&](const std::vector<std::uint32_t>& members,
                                                                             int erosions) {
     if (double(members.size()) * pixel_mm2 < min_basin_mm2) return;
@@ -297,11 +342,13 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
       return;
     }
     if (holders >= 2) {
-      for (std::size_t q : members) owner[q] = core[q];
+      split_basin(members, cores_here);
     } else {
       const auto top = std::size_t(std::max_element(cores_here.begin(), cores_here.end()) - cores_here.begin());
-      if (holders == 1 || double(cores_here[top]) >= 0.8 * double(members.size()))
+      if (holders == 1)
         for (std::size_t q : members) owner[q] = std::uint8_t(top);
+      else
+        unassigned.push_back(members);
     }
   };
   std::vector<std::uint32_t> candidates;
@@ -309,20 +356,43 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
     if (soft[q] && !ring[q] && smooth[q] > basin_hu) candidates.push_back(std::uint32_t(q));
   for (const auto& basin : components_of(candidates)) assign(basin, 0);
 
-  // A muscle without a marker yet: its core, or its muscle pixels within 3 mm of its seed.
+  // A muscle without a marker yet: the unassigned basin holding most of its core; else its free core
+  // pixels, or its free muscle pixels within 3 mm of its seed.
   std::vector<std::size_t> marker_pixels(count, 0);
   for (std::size_t q = 0; q < w * h; ++q)
     if (owner[q] != kNone) ++marker_pixels[owner[q]];
   for (std::size_t m = 0; m < count; ++m) {
     if (marker_pixels[m] > 0) continue;
+    std::vector<std::uint32_t>* best = nullptr;
+    std::size_t best_count = 0;
+    for (auto& basin : unassigned) {
+      if (owner[basin.front()] != kNone) continue;
+      const auto held = std::size_t(std::count_if(basin.begin(), basin.end(), [&](std::uint32_t q) { return core[q] == m; }));
+      if (held > best_count) best_count = held, best = &basin;
+    }
+    if (best != nullptr) {
+      for (std::size_t q : *best) owner[q] = std::uint8_t(m);
+      continue;
+    }
     for (std::size_t b = 0; b < h; ++b)
       for (std::size_t a = 0; a < w; ++a) {
         const std::size_t q = a + w * b;
-        if (cell[q] != m || labels[at(a, b)] != ids.muscle_tissue || ring[q]) continue;
+        if (cell[q] != m || labels[at(a, b)] != ids.muscle_tissue || ring[q] || owner[q] != kNone) continue;
         double x, y;
         local(double(i0) + double(a), double(j0) + double(b), x, y);
         if (core[q] == m || std::hypot(x - seeds[m].x, y - seeds[m].y) <= 3) owner[q] = std::uint8_t(m);
       }
+  }
+
+  // Pockets: basins no muscle holds (cut off by septa on all sides) go to the muscle whose layout
+  // cell covers most of them, when that cell covers most of the pocket.
+  for (const auto& basin : unassigned) {
+    if (owner[basin.front()] != kNone) continue;
+    std::vector<std::size_t> votes(count, 0);
+    for (std::size_t q : basin) ++votes[cell[q]];
+    const auto top = std::size_t(std::max_element(votes.begin(), votes.end()) - votes.begin());
+    if (2 * votes[top] > basin.size())
+      for (std::size_t q : basin) owner[q] = std::uint8_t(top);
   }
 
   // Priority flood from the markers (Meyer): each level in first-in first-out order.
