@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
+#include "musclecsa/core/catalog.h"
 #include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/phantom/phantom.h"
@@ -67,6 +71,59 @@ TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
   EXPECT_GT(*hi - *lo, 100.0f);
   const auto protocol = nlohmann::json::parse(io::read_text(dir / "out/protocol.json"));
   EXPECT_EQ(protocol["muscle_hu"], nlohmann::json({-29, 150}));
+}
+
+TEST(CliAnalyze, MusclesAndGroupsReachEveryOutput) {
+  TempDir dir;
+  phantom::PhantomParams p;  // clinical pixel size (0.78 mm): the septa are resolved
+  p.anatomy = phantom::Anatomy::Thigh;
+  p.modality = phantom::PhantomModality::CT;
+  p.slices = 24;
+  p.slice_spacing_mm = 20;
+  p.seed = 21;
+  NullProgress progress;
+  phantom::write_phantom(phantom::make_phantom(p, progress), dir / "ph", progress);
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph/dicom/ct") + " --out " + quoted(dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Quadriceps femoris"), std::string::npos) << r.output;
+  const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
+  const auto truth = nlohmann::json::parse(io::read_text(dir / "ph/truth/truth.json"));
+  const int k = truth["level"]["nearest_slice"];
+  // Each group's outline at the level against the truth (sum of its members' true areas).
+  const auto& catalog = LabelCatalog::standard();
+  int checked = 0;
+  for (const auto& level : results["levels"]) {
+    ASSERT_TRUE(level["found"].get<bool>());
+    EXPECT_LE(std::abs(level["slice"].get<int>() - k), 1);
+    const std::string side = level["side"];
+    for (const auto& st : level["measures"]["structures"]) {
+      if (st["kind"] != "muscle_group") continue;
+      double true_cm2 = 0;
+      for (const auto& t : truth["slices"][std::size_t(level["slice"].get<int>())]["structures"])
+        if (t["side"] == side && catalog.find(t["structure"].get<std::string>()) != nullptr &&
+            catalog.get(t["structure"].get<std::string>()).group_key == st["structure"])
+          true_cm2 += t["area_cm2"].get<double>();
+      EXPECT_NEAR(st["outline_area_cm2"].get<double>() / true_cm2, 1.0, 0.03) << side << " " << st["structure"];
+      EXPECT_GT(st["muscle_area_cm2"].get<double>(), 0.8 * st["outline_area_cm2"].get<double>());
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 6);  // quadriceps, hamstrings, adductors on both sides
+  EXPECT_TRUE(results["volumes"][0]["structure_muscle_volumes_cm3"].contains("quadriceps"));
+  EXPECT_NE(results["segmentation"].get<std::string>().find("muscle level"), std::string::npos);
+  const std::string csv = io::read_text(dir / "out/results.csv");
+  EXPECT_NE(csv.find(",femur_50pct," + std::to_string(results["levels"][0]["slice"].get<int>())), std::string::npos);
+  for (const char* row : {",right,quadriceps,csa,", ",left,hamstrings,fat_fraction,", ",right,vastus_lateralis,mean_hu,",
+                          ",left,sartorius,outline_area,", ",right,adductors,volume,"})
+    EXPECT_NE(csv.find(row), std::string::npos) << row;
+  // The label map carries the muscles, and labels.json names them.
+  const LabelMap labels = io::read_label_map(dir / "out/labels.nii.gz");
+  const LabelId vl_right = catalog.label_id("vastus_lateralis", Side::Right);
+  EXPECT_GT(std::count(labels.voxels.begin(), labels.voxels.end(), vl_right), 1000);
+  EXPECT_NE(io::read_text(dir / "out/labels.json").find("vastus_lateralis"), std::string::npos);
+  const auto validate = run_command("/usr/bin/python3 " + quoted(kSource / "testing/validate_json.py") + " " +
+                                    quoted(kSource / "docs/schemas/results.schema.json") + " " + quoted(dir / "out/results.json"));
+  EXPECT_EQ(validate.exit_code, 0) << validate.output;
 }
 
 TEST(CliAnalyze, CalfIsRecognisedAutomaticallyAndAProtocolFileIsHonoured) {

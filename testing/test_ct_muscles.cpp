@@ -7,7 +7,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
+
+#include <unistd.h>
 
 #include "musclecsa/core/error.h"
 #include "musclecsa/phantom/phantom.h"
@@ -255,4 +259,38 @@ TEST(CtMuscles, MeasuresOfAGroupAreTheSumOfItsMuscles) {
   for (const auto& st : side.structures)
     if (!st.is_group) outlines += st.outline_area_mm2;
   EXPECT_GT(outlines, 0.8 * (side.compartment_area_mm2 - side.bone_area_mm2));
+}
+
+TEST(CtMuscles, ProtocolMuscleOptionsAreReadCheckedAndHashed) {
+  const auto dir = std::filesystem::temp_directory_path() / ("musclecsa_muscle_protocol_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  };
+  const auto custom = segment::load_ct_protocol(
+      write("ok.json", R"({"region": "calf", "muscles": {"enabled": false, "marker_margin_mm": 6, "fascia_layer_mm": 1,
+                           "intermuscular_fat_mm": 2, "uncertain_area_ratio": 3}})"));
+  EXPECT_FALSE(custom.muscles.enabled);
+  EXPECT_EQ(custom.muscles.marker_margin_mm, 6);
+  EXPECT_EQ(custom.muscles.fascia_layer_mm, 1);
+  EXPECT_EQ(custom.muscles.intermuscular_fat_mm, 2);
+  EXPECT_EQ(custom.muscles.uncertain_area_ratio, 3);
+  EXPECT_NE(custom.hash(), segment::builtin_ct_protocol("calf-ct").hash());
+  EXPECT_NE(custom.to_json().find("\"marker_margin_mm\":6"), std::string::npos);
+  auto refused = [&](const std::string& name, const std::string& text, const std::string& expected) {
+    try {
+      segment::load_ct_protocol(write(name, text));
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  };
+  refused("typo.json", R"({"muscles": {"marker_margin": 4}})", "muscles.marker_margin");
+  refused("range.json", R"({"muscles": {"marker_margin_mm": -1}})", "marker_margin_mm");
+  refused("ratio.json", R"({"muscles": {"uncertain_area_ratio": 0.5}})", "uncertain_area_ratio");
+  refused("type.json", R"({"muscles": {"enabled": "yes"}})", "muscles.enabled");
+  refused("object.json", R"({"muscles": 3})", "'muscles' must be an object");
+  std::filesystem::remove_all(dir);
 }

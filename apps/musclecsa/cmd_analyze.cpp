@@ -348,8 +348,9 @@ int run_analyze(const AnalyzeOptions& o) {
       for (const auto& st : m.structures) {
         const Structure& structure = LabelCatalog::standard().get(st.structure_key);
         if (!st.is_group && !structure.group_key.empty()) continue;
-        std::snprintf(line, sizeof line, "        %-42s %6.2f cm2  %5.1f HU  intramuscular fat %5.2f cm2\n", structure.name.c_str(),
-                      st.muscle_area_mm2 / 100, st.mean_hu, st.intramuscular_fat_area_mm2 / 100);
+        std::snprintf(line, sizeof line, "        %-20s CSA %6.2f cm2 (outline %6.2f, intramuscular fat %5.2f), %5.1f HU\n",
+                      structure.name.c_str(), st.muscle_area_mm2 / 100, st.outline_area_mm2 / 100,
+                      st.intramuscular_fat_area_mm2 / 100, st.mean_hu);
         std::cout << line;
       }
     }
