@@ -385,14 +385,15 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   }
 
   // Pockets: basins no muscle holds (cut off by septa on all sides) go to the muscle whose layout
-  // cell covers most of them, when that cell covers most of the pocket.
+  // cell holds the pocket's centre.
   for (const auto& basin : unassigned) {
     if (owner[basin.front()] != kNone) continue;
-    std::vector<std::size_t> votes(count, 0);
-    for (std::size_t q : basin) ++votes[cell[q]];
-    const auto top = std::size_t(std::max_element(votes.begin(), votes.end()) - votes.begin());
-    if (2 * votes[top] > basin.size())
-      for (std::size_t q : basin) owner[q] = std::uint8_t(top);
+    double ca = 0, cb = 0;
+    for (std::size_t q : basin) ca += double(q % w), cb += double(q / w);
+    double x, y;
+    local(double(i0) + ca / double(basin.size()), double(j0) + cb / double(basin.size()), x, y);
+    const auto top = std::uint8_t(nearest_cell(seeds, x, y).best);
+    for (std::size_t q : basin) owner[q] = top;
   }
 
   // Priority flood from the markers (Meyer): each level in first-in first-out order.
