@@ -1,0 +1,2 @@
+// Placeholder: being written (DICOM SEG writer/reader).
+#include "musclecsa/report/dicom_seg.h"

@@ -1,0 +1,2 @@
+// Placeholder: DICOM SEG tests being written.
+#include <gtest/gtest.h>

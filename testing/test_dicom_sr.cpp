@@ -1,0 +1,2 @@
+// Placeholder: DICOM SR tests being written.
+#include <gtest/gtest.h>
