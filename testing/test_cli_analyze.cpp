@@ -58,7 +58,12 @@ TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
     EXPECT_GT(level["muscle_area_per_height2_cm2_m2"].get<double>(), 10);
   }
   const std::string csv = io::read_text(dir / "out/results.csv");
-  EXPECT_NE(csv.find("thigh-ct," + hash + ",femur_50pct"), std::string::npos);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,quantity,value,unit");
+  EXPECT_NE(csv.find("," + results["input"]["series_instance_uid"].get<std::string>() + ",thigh-ct," + hash + ",femur_50pct"),
+            std::string::npos);
+  EXPECT_EQ(csv.find("\n,"), std::string::npos) << "the subject column must be empty without --include-patient-id";
+  EXPECT_FALSE(results["input"].contains("patient_id"));
   EXPECT_NE(csv.find(",scanned_range,"), std::string::npos);
   const LabelMap labels = io::read_label_map(dir / "out/labels.nii.gz");
   const ScalarVolume ct = io::read_scalar_volume(dir / "ph/truth/labels.nii.gz");

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -293,4 +294,34 @@ TEST(CtMuscles, ProtocolMuscleOptionsAreReadCheckedAndHashed) {
   refused("type.json", R"({"muscles": {"enabled": "yes"}})", "muscles.enabled");
   refused("object.json", R"({"muscles": 3})", "'muscles' must be an object");
   std::filesystem::remove_all(dir);
+}
+
+TEST(CtMuscles, AMuscleAreaJumpAlongZIsFlagged) {
+  NullProgress progress;
+  Case c{"thigh", phantom::Anatomy::Thigh, 3, 20};
+  const auto ph = phantom::make_phantom(params_of(c), progress);
+  auto atrophied_params = params_of(c);
+  atrophied_params.muscle_area_scale = 0.3;
+  const auto atrophied = phantom::make_phantom(atrophied_params, progress);
+  const auto protocol = segment::builtin_ct_protocol("thigh-ct");
+  // Unchanged scan: no jump between the mid-thigh slices.
+  auto seg = segment::segment_ct_tissues(ph.series[0].image, protocol, progress);
+  segment::segment_ct_muscles(ph.series[0].image, protocol, seg, progress);
+  auto flagged = [&](const segment::TissueSegmentation& s, std::size_t k) {
+    const auto& flags = s.slices[k].qc_flags;
+    return std::find(flags.begin(), flags.end(), "muscle_area_jump") != flags.end();
+  };
+  const std::size_t level = std::size_t(ph.level.nearest_slice);
+  for (std::size_t k = level - 5; k <= level + 5; ++k) EXPECT_FALSE(flagged(seg, k)) << "slice " << k;
+  // One slice from a much smaller leg in the middle: its muscles jump.
+  ScalarVolume spliced = ph.series[0].image;
+  std::copy(atrophied.series[0].image.slice(level), atrophied.series[0].image.slice(level) + spliced.geometry.slice_voxel_count(),
+            spliced.slice(level));
+  auto seg2 = segment::segment_ct_tissues(spliced, protocol, progress);
+  segment::segment_ct_muscles(spliced, protocol, seg2, progress);
+  EXPECT_TRUE(flagged(seg2, level));
+  EXPECT_FALSE(flagged(seg2, level - 4));
+  bool noted = false;
+  for (const auto& note : seg2.notes) noted |= note.find("muscle_area_jump") != std::string::npos;
+  EXPECT_TRUE(noted);
 }

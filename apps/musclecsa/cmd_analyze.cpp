@@ -20,6 +20,9 @@
 #include "musclecsa/io/label_names.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/quantify/ct_measures.h"
+#include "musclecsa/report/dicom_seg.h"
+#include "musclecsa/report/dicom_sr.h"
+#include "musclecsa/report/html_report.h"
 #include "musclecsa/report/qc_image.h"
 #include "musclecsa/segment/ct_muscles.h"
 #include "musclecsa/segment/ct_tissue.h"
@@ -31,7 +34,9 @@ namespace {
 using nlohmann::json;
 
 struct AnalyzeOptions {
-  std::string input, out, protocol = "auto", series, modality;
+  std::string input, out, protocol = "auto", series, modality, pseudonym_map;
+  std::vector<std::string> formats;  ///< extra outputs: seg, sr, html
+  bool include_patient_id = false;
   std::optional<double> level_z_mm, height_m;
   std::optional<int> level_slice;
   bool quiet = false;
@@ -129,6 +134,25 @@ json side_json(const quantify::SideSliceMeasures& m) {
           {"structures", structures}};
 }
 
+/// The pseudonym of `patient_id` from a CSV map (patient_id,pseudonym per line; a header line is
+/// allowed). A patient missing from the map is an error: results must not go out unpseudonymised.
+std::string pseudonym_for(const std::string& map_path, const std::string& patient_id) {
+  std::istringstream lines(io::read_text(map_path));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto comma = line.find(',');
+    if (comma == std::string::npos) continue;
+    if (line.substr(0, comma) == patient_id && comma + 1 < line.size()) return line.substr(comma + 1);
+  }
+  throw Error(ErrorCode::InvalidInput, map_path,
+              "the input's Patient ID is not in the pseudonym map (lines: patient_id,pseudonym); nothing was written");
+}
+
+bool wants(const AnalyzeOptions& o, const std::string& format) {
+  return std::find(o.formats.begin(), o.formats.end(), format) != o.formats.end();
+}
+
 std::string csv_escape(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -153,6 +177,13 @@ int run_analyze(const AnalyzeOptions& o) {
     throw Error(ErrorCode::InvalidInput, o.input,
                 "analyze handles CT so far; MRI and ultrasound analysis are not available in this version");
   if (in.volume.modality != Modality::CT) throw Error(ErrorCode::InvalidInput, o.input, "not a CT series (modality " + std::string(to_string(in.volume.modality)) + ")");
+  if ((wants(o, "seg") || wants(o, "sr")) && in.kind != "dicom")
+    throw Error(ErrorCode::InvalidArgument, o.input,
+                "DICOM SEG and SR need DICOM input (they reference its study and images); this input is " + in.kind +
+                    ": leave out --format seg/sr");
+  if ((o.include_patient_id || !o.pseudonym_map.empty()) && (!in.series || in.series->patient_id.empty()))
+    throw Error(ErrorCode::InvalidArgument, o.input, "the input has no Patient ID to include or pseudonymise");
+  const std::string pseudonym = o.pseudonym_map.empty() ? "" : pseudonym_for(o.pseudonym_map, in.series->patient_id);
   for (const auto& flag : in.qc_flags)
     if (flag == "no_pixel_spacing")
       throw Error(ErrorCode::InvalidInput, o.input, "the series has no Pixel Spacing: areas cannot be measured");
@@ -251,7 +282,7 @@ int run_analyze(const AnalyzeOptions& o) {
                        {"side", std::string(to_string(m.side))}, {"level", m.level},
                        {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
                        {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
-  const json input = {{"path", o.input},
+  json input = {{"path", o.input},
                       {"kind", in.kind},
                       {"study_instance_uid", in.volume.source.study_instance_uid},
                       {"series_instance_uid", in.volume.source.series_instance_uid},
@@ -261,6 +292,9 @@ int run_analyze(const AnalyzeOptions& o) {
                       {"contrast_agent", contrast},
                       {"size", {in.volume.geometry.size[0], in.volume.geometry.size[1], in.volume.geometry.size[2]}},
                       {"spacing_mm", {in.volume.geometry.spacing_mm[0], in.volume.geometry.spacing_mm[1], in.volume.geometry.spacing_mm[2]}}};
+  // Patient identifiers only when asked (docs/cli.md, "Privacy").
+  if (o.include_patient_id) input["patient_id"] = in.series->patient_id;
+  if (!pseudonym.empty()) input["pseudonym"] = pseudonym;
   std::vector<std::string> notes = in.notes;
   if (!contrast.empty())
     notes.push_back("contrast-enhanced scan (" + contrast + "): muscle HU is raised (about 7-8 HU with IV contrast); "
@@ -291,9 +325,12 @@ int run_analyze(const AnalyzeOptions& o) {
 
   const std::filesystem::path dir(o.out);
   std::ostringstream csv;
-  csv << "protocol,protocol_hash,level,slice,z_mm,side,structure,quantity,value,unit\n";
+  csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,quantity,value,unit\n";
+  const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
+  const std::string case_columns = subject + "," + csv_escape(in.volume.source.study_instance_uid) + "," +
+                                   csv_escape(in.volume.source.series_instance_uid) + ",";
   for (const auto& m : measurements) {
-    csv << csv_escape(protocol.name) << "," << protocol.hash() << "," << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
+    csv << case_columns << csv_escape(protocol.name) << "," << protocol.hash() << "," << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
         << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
         << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
   }
@@ -323,6 +360,31 @@ int run_analyze(const AnalyzeOptions& o) {
       std::snprintf(name, sizeof name, "slice_%04d.png", s.slice_index);
       report::write_qc_image(in.volume, seg.labels, std::size_t(s.slice_index), picture, dir / "qc" / name);
     }
+
+  // DICOM SEG and SR next to the results, referencing the source series; then the HTML page.
+  report::DicomSource source;
+  source.series = in.volume.source;
+  source.geometry = in.volume.geometry;
+  source.one_instance_per_slice = in.one_instance_per_slice;
+  source.any_file = in.any_dicom_file;
+  std::optional<report::DicomSegInfo> seg_info;
+  std::vector<std::string> extra_outputs;
+  if (wants(o, "seg")) {
+    report::SegOptions seg_options;
+    seg_options.software_version = MUSCLECSA_VERSION_STRING;
+    seg_info = report::write_dicom_seg(seg.labels, source, seg_options, dir / "segmentation.dcm");
+    extra_outputs.push_back("segmentation.dcm");
+  }
+  if (wants(o, "sr")) {
+    report::SrOptions sr_options;
+    sr_options.software_version = MUSCLECSA_VERSION_STRING;
+    report::write_dicom_sr(measurements, source, seg_info ? &*seg_info : nullptr, sr_options, dir / "measurements.dcm");
+    extra_outputs.push_back("measurements.dcm");
+  }
+  if (wants(o, "html")) {
+    report::write_case_report(dir);
+    extra_outputs.push_back("report.html");
+  }
 
   if (o.quiet) return 0;
   std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << ")\n";
@@ -360,6 +422,7 @@ int run_analyze(const AnalyzeOptions& o) {
   std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, labels.nii.gz, labels.json, protocol.json";
   for (const auto& name : qc_images) std::cout << ", " << name;
   if (o.qc_every_slice) std::cout << ", qc/slice_*.png";
+  for (const auto& name : extra_outputs) std::cout << ", " << name;
   std::cout << "\n";
   return 0;
 }
@@ -379,6 +442,14 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_option("--level-slice", o.level_slice, "standard level slice index (0-based)");
   cmd->add_option("--height-m", o.height_m, "body height (m) for CSA / height^2");
   cmd->add_flag("--qc-every-slice", o.qc_every_slice, "also write a QC image of every slice (qc/slice_NNNN.png)");
+  cmd->add_option("--format", o.formats,
+                  "extra outputs: seg (DICOM SEG, segmentation.dcm), sr (DICOM SR TID 1500, measurements.dcm), "
+                  "html (report.html); comma-separated or repeated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"seg", "sr", "html"}));
+  cmd->add_flag("--include-patient-id", o.include_patient_id, "write the Patient ID into results.json/csv/html (off by default)");
+  cmd->add_option("--pseudonym-map", o.pseudonym_map, "CSV of patient_id,pseudonym: write the pseudonym instead of the ID")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--quiet", o.quiet, "print nothing on success");
   return {cmd, [options] { return run_analyze(*options); }};
 }

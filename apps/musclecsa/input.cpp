@@ -1,6 +1,7 @@
 #include "input.h"
 
 #include <cmath>
+#include <set>
 #include <sstream>
 
 #include "musclecsa/core/error.h"
@@ -97,6 +98,14 @@ LoadedInput load_dicom(const std::filesystem::path& path, const InputOptions& op
   if (!in.volume_int16) in.volume = dicom::load_series(selected, scan.files, progress, options.allow_localizer);
   in.qc_flags = selected.qc_flags;
   in.notes = selected.notes;
+  if (!selected.slices.empty()) in.any_dicom_file = scan.files[selected.slices.front().file_index].path;
+  {
+    // Derived objects reference slice k's instance only when the grid is the source's, one file a slice.
+    std::set<std::size_t> files;
+    for (const auto& ref : selected.slices) files.insert(ref.file_index);
+    in.one_instance_per_slice = !selected.needs_resampling && files.size() == selected.slices.size() &&
+                                selected.slices.size() == selected.geometry.size[2];
+  }
   if (!selected.usable) in.notes.push_back(selected.unusable_reason + ": converted as it is, not for analysis");
   for (const auto& flag : selected.qc_flags)
     if (flag == "no_pixel_spacing") in.calibrated = false;

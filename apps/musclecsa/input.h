@@ -29,6 +29,8 @@ struct LoadedInput {
   std::string kind;                        ///< "dicom", "research", "bitmap"
   std::optional<dicom::Series> series;     ///< for DICOM input
   bool calibrated = true;                  ///< false: pixel measurements only
+  std::filesystem::path any_dicom_file;    ///< one file of the DICOM series (empty otherwise)
+  bool one_instance_per_slice = false;     ///< DICOM: slice k is exactly instance sop_instance_uids[k]
   std::vector<std::string> qc_flags, notes;
 };
 

@@ -500,7 +500,37 @@ void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegme
       seg.slices[k].qc_flags.push_back("muscle_boundaries_uncertain");
       ++uncertain_count;
     }
+  // Consistency along z: a muscle whose area in a slice is over 1.5 times both its neighbours' or
+  // under both divided by 1.5 (all three over 2 cm2) spikes: anatomy changes smoothly, so the
+  // split there is suspect. Muscles that start or end change monotonically and are not flagged.
+  const auto& catalog = LabelCatalog::standard();
+  const std::size_t nz = seg.slices.size();
+  std::vector<std::map<LabelId, double>> area_mm2(nz);
+  for (std::size_t k = 0; k < nz; ++k) {
+    const LabelId* l = seg.labels.slice(k);
+    for (std::size_t o = 0; o < g.slice_voxel_count(); ++o)
+      if (l[o] != 0) area_mm2[k][l[o]] += g.pixel_area_mm2();
+  }
+  int jumps = 0;
+  for (std::size_t k = 1; k + 1 < nz; ++k) {
+    bool jump = false;
+    for (const auto& [label, area] : area_mm2[k]) {
+      const auto decoded = catalog.decode(label);
+      if (!decoded || decoded->structure->kind != StructureKind::Muscle) continue;
+      const auto before = area_mm2[k - 1].find(label), after = area_mm2[k + 1].find(label);
+      if (before == area_mm2[k - 1].end() || after == area_mm2[k + 1].end()) continue;
+      const double low = std::min(before->second, after->second), high = std::max(before->second, after->second);
+      if (low >= 200 && area >= 200 && (area > 1.5 * high || area * 1.5 < low)) jump = true;
+    }
+    if (jump) {
+      seg.slices[k].qc_flags.push_back("muscle_area_jump");
+      ++jumps;
+    }
+  }
   seg.muscles_segmented = true;
+  if (jumps > 0)
+    seg.notes.push_back(std::to_string(jumps) + " slice(s) have a muscle whose area jumps against its neighbouring slices "
+                        "(muscle_area_jump): check the muscle split there");
   if (fallback_level)
     seg.notes.push_back("the whole " + p.level.bone_key + " is not in the scan: the muscle layout of the standard level (" +
                         std::to_string(int(std::lround(100 * p.level.fraction_from_proximal))) +

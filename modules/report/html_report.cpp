@@ -1,0 +1,301 @@
+// HTML case and batch reports from results.json (docs/cli.md, "musclecsa report").
+
+#include "musclecsa/report/html_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "musclecsa/core/catalog.h"
+#include "musclecsa/core/error.h"
+#include "musclecsa/io/text_file.h"
+
+namespace musclecsa::report {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+/// A table cell holding a number; data-value keeps full precision for sorting.
+std::string number_cell(const json& value, int decimals) {
+  if (!value.is_number()) return "<td></td>";
+  return "<td class=\"num\" data-value=\"" + number(value.get<double>(), 6) + "\">" + number(value.get<double>(), decimals) + "</td>";
+}
+
+std::string structure_name(const std::string& key) {
+  const Structure* s = LabelCatalog::standard().find(key);
+  return s != nullptr ? s->name : key;
+}
+
+const char* kStyle = R"(<style>
+body { font-family: system-ui, sans-serif; margin: 24px; color: #1d1d1f; background: #fafafa; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin-top: 28px; } h3 { font-size: 15px; }
+.meta { color: #555; font-size: 13px; }
+table { border-collapse: collapse; margin: 8px 0 16px; background: #fff; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: middle; }
+th { background: #f0f0f3; cursor: pointer; user-select: none; } th[data-order="asc"]::after { content: " \25B2"; }
+th[data-order="desc"]::after { content: " \25BC"; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.group td { font-weight: 600; } tr.failed td { background: #fdecea; }
+.flag { display: inline-block; background: #fff3cd; border: 1px solid #e0c36a; border-radius: 3px; padding: 0 5px; margin: 1px; font-size: 12px; }
+.qc img { max-width: 100%; border: 1px solid #ccc; } img.thumb { width: 220px; border: 1px solid #ccc; }
+details pre { background: #fff; border: 1px solid #ddd; padding: 8px; font-size: 12px; }
+</style>)";
+
+/// Click a header to sort its table; numbers by data-value, text otherwise.
+const char* kSortScript = R"(<script>
+document.querySelectorAll('table.sortable th').forEach(function (th, column) {
+  th.addEventListener('click', function () {
+    var body = th.closest('table').tBodies[0];
+    var ascending = th.dataset.order !== 'asc';
+    th.closest('tr').querySelectorAll('th').forEach(function (h) { delete h.dataset.order; });
+    th.dataset.order = ascending ? 'asc' : 'desc';
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[column].dataset.value || a.cells[column].textContent;
+      var y = b.cells[column].dataset.value || b.cells[column].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+});
+</script>)";
+
+std::string page(const std::string& title, const std::string& body) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>\n" + kStyle +
+         "</head><body>\n" + body + kSortScript + "\n</body></html>\n";
+}
+
+json read_results(const fs::path& case_dir) {
+  const fs::path file = case_dir / "results.json";
+  if (!fs::exists(file)) throw Error(ErrorCode::InputNotFound, file.string(), "no results.json: run musclecsa analyze into this folder first");
+  json j;
+  try {
+    j = json::parse(io::read_text(file));
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidInput, file.string(), std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object() || j.value("format", "") != "musclecsa-results")
+    throw Error(ErrorCode::InvalidInput, file.string(), "not a MuscleCSA results file (format musclecsa-results)");
+  return j;
+}
+
+std::vector<std::string> qc_images_in(const fs::path& case_dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(case_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.rfind("qc_", 0) == 0 && entry.path().extension() == ".png") names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string flags_html(const json& flags) {
+  std::string out;
+  if (flags.is_array())
+    for (const auto& f : flags) out += "<span class=\"flag\">" + escape(f.get<std::string>()) + "</span>";
+  return out;
+}
+
+std::string level_section(const json& level, const json& results) {
+  std::ostringstream o;
+  const std::string side = level.value("side", "");
+  o << "<h3>" << escape(side) << " leg, " << escape(level.value("name", "")) << "</h3>\n";
+  if (!level.value("found", false)) {
+    o << "<p>No standard level: " << escape(level.value("reason", "")) << "</p>\n";
+    return o.str();
+  }
+  o << "<p class=\"meta\">slice " << level.value("slice", -1) << ", z " << number(level.value("z_mm", 0.0), 1) << " mm";
+  if (level.contains("percent_of_length"))
+    o << ", " << number(level["percent_of_length"].get<double>(), 1) << "% of " << escape(level.value("bone", "")) << " length";
+  o << " (" << escape(level.value("method", "")) << ")</p>\n";
+  for (const auto& s : results.value("slices", json::array()))
+    if (s.value("slice", -1) == level.value("slice", -2) && !s["qc_flags"].empty())
+      o << "<p>QC flags of this slice: " << flags_html(s["qc_flags"]) << "</p>\n";
+  const json& m = level["measures"];
+  o << "<table><tbody>\n";
+  auto row = [&](const std::string& name, const json& value, const std::string& unit, int decimals) {
+    o << "<tr><th>" << escape(name) << "</th>" << number_cell(value, decimals) << "<td>" << escape(unit) << "</td></tr>\n";
+  };
+  row("Muscle CSA", m["muscle_area_cm2"], "cm2", 2);
+  row("Muscle mean HU", m["muscle_mean_hu"], "HU", 1);
+  row("Low-attenuation muscle", m["low_attenuation_muscle_area_cm2"], "cm2", 2);
+  row("IMAT", m["imat_area_cm2"], "cm2", 2);
+  row("Subcutaneous fat", m["subcutaneous_fat_area_cm2"], "cm2", 2);
+  row("Bone", m["bone_area_cm2"], "cm2", 2);
+  if (level.contains("muscle_area_per_height2_cm2_m2")) row("Muscle CSA / height2", level["muscle_area_per_height2_cm2_m2"], "cm2/m2", 2);
+  o << "</tbody></table>\n";
+  if (m.contains("structures") && !m["structures"].empty()) {
+    o << "<table class=\"sortable\" id=\"structures-" << escape(side) << "\"><thead><tr><th>Structure</th><th>Kind</th>"
+      << "<th>CSA (cm2)</th><th>Outline (cm2)</th><th>Intramuscular fat (cm2)</th><th>Mean HU</th><th>SD HU</th>"
+      << "<th>Fat fraction</th></tr></thead><tbody>\n";
+    for (const auto& st : m["structures"]) {
+      const bool group = st.value("kind", "") == "muscle_group";
+      o << "<tr" << (group ? " class=\"group\"" : "") << "><td>" << escape(structure_name(st.value("structure", ""))) << "</td><td>"
+        << (group ? "group" : "muscle") << "</td>" << number_cell(st["muscle_area_cm2"], 2) << number_cell(st["outline_area_cm2"], 2)
+        << number_cell(st["intramuscular_fat_area_cm2"], 2) << number_cell(st["mean_hu"], 1) << number_cell(st["sd_hu"], 1)
+        << number_cell(st["fat_fraction"], 3) << "</tr>\n";
+    }
+    o << "</tbody></table>\n";
+  }
+  return o.str();
+}
+
+/// Level value of one side for the batch table, or null.
+json level_value(const json& results, const std::string& side, const std::string& key) {
+  for (const auto& level : results.value("levels", json::array()))
+    if (level.value("side", "") == side && level.value("found", false) && level.contains("measures"))
+      return level["measures"].value(key, json());
+  return json();
+}
+
+}  // namespace
+
+void write_case_report(const fs::path& case_dir) {
+  const json r = read_results(case_dir);
+  const json& in = r["input"];
+  std::ostringstream o;
+  o << "<h1>MuscleCSA report</h1>\n<p class=\"meta\">" << escape(in.value("series_description", "")) << " &middot; "
+    << escape(in.value("modality", "")) << " &middot; created " << escape(r.value("created_utc", "")) << " by MuscleCSA "
+    << escape(r["software"].value("version", "")) << "</p>\n";
+  o << "<table><tbody>\n";
+  auto info = [&](const std::string& name, const std::string& value) {
+    if (!value.empty()) o << "<tr><th>" << escape(name) << "</th><td>" << escape(value) << "</td></tr>\n";
+  };
+  info("Pseudonym", in.value("pseudonym", ""));
+  info("Patient ID", in.value("patient_id", ""));
+  info("Study Instance UID", in.value("study_instance_uid", ""));
+  info("Series Instance UID", in.value("series_instance_uid", ""));
+  info("Input", in.value("path", ""));
+  info("Protocol", r["protocol"].value("name", "") + " (hash " + r["protocol"].value("hash", "") + ")");
+  info("Segmentation", r.value("segmentation", ""));
+  o << "</tbody></table>\n";
+  o << "<h2>QC</h2>\n<p id=\"qc-flags\">" << (r["qc_flags"].empty() ? "no QC flags" : flags_html(r["qc_flags"])) << "</p>\n";
+  if (!r["notes"].empty()) {
+    o << "<ul>\n";
+    for (const auto& note : r["notes"]) o << "<li>" << escape(note.get<std::string>()) << "</li>\n";
+    o << "</ul>\n";
+  }
+  o << "<h2>Standard level</h2>\n";
+  for (const auto& level : r["levels"]) o << level_section(level, r);
+  const auto images = qc_images_in(case_dir);
+  if (!images.empty()) {
+    o << "<h2>QC images</h2>\n<div class=\"qc\">\n";
+    for (const auto& name : images)
+      o << "<p><img src=\"" << escape(name) << "\" alt=\"" << escape(name) << "\" onload=\"this.dataset.loaded='1'\"></p>\n";
+    o << "</div>\n";
+  }
+  if (!r["volumes"].empty()) {
+    o << "<h2>Volumes over the scanned range</h2>\n<table class=\"sortable\"><thead><tr><th>Side</th><th>Muscle (cm3)</th>"
+      << "<th>IMAT (cm3)</th><th>Subcutaneous fat (cm3)</th></tr></thead><tbody>\n";
+    for (const auto& v : r["volumes"])
+      o << "<tr><td>" << escape(v.value("side", "")) << "</td>" << number_cell(v["muscle_volume_cm3"], 1)
+        << number_cell(v["imat_volume_cm3"], 1) << number_cell(v["subcutaneous_fat_volume_cm3"], 1) << "</tr>\n";
+    o << "</tbody></table>\n";
+  }
+  o << "<h2>Protocol</h2>\n<details><summary>" << escape(r["protocol"].value("name", "")) << " definition</summary><pre>"
+    << escape(r["protocol"]["definition"].dump(2)) << "</pre></details>\n";
+  o << "<p class=\"meta\">Every value per slice: results.csv and results.json in this folder.</p>\n";
+  io::write_text_atomically(case_dir / "report.html", page("MuscleCSA report - " + in.value("series_description", ""), o.str()));
+}
+
+BatchCaseSummary summarise_case(const fs::path& case_dir) {
+  BatchCaseSummary s;
+  s.dir = case_dir;
+  s.name = case_dir.filename().string();
+  if (s.name.empty()) s.name = case_dir.parent_path().filename().string();
+  if (fs::exists(case_dir / "results.json")) {
+    s.analysed = true;
+    return s;
+  }
+  if (fs::exists(case_dir / "error.txt")) {
+    std::istringstream text(io::read_text(case_dir / "error.txt"));
+    std::getline(text, s.failure_reason);
+  }
+  if (s.failure_reason.empty()) s.failure_reason = "no results.json";
+  return s;
+}
+
+void write_batch_report(const std::vector<BatchCaseSummary>& cases, const fs::path& out_dir) {
+  std::ostringstream o;
+  int analysed = 0, failed = 0;
+  for (const auto& c : cases) (c.analysed ? analysed : failed) += 1;
+  o << "<h1>MuscleCSA batch report</h1>\n<p class=\"meta\" id=\"summary\">" << cases.size() << " case(s): " << analysed
+    << " analysed, " << failed << " failed</p>\n";
+  o << "<table class=\"sortable\" id=\"cases\"><thead><tr><th>Case</th><th>Status</th><th>Protocol</th>"
+    << "<th>Right muscle CSA (cm2)</th><th>Left muscle CSA (cm2)</th><th>Right IMAT (cm2)</th><th>Left IMAT (cm2)</th>"
+    << "<th>Right mean HU</th><th>Left mean HU</th><th>QC flags</th><th>QC image</th></tr></thead><tbody>\n";
+  std::set<std::string> used;
+  for (std::size_t n = 0; n < cases.size(); ++n) {
+    const auto& c = cases[n];
+    std::string name = c.name.empty() ? "case" : c.name;
+    for (int suffix = 2; used.count(name); ++suffix) name = c.name + "_" + std::to_string(suffix);
+    used.insert(name);
+    if (!c.analysed) {
+      o << "<tr class=\"failed\"><td>" << escape(name) << "</td><td>failed: " << escape(c.failure_reason)
+        << "</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+      continue;
+    }
+    json r;
+    try {
+      r = read_results(c.dir);
+    } catch (const Error& e) {
+      o << "<tr class=\"failed\"><td>" << escape(name) << "</td><td>failed: " << escape(e.what())
+        << "</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+      continue;
+    }
+    // The case's page and images go into cases/<name>/ so the batch folder stands alone.
+    const fs::path target = out_dir / "cases" / name;
+    std::error_code ec;
+    fs::create_directories(target, ec);
+    if (ec) throw Error(ErrorCode::OutputFailed, target.string(), "cannot create the folder: " + ec.message());
+    write_case_report(c.dir);
+    const auto images = qc_images_in(c.dir);
+    std::vector<std::string> files = images;
+    files.push_back("report.html");
+    for (const std::string& file : files) {
+      fs::copy_file(c.dir / file, target / file, fs::copy_options::overwrite_existing, ec);
+      if (ec) throw Error(ErrorCode::OutputFailed, (target / file).string(), "cannot copy: " + ec.message());
+    }
+    const std::string link = "cases/" + escape(name) + "/report.html";
+    o << "<tr><td><a href=\"" << link << "\">" << escape(name) << "</a></td><td>analysed</td><td>"
+      << escape(r["protocol"].value("name", "")) << "</td>" << number_cell(level_value(r, "right", "muscle_area_cm2"), 2)
+      << number_cell(level_value(r, "left", "muscle_area_cm2"), 2) << number_cell(level_value(r, "right", "imat_area_cm2"), 2)
+      << number_cell(level_value(r, "left", "imat_area_cm2"), 2) << number_cell(level_value(r, "right", "muscle_mean_hu"), 1)
+      << number_cell(level_value(r, "left", "muscle_mean_hu"), 1) << "<td>" << flags_html(r["qc_flags"]) << "</td><td>";
+    if (!images.empty())
+      o << "<a href=\"" << link << "\"><img class=\"thumb\" src=\"cases/" << escape(name) << "/" << escape(images.front())
+        << "\" alt=\"QC\" onload=\"this.dataset.loaded='1'\"></a>";
+    o << "</td></tr>\n";
+  }
+  o << "</tbody></table>\n<p class=\"meta\">Click a column header to sort.</p>\n";
+  io::write_text_atomically(out_dir / "index.html", page("MuscleCSA batch report", o.str()));
+}
+
+}  // namespace musclecsa::report

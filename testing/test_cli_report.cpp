@@ -1,0 +1,152 @@
+// Reports that leave the tool: HTML pages opened in a real headless Chromium, SEG/SR through the
+// CLI (refused for non-DICOM input), and what patient data the outputs carry.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "musclecsa/io/image_io.h"
+#include "musclecsa/io/text_file.h"
+#include "musclecsa/phantom/phantom.h"
+#include "test_support.h"
+
+using namespace musclecsa;
+using musclecsa::testing::quoted;
+using musclecsa::testing::run_command;
+using musclecsa::testing::TempDir;
+
+namespace {
+const std::string kBinary = MUSCLECSA_BINARY;
+const std::string kChromium = CHROMIUM_EXECUTABLE;
+
+/// A small thigh CT phantom as DICOM (whole femur, so the level is found): dir/name/dicom/ct.
+std::filesystem::path thigh_ct(const TempDir& dir, const std::string& name, std::uint64_t seed) {
+  phantom::PhantomParams p;
+  p.anatomy = phantom::Anatomy::Thigh;
+  p.modality = phantom::PhantomModality::CT;
+  p.columns = 200;
+  p.pixel_spacing_mm = 2.0;
+  p.slices = 24;
+  p.slice_spacing_mm = 20;
+  p.seed = seed;
+  NullProgress progress;
+  phantom::write_phantom(phantom::make_phantom(p, progress), dir / name, progress);
+  return dir / name / "dicom/ct";
+}
+
+/// Chromium, headless, as root in a container: no sandbox, no GPU.
+std::string chromium(const std::string& arguments) {
+  return kChromium + " --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=3000 " + arguments;
+}
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+}  // namespace
+
+TEST(CliReport, CaseAndBatchPagesOpenInChromiumWithTablesAndImages) {
+  TempDir dir;
+  for (auto [name, seed] : {std::pair{"case_a", 3}, std::pair{"case_b", 5}}) {
+    const auto r = run_command(kBinary + " analyze " + quoted(thigh_ct(dir, std::string("ph_") + name, std::uint64_t(seed))) +
+                               " --out " + quoted(dir / name) + " --format html --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_TRUE(std::filesystem::exists(dir / name / "report.html"));
+  }
+  // A failed case: its folder holds only the reason.
+  io::write_text_atomically(dir / "case_bad/error.txt", "not a CT series (modality MR)\nmore detail\n");
+  const auto batch = run_command(kBinary + " report " + quoted(dir / "case_a") + " " + quoted(dir / "case_b") + " " +
+                                 quoted(dir / "case_bad") + " --out " + quoted(dir / "batch"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  EXPECT_NE(batch.output.find("3 case(s), 1 failed"), std::string::npos) << batch.output;
+
+  // The batch page as the browser builds it (scripts run, images load).
+  const auto dom = run_command(chromium("--dump-dom " + quoted(std::filesystem::path("file://" + (dir / "batch/index.html").string()))) + " 2>/dev/null");
+  ASSERT_EQ(dom.exit_code, 0) << dom.output;
+  EXPECT_NE(dom.output.find("3 case(s): 2 analysed, 1 failed"), std::string::npos) << dom.output.substr(0, 2000);
+  EXPECT_EQ(count(dom.output, "<tr class=\"failed\">"), 1);
+  EXPECT_NE(dom.output.find("failed: not a CT series (modality MR)"), std::string::npos);
+  EXPECT_EQ(count(dom.output, "class=\"thumb\""), 2);
+  EXPECT_EQ(count(dom.output, "data-loaded=\"1\""), 2) << "both thumbnails must load from the batch folder";
+  EXPECT_TRUE(std::filesystem::exists(dir / "batch/cases/case_a/report.html"));
+
+  // The case page: level tables per side with the groups, the QC image loaded.
+  const auto case_dom =
+      run_command(chromium("--dump-dom " + quoted(std::filesystem::path("file://" + (dir / "batch/cases/case_a/report.html").string()))) + " 2>/dev/null");
+  ASSERT_EQ(case_dom.exit_code, 0);
+  EXPECT_NE(case_dom.output.find("id=\"structures-right\""), std::string::npos);
+  EXPECT_NE(case_dom.output.find("id=\"structures-left\""), std::string::npos);
+  EXPECT_NE(case_dom.output.find("Quadriceps femoris"), std::string::npos);
+  EXPECT_GE(count(case_dom.output, "data-loaded=\"1\""), 1);
+
+  // A screenshot: not blank.
+  const auto shot = run_command(chromium("--window-size=1280,900 --screenshot=" + quoted(dir / "shot.png") + " " +
+                                         quoted(std::filesystem::path("file://" + (dir / "batch/index.html").string()))) + " 2>&1");
+  ASSERT_EQ(shot.exit_code, 0) << shot.output;
+  const io::BitmapImage png = io::read_bitmap(dir / "shot.png", std::nullopt);
+  EXPECT_EQ(png.image.geometry.size[0], 1280u);
+  const auto [lo, hi] = std::minmax_element(png.image.voxels.begin(), png.image.voxels.end());
+  EXPECT_GT(*hi - *lo, 100.0f);
+}
+
+TEST(CliReport, ReportNeedsResultsAndSegSrNeedDicom) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "empty");
+  const auto none = run_command(kBinary + " report " + quoted(dir / "empty"));
+  EXPECT_EQ(none.exit_code, 3) << none.output;
+  EXPECT_NE(none.output.find("results.json"), std::string::npos) << none.output;
+  io::write_text_atomically(dir / "other/results.json", "{\"format\": \"something-else\"}");
+  const auto other = run_command(kBinary + " report " + quoted(dir / "other"));
+  EXPECT_EQ(other.exit_code, 4) << other.output;
+
+  // A NIfTI CT cannot go back to PACS as SEG/SR: refused before any work, with the reason.
+  const auto dicom = thigh_ct(dir, "ph", 3);
+  const auto convert = run_command(kBinary + " convert " + quoted(dicom) + " " + quoted(dir / "ct.nii.gz"));
+  ASSERT_EQ(convert.exit_code, 0) << convert.output;
+  const auto seg = run_command(kBinary + " analyze " + quoted(dir / "ct.nii.gz") + " --modality ct --out " + quoted(dir / "o") +
+                               " --format seg");
+  EXPECT_EQ(seg.exit_code, 2) << seg.output;
+  EXPECT_NE(seg.output.find("DICOM SEG and SR need DICOM input"), std::string::npos) << seg.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o/results.json"));
+  const auto bad = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "o") + " --format pdf");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+}
+
+TEST(CliReport, PatientIdOnlyWhenAskedAndPseudonymsFromAMap) {
+  TempDir dir;
+  const auto dicom = thigh_ct(dir, "ph", 3);
+  const auto plain = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "plain") + " --format html --quiet");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  const auto info = run_command(kBinary + " info " + quoted(dicom) + " --json");
+  const std::string patient_id = nlohmann::json::parse(info.output)["patients"][0]["patient_id"];
+  ASSERT_FALSE(patient_id.empty());
+  for (const char* file : {"results.json", "results.csv", "report.html"})
+    EXPECT_EQ(io::read_text(dir / "plain" / file).find(patient_id), std::string::npos) << file << " leaks the Patient ID";
+
+  const auto with_id = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "id") +
+                                   " --include-patient-id --format html --quiet");
+  ASSERT_EQ(with_id.exit_code, 0) << with_id.output;
+  EXPECT_EQ(nlohmann::json::parse(io::read_text(dir / "id/results.json"))["input"]["patient_id"], patient_id);
+  EXPECT_NE(io::read_text(dir / "id/results.csv").find("\n" + patient_id + ","), std::string::npos);
+  EXPECT_NE(io::read_text(dir / "id/report.html").find(patient_id), std::string::npos);
+
+  io::write_text_atomically(dir / "map.csv", "patient_id,pseudonym\nsomeone-else,SUBJ-001\n" + patient_id + ",SUBJ-042\n");
+  const auto mapped = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "mapped") +
+                                  " --pseudonym-map " + quoted(dir / "map.csv") + " --quiet");
+  ASSERT_EQ(mapped.exit_code, 0) << mapped.output;
+  const auto j = nlohmann::json::parse(io::read_text(dir / "mapped/results.json"));
+  EXPECT_EQ(j["input"]["pseudonym"], "SUBJ-042");
+  EXPECT_FALSE(j["input"].contains("patient_id"));
+  EXPECT_EQ(io::read_text(dir / "mapped/results.csv").find(patient_id), std::string::npos);
+  EXPECT_NE(io::read_text(dir / "mapped/results.csv").find("\nSUBJ-042,"), std::string::npos);
+
+  io::write_text_atomically(dir / "other.csv", "patient_id,pseudonym\nsomeone-else,SUBJ-001\n");
+  const auto unmapped = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "unmapped") +
+                                    " --pseudonym-map " + quoted(dir / "other.csv"));
+  EXPECT_EQ(unmapped.exit_code, 4) << unmapped.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "unmapped/results.json")) << "nothing may be written without a pseudonym";
+}
