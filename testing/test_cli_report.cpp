@@ -11,6 +11,8 @@
 #include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/phantom/phantom.h"
+#include "musclecsa/report/dicom_seg.h"
+#include "musclecsa/report/dicom_sr.h"
 #include "test_support.h"
 
 using namespace musclecsa;
@@ -149,4 +151,43 @@ TEST(CliReport, PatientIdOnlyWhenAskedAndPseudonymsFromAMap) {
                                     " --pseudonym-map " + quoted(dir / "other.csv"));
   EXPECT_EQ(unmapped.exit_code, 4) << unmapped.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "unmapped/results.json")) << "nothing may be written without a pseudonym";
+}
+
+TEST(CliReport, SegAndSrFromAnalyzeReadBackAsTheLabelsAndTheLevelMeasurements) {
+  TempDir dir;
+  const auto dicom = thigh_ct(dir, "ph", 7);
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out") + " --format seg,sr");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("segmentation.dcm, measurements.dcm"), std::string::npos) << r.output;
+  // SEG: the label map of the analysis, voxel for voxel, on the source grid.
+  report::DicomSegInfo seg_info;
+  const LabelMap from_seg = report::read_dicom_seg(dir / "out/segmentation.dcm", &seg_info);
+  const LabelMap labels = io::read_label_map(dir / "out/labels.nii.gz");
+  ASSERT_TRUE(from_seg.geometry.same_grid_as(labels.geometry, 1e-3));
+  EXPECT_EQ(from_seg.voxels, labels.voxels);
+  const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
+  EXPECT_EQ(seg_info.study_instance_uid, results["input"]["study_instance_uid"]);
+  // SR: every level measurement of results.json, with its value.
+  const auto from_sr = report::read_dicom_sr(dir / "out/measurements.dcm");
+  std::size_t level_records = 0, matched = 0;
+  for (const auto& m : results["measurements"]) {
+    const std::string level = m["level"];
+    if (level.empty() || level == "scanned_range") continue;
+    ++level_records;
+    for (const auto& x : from_sr)
+      if (x.quantity == m["quantity"] && x.structure_key == m["structure"] && std::string(to_string(x.side)) == m["side"] &&
+          x.level == level && x.slice_index == m["slice"].get<int>()) {
+        EXPECT_NEAR(x.value, m["value"].get<double>(), 1e-9 + 1e-9 * std::abs(m["value"].get<double>())) << x.quantity;
+        ++matched;
+        break;
+      }
+  }
+  EXPECT_GT(level_records, 100u);
+  EXPECT_EQ(matched, level_records);
+  EXPECT_EQ(from_sr.size(), level_records);
+  // Both pass the DICOM validator (warnings only: the private coding scheme).
+  for (const char* file : {"segmentation.dcm", "measurements.dcm"}) {
+    const auto check = run_command(std::string(DCIODVFY_EXECUTABLE) + " " + quoted(dir / "out" / file) + " 2>&1");
+    EXPECT_EQ(check.output.find("Error"), std::string::npos) << file << ": " << check.output.substr(0, 2000);
+  }
 }
