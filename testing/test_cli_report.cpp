@@ -191,3 +191,38 @@ TEST(CliReport, SegAndSrFromAnalyzeReadBackAsTheLabelsAndTheLevelMeasurements) {
     EXPECT_EQ(check.output.find("Error"), std::string::npos) << file << ": " << check.output.substr(0, 2000);
   }
 }
+
+TEST(CliReport, AFullDiskOrABlockedFolderLeavesNoHalfWrittenFile) {
+  TempDir dir;
+  const auto dicom = thigh_ct(dir, "ph", 3);
+  // A file where the output folder should be.
+  io::write_text_atomically(dir / "blocked", "x");
+  const auto blocked = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "blocked") + " --quiet");
+  EXPECT_EQ(blocked.exit_code, 5) << blocked.output;
+  EXPECT_NE(blocked.output.find("blocked"), std::string::npos) << blocked.output;
+  // A disk that fills up: files over 300 kB cannot be written (SIGXFSZ ignored, so writes fail).
+  const auto full = run_command("bash -c \"trap '' XFSZ; ulimit -f 300; exec " + kBinary + " analyze '" + dicom.string() +
+                                "' --out '" + (dir / "full").string() + "' --format seg,sr,html --quiet\" 2>&1");
+  EXPECT_EQ(full.exit_code, 5) << full.output;
+  EXPECT_NE(full.output.find((dir / "full").string()), std::string::npos) << "the error names the file: " << full.output;
+  ASSERT_TRUE(std::filesystem::exists(dir / "full"));
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "full")) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_NE(name.front(), '.') << "temporary file left: " << name;
+    EXPECT_EQ(name.find(".partial"), std::string::npos) << "temporary file left: " << name;
+    // What is there is whole.
+    if (entry.path().extension() == ".json") {
+      EXPECT_TRUE(nlohmann::json::accept(io::read_text(entry.path()))) << name;
+    }
+    if (name == "labels.nii.gz") {  // NIfTI-1 header (352 bytes) + 200 x 200 x 24 uint16 labels
+      const auto size = run_command("gzip -dc " + quoted(entry.path()) + " | wc -c");
+      EXPECT_EQ(std::stol(size.output), 352 + 200 * 200 * 24 * 2) << "labels.nii.gz is truncated";
+    }
+    if (name == "segmentation.dcm") {
+      EXPECT_NO_THROW((void)report::read_dicom_seg(entry.path())) << name;
+    }
+    if (name == "measurements.dcm") {
+      EXPECT_NO_THROW((void)report::read_dicom_sr(entry.path())) << name;
+    }
+  }
+}

@@ -8,6 +8,8 @@
 #include <string>
 #include <sys/wait.h>
 
+#include <gtest/gtest.h>
+
 namespace musclecsa::testing {
 
 /// A fresh folder under the system temp dir, removed with its content at scope exit.
@@ -18,7 +20,10 @@ class TempDir {
     path_ = std::filesystem::temp_directory_path() / ("musclecsa-test-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
+  /// Before the folder goes, every MuscleCSA results.json written into it is checked against
+  /// docs/schemas/results.schema.json: each test that produces results validates them.
   ~TempDir() {
+    validate_results_files();
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
@@ -28,6 +33,7 @@ class TempDir {
   std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
  private:
+  void validate_results_files() const;
   std::filesystem::path path_;
 };
 
@@ -50,5 +56,25 @@ inline CommandResult run_command(const std::string& command) {
 }
 
 inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+inline void TempDir::validate_results_files() const {
+  std::string files;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path_, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename() != "results.json") continue;
+    std::FILE* f = std::fopen(it->path().c_str(), "rb");
+    if (f == nullptr) continue;
+    char head[256] = {};
+    const std::size_t n = std::fread(head, 1, sizeof head - 1, f);
+    std::fclose(f);
+    if (std::string(head, n).find("musclecsa-results") != std::string::npos) files += " " + quoted(it->path());
+  }
+  if (files.empty()) return;
+  const std::filesystem::path source = MUSCLECSA_SOURCE_DIR;
+  const auto r = run_command("/usr/bin/python3 " + quoted(source / "testing/validate_json.py") + " " +
+                             quoted(source / "docs/schemas/results.schema.json") + files);
+  if (r.exit_code != 0) ADD_FAILURE() << "results.json against its schema: " << r.output;
+}
 
 }  // namespace musclecsa::testing

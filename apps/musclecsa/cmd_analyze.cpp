@@ -276,9 +276,13 @@ int run_analyze(const AnalyzeOptions& o) {
     for (const auto& m : s.sides) sides.push_back(side_json(m));
     slices.push_back({{"slice", s.slice_index}, {"z_mm", s.z_mm}, {"qc_flags", s.qc_flags}, {"sides", sides}});
   }
+  // Each structure's code (SEG property type / SR finding site, docs/coding.md) as "SCHEME:CODE".
+  std::map<std::string, std::string> code_of;
+  for (const auto& st : LabelCatalog::standard().structures()) code_of[st.key] = st.type.scheme + ":" + st.type.code;
   json records = json::array();
   for (const auto& m : measurements)
     records.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
+                       {"structure_code", code_of[m.structure_key]},
                        {"side", std::string(to_string(m.side))}, {"level", m.level},
                        {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
                        {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
@@ -325,14 +329,16 @@ int run_analyze(const AnalyzeOptions& o) {
 
   const std::filesystem::path dir(o.out);
   std::ostringstream csv;
-  csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,quantity,value,unit\n";
+  csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
+         "quantity,value,unit\n";
+  const std::string protocol_columns = csv_escape(protocol.name) + "," + protocol.hash() + ",";
   const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
   const std::string case_columns = subject + "," + csv_escape(in.volume.source.study_instance_uid) + "," +
                                    csv_escape(in.volume.source.series_instance_uid) + ",";
   for (const auto& m : measurements) {
-    csv << case_columns << csv_escape(protocol.name) << "," << protocol.hash() << "," << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
+    csv << case_columns << protocol_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
         << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
+        << csv_escape(code_of[m.structure_key]) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
   }
   io::write_image(seg.labels, dir / "labels.nii.gz");
   io::write_label_names(dir / "labels.json");
