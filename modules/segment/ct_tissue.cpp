@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "mask2d.h"
@@ -37,13 +38,20 @@ float sample(const SliceContext& s, double i, double j) {
                             (1 - a) * b * s.hu[i0 + s.nx * j1] + a * b * s.hu[i1 + s.nx * j1]);
 }
 
+/// std::lround (halves away from zero) without the library call: exact for |v| < 2^52.
+inline long round_half_away(double v) {
+  const long t = long(v);
+  const double f = v - double(t);  // exact
+  return t + long(f >= 0.5) - long(f <= -0.5);  // branch-free: the fraction is unpredictable
+}
+
 /// Circular median then mean smoothing of a per-ray profile.
 std::vector<double> smooth_profile(const std::vector<double>& r, int median_half, int mean_half) {
   const int n = int(r.size());
   std::vector<double> med(r.size()), out(r.size());
+  std::vector<double> w(std::size_t(2 * median_half + 1));
   for (int k = 0; k < n; ++k) {
-    std::vector<double> w;
-    for (int d = -median_half; d <= median_half; ++d) w.push_back(r[std::size_t(((k + d) % n + n) % n)]);
+    for (int d = -median_half; d <= median_half; ++d) w[std::size_t(d + median_half)] = r[std::size_t(((k + d) % n + n) % n)];
     std::nth_element(w.begin(), w.begin() + long(w.size() / 2), w.end());
     med[std::size_t(k)] = w[w.size() / 2];
   }
@@ -57,10 +65,37 @@ std::vector<double> smooth_profile(const std::vector<double>& r, int median_half
 
 /// Linear interpolation of a per-ray profile at angle theta (radians).
 double profile_at(const std::vector<double>& r, double theta) {
-  const double t = (theta < 0 ? theta + 2 * std::numbers::pi : theta) / (2 * std::numbers::pi) * double(r.size());
-  const std::size_t k0 = std::size_t(t) % r.size(), k1 = (k0 + 1) % r.size();
-  const double a = t - std::floor(t);
+  const std::size_t n = r.size();
+  const double t = (theta < 0 ? theta + 2 * std::numbers::pi : theta) / (2 * std::numbers::pi) * double(n);
+  const std::size_t whole = std::size_t(t);  // t >= 0: whole == floor(t)
+  const std::size_t k0 = whole < n ? whole : whole % n, k1 = k0 + 1 == n ? 0 : k0 + 1;
+  const double a = t - double(whole);
   return (1 - a) * r[k0] + a * r[k1];
+}
+
+/// atan2(y, x) mapped to [0, 2 pi) within 1e-5 rad (Abramowitz & Stegun 4.4.47 on the octant):
+/// only to choose which profile bins bound a pixel, never as the angle itself.
+inline double approx_angle(double y, double x) {
+  const double ax = std::abs(x), ay = std::abs(y);
+  const double hi = std::max(ax, ay);
+  if (hi == 0) return 0;
+  const double a = std::min(ax, ay) / hi, s2 = a * a;
+  double t = a * (0.9998660 + s2 * (-0.3302995 + s2 * (0.1801410 + s2 * (-0.0851330 + s2 * 0.0208351))));
+  if (ay > ax) t = std::numbers::pi / 2 - t;
+  if (x < 0) t = std::numbers::pi - t;
+  if (y < 0) t = 2 * std::numbers::pi - t;
+  return t;
+}
+
+/// Exactly `std::hypot(x, y) > v`, given q = x*x + y*y: hypot (slow) only when q is within a
+/// relative 1e-12 of v*v, far more than the few ulps q and hypot can be off.
+inline bool farther_than(double x, double y, double q, double v) {
+  if (v > 1e-3) {
+    const double v2 = v * v;
+    if (q < v2 * (1 - 1e-12)) return false;
+    if (q > v2 * (1 + 1e-12)) return true;
+  }
+  return std::hypot(x, y) > v;
 }
 
 /// Segments one leg (its mask) of one slice into skin, subcutaneous fat, compartment tissues and bones.
@@ -68,11 +103,18 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
                  LegInSlice& found, std::vector<std::string>& notes, int slice_index) {
   const auto& catalog = LabelCatalog::standard();
   // Centroid in pixel units (fractional) and mm.
+  // Sums of whole numbers: exact in any order. Also the leg's bounding box (rows j0..j1, columns i0..i1).
+  const detail::Box box = detail::bounding_box(leg);
   double ci = 0, cj = 0;
   std::size_t area = 0;
-  for (std::size_t o = 0; o < leg.on.size(); ++o)
-    if (leg.on[o]) {
-      ci += double(o % s.nx), cj += double(o / s.nx), ++area;
+  if (!box.empty)
+    for (std::size_t j = box.j0; j <= box.j1; ++j) {
+      const std::uint8_t* row = leg.on.data() + s.nx * j;
+      std::size_t row_area = 0;
+      double row_i = 0;
+      for (std::size_t i = box.i0; i <= box.i1; ++i)
+        if (row[i]) row_i += double(i), ++row_area;
+      ci += row_i, cj += double(j) * double(row_area), area += row_area;
     }
   ci /= double(area), cj /= double(area);
   found.side = side;
@@ -81,23 +123,58 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
   found.centroid_y_mm = c_lps.y;
 
   // Radial profiles (mm): skin surface, start of subcutaneous fat, deep fascia.
-  const double step_mm = 0.25;
+  constexpr double step_mm = 0.25;  // a power of two: radii stepped from 0 are exact
   const double px = std::min(s.px_i, s.px_j);
   std::vector<double> r_edge(kRays), r_fat(kRays), r_fascia(kRays);
   const double max_r_mm = double(std::max(s.nx * s.px_i, s.ny * s.px_j));
+  // Chessboard distance of each leg pixel to the nearest pixel off the leg (two-pass chamfer over
+  // the box with a border of zeros: off the box is off the leg).
+  const std::size_t depth_w = box.empty ? 0 : box.i1 - box.i0 + 3, depth_h = box.empty ? 0 : box.j1 - box.j0 + 3;
+  std::vector<int> inside_depth(depth_w * depth_h, 0);  // index (i - i0 + 1) + depth_w * (j - j0 + 1)
+  for (std::size_t b = 1; b + 1 < depth_h; ++b) {
+    const std::uint8_t* row = leg.on.data() + box.i0 - 1 + s.nx * (box.j0 + b - 1);
+    int* d = inside_depth.data() + depth_w * b;
+    const int* up = d - depth_w;
+    for (std::size_t a = 1; a + 1 < depth_w; ++a)
+      if (row[a]) d[a] = 1 + std::min(std::min(d[a - 1], up[a - 1]), std::min(up[a], up[a + 1]));
+  }
+  for (std::size_t b = depth_h >= 2 ? depth_h - 2 : 0; b >= 1 && b + 1 < depth_h; --b) {
+    int* d = inside_depth.data() + depth_w * b;
+    const int* down = d + depth_w;
+    for (std::size_t a = depth_w - 2; a >= 1; --a)
+      if (d[a]) d[a] = std::min(d[a], 1 + std::min(std::min(d[a + 1], down[a + 1]), std::min(down[a], down[a - 1])));
+  }
+  std::vector<double> radii;            // one ray's samples inward from the fat start
+  std::vector<signed char> fat_flags;   // is_fat of each (-1: not yet sampled)
   for (int k = 0; k < kRays; ++k) {
     const double theta = 2 * std::numbers::pi * (k + 0.5) / kRays;
     const double di = std::cos(theta) / s.px_i, dj = std::sin(theta) / s.px_j;  // pixels per mm
+    // Steps known to land inside the leg (within the chessboard distance of the last inside pixel)
+    // are taken without looking: the same r values, the same last_inside.
+    const double px_per_step = step_mm * std::max(std::abs(di), std::abs(dj));
     double last_inside = 0;
     for (double r = 0; r < max_r_mm; r += step_mm) {
-      if (leg.at(std::lround(ci + r * di), std::lround(cj + r * dj))) last_inside = r;
-      else if (r - last_inside > 3 * px) break;
+      const long i = round_half_away(ci + r * di), j = round_half_away(cj + r * dj);
+      if (leg.at(i, j)) {
+        last_inside = r;
+        // Later samples move by at most n * px_per_step + 1 pixels (rounding) along either axis.
+        const int d = inside_depth[std::size_t(i) - box.i0 + 1 + depth_w * (std::size_t(j) - box.j0 + 1)];
+        // r is a multiple of step_mm (a power of two) far below 2^50: n additions are one exact jump.
+        long n = long((d - 1 - 1e-6) / px_per_step);
+        if (n > 0) {
+          n = std::min(n, long(std::ceil((max_r_mm - r) / step_mm)) - 1);  // keep r < max_r_mm
+          while (n > 0 && r + double(n) * step_mm >= max_r_mm) --n;
+          if (n > 0) r += double(n) * step_mm, last_inside = r;
+        }
+      } else if (r - last_inside > 3 * px) {
+        break;
+      }
     }
     r_edge[std::size_t(k)] = last_inside;
     auto hu_at = [&](double r) { return sample(s, ci + r * di, cj + r * dj); };
     auto is_fat = [&](double r) { const float v = hu_at(r); return v <= p.adipose.high_hu && v >= p.adipose.low_hu - 100; };
     auto raw_is_fat = [&](double r) {
-      const long i = std::lround(ci + r * di), j = std::lround(cj + r * dj);
+      const long i = round_half_away(ci + r * di), j = round_half_away(cj + r * dj);
       if (i < 0 || j < 0 || i >= long(s.nx) || j >= long(s.ny)) return false;
       return p.adipose.contains(s.hu[std::size_t(i) + s.nx * std::size_t(j)]);
     };
@@ -113,15 +190,30 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
     // Subcutaneous fat until tissue that is largely non-fat over the next 5 mm: the deep fascia with
     // the muscle behind it (thin fat under the fascia and fatty streaks in the muscle allowed). A
     // thin septum inside the fat (about 10% of such a window) is not.
-    while (r > 0) {
-      if (!is_fat(r)) {
+    // The window's samples are the walk's own next samples (q -= step_mm from r gives exactly the
+    // walk's next r), so each sample is classified once and reused.
+    radii.assign(1, r);
+    fat_flags.assign(1, -1);
+    const auto radius = [&](std::size_t m) {
+      while (radii.size() <= m) radii.push_back(radii.back() - step_mm), fat_flags.push_back(-1);
+      return radii[m];
+    };
+    const auto fat_sample = [&](std::size_t m) {
+      radius(m);
+      if (fat_flags[m] < 0) fat_flags[m] = is_fat(radii[m]) ? 1 : 0;
+      return fat_flags[m] == 1;
+    };
+    std::size_t m = 0;
+    while (radii[m] > 0) {
+      if (!fat_sample(m)) {
         int solid = 0, total = 0;
-        for (double q = r; q > r - 5.0 && q > 0; q -= step_mm, ++total) solid += !is_fat(q);
+        const double window_end = radii[m] - 5.0;
+        for (std::size_t t = m; radius(t) > window_end && radii[t] > 0; ++t, ++total) solid += !fat_sample(t);
         if (total > 0 && solid >= 0.45 * total) break;
       }
-      r -= step_mm;
+      radius(++m);
     }
-    r_fascia[std::size_t(k)] = r;
+    r_fascia[std::size_t(k)] = radii[m];
   }
   // The first fat (or first non-fat) sample marks where the tissue starts; pixels centred within
   // half a pixel of it belong to that tissue (the thin skin: a fifth, measured on the phantoms).
@@ -135,21 +227,71 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
   // Classify the leg's pixels by radius; compartment pixels by HU; then bones.
   Mask2D compartment(s.nx, s.ny);
   const LabelId skin = catalog.label_id("skin", side), sat = catalog.label_id("subcutaneous_fat", side);
-  for (std::size_t o = 0; o < leg.on.size(); ++o) {
-    if (!leg.on[o]) continue;
-    const double x = (double(o % s.nx) - ci) * s.px_i, y = (double(o / s.nx) - cj) * s.px_j;
-    const double rho = std::hypot(x, y), theta = std::atan2(y, x);
-    if (rho > profile_at(fat_start, theta)) labels[o] = skin;
-    else if (rho > profile_at(fascia, theta)) labels[o] = sat;
-    else compartment.on[o] = 1;
+  // Same decisions as comparing rho = hypot(x, y) with both profiles at theta = atan2(y, x), but a
+  // pixel whose radius is clearly on one side of every profile value its angle can interpolate
+  // needs neither: bounds per ray bin from an approximate angle (error < 1e-5 rad, far inside
+  // the +-1 bin window), with margins far above rounding. Only pixels near a boundary are exact.
+  const std::size_t n_bins = fat_start.size();
+  double max_abs = 1;
+  for (std::size_t b = 0; b < n_bins; ++b) max_abs = std::max({max_abs, std::abs(fat_start[b]), std::abs(fascia[b])});
+  const double slack = 1e-9 * max_abs;
+  // Squared-radius thresholds: q below q_below(v) means rho < v; q above q_above(v) means rho > v.
+  const auto q_below = [&](double v) { v -= slack; return v > 1e-3 ? v * v * (1 - 1e-12) : -1.0; };
+  const auto q_above = [&](double v) {
+    v += slack;
+    return v > 1e-3 ? v * v * (1 + 1e-12) : std::numeric_limits<double>::infinity();
+  };
+  // Bin window K-1..K+2 holds both interpolation ends for any angle within 0.06 bins of bin K.
+  std::vector<double> q_inside(n_bins), q_skin(n_bins), q_not_skin(n_bins), q_sat(n_bins);
+  for (std::size_t k = 0; k < n_bins; ++k) {
+    double fat_lo = fat_start[k], fat_hi = fat_lo, fascia_lo = fascia[k], fascia_hi = fascia_lo;
+    for (std::size_t d : {n_bins - 1, std::size_t{1}, std::size_t{2}}) {
+      const std::size_t b = (k + d) % n_bins;
+      fat_lo = std::min(fat_lo, fat_start[b]), fat_hi = std::max(fat_hi, fat_start[b]);
+      fascia_lo = std::min(fascia_lo, fascia[b]), fascia_hi = std::max(fascia_hi, fascia[b]);
+    }
+    q_inside[k] = q_below(std::min(fat_lo, fascia_lo));  // below both: compartment
+    q_skin[k] = q_above(fat_hi);                          // beyond the fat start: skin
+    q_not_skin[k] = q_below(fat_lo);                      // within the fat start ...
+    q_sat[k] = q_above(fascia_hi);                        // ... and beyond the fascia: fat
   }
+  const double bins_per_rad = double(n_bins) / (2 * std::numbers::pi);
+  if (!box.empty)
+    for (std::size_t j = box.j0; j <= box.j1; ++j)
+      for (std::size_t i = box.i0; i <= box.i1; ++i) {
+        const std::size_t o = i + s.nx * j;
+        if (!leg.on[o]) continue;
+        const double x = (double(i) - ci) * s.px_i, y = (double(j) - cj) * s.px_j;
+        const double q = x * x + y * y;
+        const long bin = long(std::floor(approx_angle(y, x) * bins_per_rad));
+        const std::size_t k = std::size_t((bin % long(n_bins) + long(n_bins)) % long(n_bins));
+        if (q < q_inside[k]) {
+          compartment.on[o] = 1;
+          continue;
+        }
+        if (q > q_skin[k]) {
+          labels[o] = skin;
+          continue;
+        }
+        if (q < q_not_skin[k] && q > q_sat[k]) {
+          labels[o] = sat;
+          continue;
+        }
+        const double theta = std::atan2(y, x);
+        if (farther_than(x, y, q, profile_at(fat_start, theta))) labels[o] = skin;
+        else if (farther_than(x, y, q, profile_at(fascia, theta))) labels[o] = sat;
+        else compartment.on[o] = 1;
+      }
 
   // Bones inside the compartment: cortex above bone_hu, filled; largest components first.
+  // The compartment lies inside the leg's box: the bone work stays there.
   Mask2D dense(s.nx, s.ny);
-  for (std::size_t o = 0; o < dense.on.size(); ++o) dense.on[o] = compartment.on[o] && s.hu[o] >= p.bone_hu;
+  if (!box.empty)
+    for (std::size_t j = box.j0; j <= box.j1; ++j)
+      for (std::size_t o = box.i0 + s.nx * j; o <= box.i1 + s.nx * j; ++o) dense.on[o] = compartment.on[o] && s.hu[o] >= p.bone_hu;
   const double pixel_mm2 = s.px_i * s.px_j;
   std::vector<Component> bones;
-  for (auto& comp : detail::components(dense))
+  for (auto& comp : detail::components(dense, box))
     if (double(comp.pixels.size()) * pixel_mm2 >= 20) bones.push_back(std::move(comp));
   found.bone_count = int(bones.size());
   const LabelId marrow = catalog.label_id("bone_marrow", side);
@@ -164,22 +306,26 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
     }
     Mask2D one(s.nx, s.ny);
     for (std::size_t o : bones[b].pixels) one.on[o] = 1;
-    const Mask2D filled = detail::fill_holes(one);
+    const detail::Box bone_box = detail::bounding_box(bones[b].pixels, s.nx);
+    const Mask2D filled = detail::fill_holes(one, bone_box);  // on only inside bone_box
     const LabelId cortex = catalog.label_id(key, side);
-    for (std::size_t o = 0; o < filled.on.size(); ++o) {
-      if (!filled.on[o] || !compartment.on[o]) continue;
-      labels[o] = s.hu[o] >= p.bone_hu ? cortex : marrow;
-      compartment.on[o] = 0;
-    }
+    for (std::size_t j = bone_box.j0; j <= bone_box.j1; ++j)
+      for (std::size_t o = bone_box.i0 + s.nx * j; o <= bone_box.i1 + s.nx * j; ++o) {
+        if (!filled.on[o] || !compartment.on[o]) continue;
+        labels[o] = s.hu[o] >= p.bone_hu ? cortex : marrow;
+        compartment.on[o] = 0;
+      }
   }
   // Soft tissue of the compartment: adipose (IMAT) or muscle by HU; air/gas stays unlabelled.
   const LabelId imat = catalog.label_id("imat", side), muscle = catalog.label_id("skeletal_muscle", side);
-  for (std::size_t o = 0; o < compartment.on.size(); ++o) {
-    if (!compartment.on[o]) continue;
-    const float v = s.hu[o];
-    if (v < p.adipose.low_hu) continue;
-    labels[o] = v <= p.adipose.high_hu ? imat : muscle;
-  }
+  if (!box.empty)
+    for (std::size_t j = box.j0; j <= box.j1; ++j)
+      for (std::size_t o = box.i0 + s.nx * j; o <= box.i1 + s.nx * j; ++o) {
+        if (!compartment.on[o]) continue;
+        const float v = s.hu[o];
+        if (v < p.adipose.low_hu) continue;
+        labels[o] = v <= p.adipose.high_hu ? imat : muscle;
+      }
 }
 
 }  // namespace
@@ -206,7 +352,6 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     SliceFindings findings;
     findings.slice_index = int(k);
     const float* hu = ct.slice(k);
-    const std::vector<float> smooth = detail::box3(hu, nx, ny);
     const SliceContext s{g, hu, nx, ny, g.spacing_mm[0], g.spacing_mm[1]};
     for (std::size_t o = 0; o < nx * ny; ++o)
       if (hu[o] >= p.metal_hu) {
@@ -215,14 +360,13 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
         break;
       }
 
-    Mask2D body(nx, ny);
-    for (std::size_t o = 0; o < body.on.size(); ++o) body.on[o] = smooth[o] > p.body.low_hu;
+    const Mask2D body = detail::box3_above(hu, nx, ny, p.body.low_hu);
     std::vector<Mask2D> legs;
     for (const auto& comp : detail::components(body)) {
       if (double(comp.pixels.size()) * pixel_mm2 < p.min_leg_area_mm2) break;
       Mask2D m(nx, ny);
       for (std::size_t o : comp.pixels) m.on[o] = 1;
-      legs.push_back(detail::fill_holes(m));
+      legs.push_back(detail::fill_holes(m, detail::bounding_box(comp.pixels, nx)));
       if (legs.size() == 2) break;
     }
     std::vector<Side> sides;
@@ -271,12 +415,20 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     if (legs.empty()) findings.qc_flags.erase(std::remove(findings.qc_flags.begin(), findings.qc_flags.end(), "single_leg"),
                                               findings.qc_flags.end());
     // Sides: patient left is +x (LPS).
+    // Mean LPS x of each leg: g.index_to_lps(i, j, k).x term by term in its order (same sum).
     std::vector<double> cx;
+    const double ox = g.origin_lps_mm.x, ax = g.direction[0], ay = g.direction[1], az = g.direction[2];
+    const double z_term = (double(k) * g.spacing_mm[2]) * az;
     for (const auto& leg : legs) {
       double sum = 0;
       std::size_t n = 0;
-      for (std::size_t o = 0; o < leg.on.size(); ++o)
-        if (leg.on[o]) sum += g.index_to_lps({double(o % nx), double(o / nx), double(k)}).x, ++n;
+      const detail::Box box = detail::bounding_box(leg);
+      for (std::size_t j = box.j0; !box.empty && j <= box.j1; ++j) {
+        const std::uint8_t* row = leg.on.data() + nx * j;
+        const double y_term = (double(j) * g.spacing_mm[1]) * ay;
+        for (std::size_t i = box.i0; i <= box.i1; ++i)
+          if (row[i]) sum += ((ox + (double(i) * g.spacing_mm[0]) * ax) + y_term) + z_term, ++n;
+      }
       cx.push_back(n ? sum / double(n) : 0);
     }
     if (legs.size() == 2) sides = cx[0] > cx[1] ? std::vector<Side>{Side::Left, Side::Right} : std::vector<Side>{Side::Right, Side::Left};
