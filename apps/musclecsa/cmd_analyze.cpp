@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <thread>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 
@@ -37,6 +39,7 @@ struct AnalyzeOptions {
   std::string input, out, protocol = "auto", series, modality, pseudonym_map;
   std::vector<std::string> formats;  ///< extra outputs: seg, sr, html
   bool include_patient_id = false;
+  bool files_from = false;
   std::optional<double> level_z_mm, height_m;
   std::optional<int> level_slice;
   bool quiet = false;
@@ -149,6 +152,24 @@ std::string pseudonym_for(const std::string& map_path, const std::string& patien
               "the input's Patient ID is not in the pseudonym map (lines: patient_id,pseudonym); nothing was written");
 }
 
+/// Test hook for batch isolation tests (docs/batch.md): MUSCLECSA_INJECT_FAULT="crash:TEXT" or
+/// "hang:TEXT" (several joined by ';') makes the analysis of a series whose description contains
+/// TEXT abort or hang, as a real defect would. Without the variable nothing happens.
+void inject_fault_for_tests(const std::string& series_description) {
+  const char* fault = std::getenv("MUSCLECSA_INJECT_FAULT");
+  if (fault == nullptr) return;
+  std::istringstream specs(fault);
+  std::string spec;
+  while (std::getline(specs, spec, ';')) {
+    const auto colon = spec.find(':');
+    if (colon == std::string::npos || colon + 1 >= spec.size()) continue;
+    if (series_description.find(spec.substr(colon + 1)) == std::string::npos) continue;
+    if (spec.compare(0, colon, "crash") == 0) std::abort();
+    if (spec.compare(0, colon, "hang") == 0)
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 bool wants(const AnalyzeOptions& o, const std::string& format) {
   return std::find(o.formats.begin(), o.formats.end(), format) != o.formats.end();
 }
@@ -167,6 +188,7 @@ int run_analyze(const AnalyzeOptions& o) {
   ConsoleProgress progress(!o.quiet);
   InputOptions in_options;
   in_options.series = o.series;
+  in_options.path_is_file_list = o.files_from;
   LoadedInput in = load_input(o.input, in_options, progress);
   if (in.kind == "research") {
     if (o.modality != "ct")
@@ -177,6 +199,7 @@ int run_analyze(const AnalyzeOptions& o) {
     throw Error(ErrorCode::InvalidInput, o.input,
                 "analyze handles CT so far; MRI and ultrasound analysis are not available in this version");
   if (in.volume.modality != Modality::CT) throw Error(ErrorCode::InvalidInput, o.input, "not a CT series (modality " + std::string(to_string(in.volume.modality)) + ")");
+  inject_fault_for_tests(in.volume.source.series_description);
   if ((wants(o, "seg") || wants(o, "sr")) && in.kind != "dicom")
     throw Error(ErrorCode::InvalidArgument, o.input,
                 "DICOM SEG and SR need DICOM input (they reference its study and images); this input is " + in.kind +
@@ -443,6 +466,7 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_option("--out", o.out, "output folder (created)")->required();
   cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");
   cmd->add_option("--series", o.series, "series to analyse when the input holds several");
+  cmd->add_flag("--files-from", o.files_from, "INPUT is a text file naming the DICOM files (or folders) to read, one per line");
   cmd->add_option("--modality", o.modality, "modality of a research-format input")->check(CLI::IsMember({"ct"}));
   cmd->add_option("--level-z-mm", o.level_z_mm, "standard level position (LPS z, mm) when the bone is not fully in view");
   cmd->add_option("--level-slice", o.level_slice, "standard level slice index (0-based)");

@@ -6,6 +6,7 @@
 
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/image_io.h"
+#include "musclecsa/io/text_file.h"
 
 namespace musclecsa::app {
 
@@ -34,7 +35,19 @@ std::string describe(const dicom::Series& s) {
 namespace {
 
 LoadedInput load_dicom(const std::filesystem::path& path, const InputOptions& options, Progress& progress) {
-  const dicom::ScanResult scan = dicom::scan_paths({path}, progress);
+  std::vector<std::filesystem::path> paths = {path};
+  if (options.path_is_file_list) {
+    // One path per line (blank lines skipped): the files of one series from a batch manifest.
+    paths.clear();
+    std::istringstream lines(io::read_text(path));
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) paths.emplace_back(line);
+    }
+    if (paths.empty()) throw Error(ErrorCode::InvalidInput, path.string(), "the file list names no file");
+  }
+  const dicom::ScanResult scan = dicom::scan_paths(paths, progress);
   if (scan.files.empty()) {
     std::string why = "no usable DICOM image found";
     if (!scan.problems.empty()) why += " (first problem: " + scan.problems.front().path.string() + ": " + scan.problems.front().problem + ")";
@@ -127,6 +140,7 @@ LoadedInput load_dicom(const std::filesystem::path& path, const InputOptions& op
 LoadedInput load_input(const std::filesystem::path& path, const InputOptions& options, Progress& progress) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file or folder");
+  if (options.path_is_file_list) return load_dicom(path, options, progress);
   if (std::filesystem::is_regular_file(path, ec) && io::is_research_format(path)) {
     LoadedInput in;
     in.kind = "research";

@@ -21,6 +21,7 @@ struct InputOptions {
   bool allow_localizer = false;            ///< conversion may take a localizer-only series
   bool prefer_exact_int16 = false;         ///< conversion: load DICOM as exact int16 when possible
   std::optional<std::size_t> frame;        ///< keep only this frame (0-based) of a multi-frame/cine series
+  bool path_is_file_list = false;          ///< the path is a text file naming one DICOM file or folder per line
 };
 
 struct LoadedInput {
