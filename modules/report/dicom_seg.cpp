@@ -1,5 +1,7 @@
 #include "musclecsa/report/dicom_seg.h"
 
+#include "dicom_common.h"
+
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmfg/fgderimg.h>
@@ -20,9 +22,7 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <sstream>
-#include <unistd.h>
 
 #include "musclecsa/core/error.h"
 
@@ -30,8 +30,6 @@ namespace musclecsa::report {
 namespace {
 
 // Codes written besides the catalog's (docs/coding.md).
-const CodedConcept kRight{"SCT", "24028007", "Right"};
-const CodedConcept kLeft{"SCT", "7771000", "Left"};
 const CodedConcept kThigh{"SCT", "68367000", "Thigh"};
 const CodedConcept kLowerLeg{"SCT", "30021000", "Lower leg"};
 const CodedConcept kSegmentationDerivation{"DCM", "113076", "Segmentation"};
@@ -44,12 +42,6 @@ constexpr const char* kAlgorithmName = "MuscleCSA";
 
 // Slices closer than this along the normal are one plane when reading (DS values carry ~1e-6 mm).
 constexpr double kPlaneTolerance_mm = 0.01;
-
-void quiet_dcmtk_logging() {
-  static std::once_flag once;
-  // Library code reports problems as Error values; DCMTK's console messages would only add noise.
-  std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
-}
 
 /// A decimal string that fits DICOM DS (at most 16 characters).
 std::string decimal(double value) {
@@ -160,7 +152,7 @@ DcmSegment* make_segment(const PlannedSegment& planned, const std::string& softw
         ErrorCode::Internal, path, "cannot create segment " + structure.key);
   std::unique_ptr<DcmSegment> segment(raw);
 
-  const CodedConcept* laterality = planned.side == Side::Right ? &kRight : (planned.side == Side::Left ? &kLeft : nullptr);
+  const CodedConcept* laterality = detail::laterality_code(planned.side);
   if (laterality != nullptr)
     segment->getSegmentedPropertyTypeModifierCode().push_back(new CodeSequenceMacro(code_of(*laterality)));
 
@@ -241,34 +233,11 @@ bool uses_private_scheme(const std::vector<PlannedSegment>& planned) {
   });
 }
 
-/// Saves through a temporary file in the target folder and a rename; removes the temporary file
-/// on any failure so no partial file is left behind.
-void save_atomically(DcmFileFormat& file, const std::filesystem::path& path) {
-  std::error_code ec;
-  if (path.has_parent_path()) {
-    std::filesystem::create_directories(path.parent_path(), ec);
-    if (ec) throw Error(ErrorCode::OutputFailed, path.string(), "cannot create folder: " + ec.message());
-  }
-  const std::filesystem::path temp =
-      path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
-  const OFCondition status = file.saveFile(temp.c_str(), EXS_LittleEndianExplicit);
-  if (status.bad()) {
-    std::filesystem::remove(temp, ec);
-    throw Error(ErrorCode::OutputFailed, path.string(), std::string("cannot write the DICOM SEG: ") + status.text());
-  }
-  std::filesystem::rename(temp, path, ec);
-  if (ec) {
-    const std::string reason = ec.message();
-    std::filesystem::remove(temp, ec);
-    throw Error(ErrorCode::OutputFailed, path.string(), "cannot rename the finished DICOM SEG: " + reason);
-  }
-}
-
 }  // namespace
 
 DicomSegInfo write_dicom_seg(const LabelMap& labels, const DicomSource& source, const SegOptions& options,
                              const std::filesystem::path& path) {
-  quiet_dcmtk_logging();
+  detail::quiet_dcmtk_logging();
   const std::string out = path.string();
   const SourceSeries& series = source.series;
   {
@@ -417,7 +386,7 @@ DicomSegInfo write_dicom_seg(const LabelMap& labels, const DicomSource& source, 
   DcmFileFormat file;
   check(seg->writeDataset(*file.getDataset()), ErrorCode::Internal, out, "cannot build the DICOM SEG dataset");
   if (uses_private_scheme(planned)) identify_private_scheme(*file.getDataset(), out);
-  save_atomically(file, path);
+  detail::save_dicom_atomically(file, path, "DICOM SEG");
   return info;
 }
 
@@ -446,8 +415,8 @@ std::optional<StructureOnSide> structure_of(DcmSegment& segment) {
     OFString modifier_scheme, modifier_code;
     modifier->getCodingSchemeDesignator(modifier_scheme);
     modifier->getCodeValue(modifier_code);
-    if (modifier_scheme == kRight.scheme.c_str() && modifier_code == kRight.code.c_str()) side = Side::Right;
-    if (modifier_scheme == kLeft.scheme.c_str() && modifier_code == kLeft.code.c_str()) side = Side::Left;
+    if (modifier_scheme == detail::kRightCode.scheme.c_str() && modifier_code == detail::kRightCode.code.c_str()) side = Side::Right;
+    if (modifier_scheme == detail::kLeftCode.scheme.c_str() && modifier_code == detail::kLeftCode.code.c_str()) side = Side::Left;
   }
   for (const Structure& structure : catalog.structures())
     if (structure.type.scheme == scheme.c_str() && structure.type.code == code.c_str())
@@ -458,7 +427,7 @@ std::optional<StructureOnSide> structure_of(DcmSegment& segment) {
 }  // namespace
 
 LabelMap read_dicom_seg(const std::filesystem::path& path, DicomSegInfo* info) {
-  quiet_dcmtk_logging();
+  detail::quiet_dcmtk_logging();
   const std::string in = path.string();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorCode::InputNotFound, in, "no such file");

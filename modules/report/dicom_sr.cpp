@@ -4,6 +4,8 @@
 
 #include "musclecsa/report/dicom_sr.h"
 
+#include "dicom_common.h"
+
 #include <dcmtk/config/osconfig.h>
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -17,7 +19,6 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -37,11 +38,6 @@ constexpr std::string_view kSliceMarker = "/slice=";
 /// Equivalent Meaning of Concept Name of a HU bin area: this prefix, then the protocol's bin name.
 constexpr std::string_view kHuBinMeaningPrefix = "HU bin area: ";
 constexpr std::string_view kHuBinQuantityPrefix = "hu_bin_area:";
-
-void quiet_dcmtk_logging() {
-  static std::once_flag once;
-  std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
-}
 
 DSRCodedEntryValue coded(const CodedConcept& c) { return DSRCodedEntryValue(c.code, c.scheme, c.meaning); }
 
@@ -141,7 +137,7 @@ std::string decimal_string(double value) {
 }
 
 DSRCodedEntryValue laterality_code(Side side) {
-  return side == Side::Left ? DSRCodedEntryValue("7771000", "SCT", "Left") : DSRCodedEntryValue("24028007", "SCT", "Right");
+  return coded(side == Side::Left ? detail::kLeftCode : detail::kRightCode);
 }
 
 /// Procedure reported, from PS3.16 CID 100 (as in DCMTK's cid100.h): by the source's modality.
@@ -294,7 +290,7 @@ void add_measurement(Group& group, const Measurement& m, const std::string& cont
 
 void write_dicom_sr(const std::vector<Measurement>& measurements, const DicomSource& source, const DicomSegInfo* seg,
                     const SrOptions& options, const std::filesystem::path& path) {
-  quiet_dcmtk_logging();
+  detail::quiet_dcmtk_logging();
   const std::string target = path.string();
   if (source.series.study_instance_uid.empty() || source.series.series_instance_uid.empty())
     throw Error(ErrorCode::InvalidArgument, source.series.path.empty() ? target : source.series.path,
@@ -416,19 +412,7 @@ void write_dicom_sr(const std::vector<Measurement>& measurements, const DicomSou
   check(file.getDataset()->putAndInsertString(DCM_SeriesInstanceUID, new_uid().c_str()), target, "series UID");
   check(file.getDataset()->putAndInsertString(DCM_SOPInstanceUID, new_uid().c_str()), target, "SOP instance UID");
 
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  const std::filesystem::path partial = path.string() + ".partial";
-  const OFCondition saved = file.saveFile(partial.c_str(), EXS_LittleEndianExplicit);
-  if (saved.bad()) {
-    std::filesystem::remove(partial, ec);
-    throw Error(ErrorCode::OutputFailed, target, std::string("cannot write the DICOM SR: ") + saved.text());
-  }
-  std::filesystem::rename(partial, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(partial, ignored);
-    throw Error(ErrorCode::OutputFailed, target, "cannot rename the finished DICOM SR: " + ec.message());
-  }
+  detail::save_dicom_atomically(file, path, "DICOM SR");
 }
 
 namespace {
@@ -475,7 +459,7 @@ void finish_group(GroupBeingRead& group, std::vector<Measurement>& out) {
 }  // namespace
 
 std::vector<Measurement> read_dicom_sr(const std::filesystem::path& path) {
-  quiet_dcmtk_logging();
+  detail::quiet_dcmtk_logging();
   const std::string source = path.string();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorCode::InputNotFound, source, "no such file");
