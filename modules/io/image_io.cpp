@@ -8,7 +8,6 @@
 #include <itkRGBPixel.h>
 #include <zlib.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,8 +15,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "musclecsa/core/error.h"
@@ -36,68 +37,66 @@ std::string extension_of(const std::filesystem::path& path) {
   return "";
 }
 
-/// Compresses the file `plain` into the single-member gzip file `gz`. Blocks of the input are
-/// deflated independently (zlib level 1) on all cores and joined with sync flushes and a combined
-/// CRC, as pigz does: any gzip reader (ITK, nibabel, gzip) reads the result. ITK's own .nii.gz
-/// writer deflates one stream at zlib's default level on one thread, which took about 1 s for a
-/// 512x512x400 label map; this takes a fraction of that, for a somewhat larger file.
-/// Errors name `shown` (the final file name).
-void gzip_file(const std::filesystem::path& plain, const std::filesystem::path& gz, const std::filesystem::path& shown) {
+/// Writes `header` followed by `data` as the single-member gzip file `gz`. Blocks of the stream
+/// are deflated independently (zlib level 1) on all cores and joined with sync flushes and a
+/// combined CRC, as pigz does: any gzip reader (ITK, nibabel, gzip) reads the result. ITK's own
+/// .nii.gz writer deflates one stream at zlib's default level on one thread, which took about 1 s
+/// for a 512x512x400 label map; this takes a fraction of that, for a somewhat larger file.
+/// Errors (disk full included) throw Error(OutputFailed) naming `shown`, the final file name.
+void gzip_write(const std::vector<unsigned char>& header, const unsigned char* data, std::size_t data_bytes,
+                const std::filesystem::path& gz, const std::filesystem::path& shown) {
   const auto fail = [&](const std::string& why) {
     throw Error(ErrorCode::OutputFailed, shown.string(), "cannot write image: " + why);
   };
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(plain, ec);
-  if (ec) fail("cannot read the uncompressed file: " + ec.message());
-  const int in = ::open(plain.c_str(), O_RDONLY);
-  if (in < 0) fail("cannot open the uncompressed file");
-  const std::unique_ptr<int, void (*)(int*)> close_in(new int(in), [](int* fd) { ::close(*fd), delete fd; });
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(gz.c_str(), "wb"), &std::fclose);
   if (!file) fail("cannot create the file");
   std::FILE* out = file.get();
 
+  const std::size_t size = header.size() + data_bytes;
   constexpr std::size_t kBlock = std::size_t{4} << 20;
-  const std::size_t blocks = std::max<std::size_t>(1, std::size_t((size + kBlock - 1) / kBlock));
+  const std::size_t blocks = std::max<std::size_t>(1, (size + kBlock - 1) / kBlock);
   const std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, std::min<std::size_t>(blocks, 8));
   struct Slot {
-    std::vector<unsigned char> in, out;
+    std::vector<unsigned char> out;
     uLong crc = 0;
-    std::string error;
+    bool ok = true;
   };
   std::vector<Slot> slots(threads);
+  const auto block_length = [&](std::size_t b) { return std::min(kBlock, size - b * kBlock); };
   auto deflate_block = [&](Slot& slot, std::size_t b) {
-    const std::size_t offset = b * kBlock;
-    const std::size_t length = std::size_t(std::min<std::uintmax_t>(kBlock, size - offset));
-    slot.in.resize(length);
-    for (std::size_t done = 0; done < length;) {
-      const ssize_t n = ::pread(in, slot.in.data() + done, length - done, off_t(offset + done));
-      if (n <= 0) {
-        slot.error = "cannot read the uncompressed file";
-        return;
-      }
-      done += std::size_t(n);
-    }
-    slot.crc = crc32(0L, slot.in.data(), uInt(length));
+    const bool last = b + 1 == blocks;
+    const std::size_t begin = b * kBlock, end = begin + block_length(b);
     z_stream z{};
     if (deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-      slot.error = "zlib initialisation failed";
+      slot.ok = false;
       return;
     }
-    slot.out.resize(deflateBound(&z, uLong(length)) + 64);
-    z.next_in = slot.in.data();
-    z.avail_in = uInt(length);
+    slot.out.resize(deflateBound(&z, uLong(end - begin)) + 64);
     z.next_out = slot.out.data();
     z.avail_out = uInt(slot.out.size());
+    slot.crc = crc32(0L, Z_NULL, 0);
+    bool ok = true;
+    // The block's part of the header, then its part of the voxels.
+    const std::pair<const unsigned char*, std::size_t> pieces[2] = {
+        {header.data() + std::min(begin, header.size()), std::min(end, header.size()) - std::min(begin, header.size())},
+        {data + (std::max(begin, header.size()) - header.size()), std::max(end, header.size()) - std::max(begin, header.size())}};
+    for (const auto& [bytes, length] : pieces) {
+      if (length == 0) continue;
+      slot.crc = crc32(slot.crc, bytes, uInt(length));
+      z.next_in = const_cast<unsigned char*>(bytes);
+      z.avail_in = uInt(length);
+      ok = ok && deflate(&z, Z_NO_FLUSH) == Z_OK && z.avail_in == 0;
+    }
     // Blocks before the last end byte-aligned and not final, so the raw streams concatenate.
-    const int rc = deflate(&z, b + 1 == blocks ? Z_FINISH : Z_SYNC_FLUSH);
-    const bool ok = (b + 1 == blocks ? rc == Z_STREAM_END : rc == Z_OK) && z.avail_in == 0 && z.avail_out > 0;
+    const int rc = deflate(&z, last ? Z_FINISH : Z_SYNC_FLUSH);
+    ok = ok && (last ? rc == Z_STREAM_END : rc == Z_OK) && z.avail_out > 0;
     slot.out.resize(slot.out.size() - z.avail_out);
     deflateEnd(&z);
-    if (!ok) slot.error = "zlib compression failed";
+    slot.ok = ok;
   };
 
-  const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3};  // deflate, no name/time, fastest, Unix
-  bool written = std::fwrite(header, 1, sizeof header, out) == sizeof header;
+  const unsigned char gzip_header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 3};  // deflate, no name/time, fastest, Unix
+  bool written = std::fwrite(gzip_header, 1, sizeof gzip_header, out) == sizeof gzip_header;
   uLong crc = crc32(0L, Z_NULL, 0);
   for (std::size_t first = 0; first < blocks && written; first += threads) {
     const std::size_t count = std::min(threads, blocks - first);
@@ -106,16 +105,15 @@ void gzip_file(const std::filesystem::path& plain, const std::filesystem::path& 
     deflate_block(slots[0], first);
     for (auto& w : workers) w.join();
     for (std::size_t t = 0; t < count; ++t) {
-      if (!slots[t].error.empty()) fail(slots[t].error);
-      const std::size_t b = first + t;
-      crc = crc32_combine(crc, slots[t].crc, z_off_t(std::min<std::uintmax_t>(kBlock, size - b * kBlock)));
+      if (!slots[t].ok) fail("zlib compression failed");
+      crc = crc32_combine(crc, slots[t].crc, z_off_t(block_length(first + t)));
       written = written && std::fwrite(slots[t].out.data(), 1, slots[t].out.size(), out) == slots[t].out.size();
     }
   }
   unsigned char trailer[8];
   for (int n = 0; n < 4; ++n) {
     trailer[n] = static_cast<unsigned char>(crc >> (8 * n));
-    trailer[4 + n] = static_cast<unsigned char>(size >> (8 * n));  // ISIZE: length modulo 2^32
+    trailer[4 + n] = static_cast<unsigned char>(std::uint64_t(size) >> (8 * n));  // ISIZE: length modulo 2^32
   }
   written = written && std::fwrite(trailer, 1, sizeof trailer, out) == sizeof trailer;
   written = written && std::fflush(out) == 0;
@@ -150,6 +148,57 @@ typename itk::Image<TPixel, 3>::Pointer to_itk(const Geometry& g, const TPixel* 
   return image;
 }
 
+/// The NIfTI-1 header (with its 4 extension bytes: everything before the voxels) ITK writes for
+/// an image of this grid and pixel type: ITK writes a 2x2x2 image with the same spacing, origin
+/// and direction to a small temporary .nii and the sizes are patched in (dim[1..3]; no other
+/// header field depends on them). Empty when that file is not what is expected (then the caller
+/// lets ITK write the whole image), a size is 1 or the sizes do not fit NIfTI-1.
+template <class TPixel>
+std::optional<std::vector<unsigned char>> nifti1_header(const Geometry& g, const std::filesystem::path& path) {
+  // Single-slice images keep ITK's own writer (it may drop a dimension of size 1).
+  for (std::size_t n = 0; n < 3; ++n)
+    if (g.size[n] < 2 || g.size[n] > 32767) return std::nullopt;
+  Geometry small = g;
+  small.size = {2, 2, 2};
+  const std::vector<TPixel> zeros(small.voxel_count(), TPixel{});
+  const std::filesystem::path tmp =
+      path.parent_path() / (".tmp" + std::to_string(::getpid()) + "-header-" + path.stem().stem().string() + ".nii");
+  std::error_code ec;
+  std::vector<unsigned char> bytes;
+  try {
+    auto writer = itk::ImageFileWriter<itk::Image<TPixel, 3>>::New();
+    writer->SetInput(to_itk<TPixel>(small, zeros.data()));
+    writer->SetFileName(tmp.string());
+    writer->SetUseCompression(false);
+    writer->Update();
+    std::FILE* f = std::fopen(tmp.c_str(), "rb");
+    if (f) {
+      unsigned char buffer[4096];
+      for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0 && bytes.size() < (1u << 20);)
+        bytes.insert(bytes.end(), buffer, buffer + n);
+      std::fclose(f);
+    }
+  } catch (const itk::ExceptionObject&) {
+    bytes.clear();
+  }
+  std::filesystem::remove(tmp, ec);
+  // NIfTI-1 single file: sizeof_hdr 348, dim[0] 3, dim[1..3] 2, voxels from vox_offset to the end.
+  std::int32_t sizeof_hdr = 0;
+  std::int16_t dim[4] = {};
+  float vox_offset = 0;
+  if (bytes.size() < 352) return std::nullopt;
+  std::memcpy(&sizeof_hdr, bytes.data(), 4);
+  std::memcpy(dim, bytes.data() + 40, sizeof dim);
+  std::memcpy(&vox_offset, bytes.data() + 108, 4);
+  if (sizeof_hdr != 348 || dim[0] != 3 || dim[1] != 2 || dim[2] != 2 || dim[3] != 2 || !(vox_offset >= 352) ||
+      std::size_t(vox_offset) != vox_offset || std::size_t(vox_offset) + zeros.size() * sizeof(TPixel) != bytes.size())
+    return std::nullopt;
+  bytes.resize(std::size_t(vox_offset));
+  for (int n = 0; n < 3; ++n) dim[n + 1] = static_cast<std::int16_t>(g.size[std::size_t(n)]);
+  std::memcpy(bytes.data() + 40, dim, sizeof dim);
+  return bytes;
+}
+
 template <class TPixel>
 void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::path& path) {
   const std::string ext = extension_of(path);
@@ -165,30 +214,29 @@ void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::pat
   const bool detached = ext == ".nhdr" || ext == ".mhd";
   const std::filesystem::path target =
       detached ? path : path.parent_path() / (".tmp" + std::to_string(::getpid()) + "-" + path.filename().string());
-  // .nii.gz: ITK writes the plain .nii next to it and gzip_file compresses it (faster than ITK's
-  // own compression; the decompressed bytes are exactly what ITK would have compressed).
-  const bool gzip_here = ext == ".nii.gz";
-  const std::filesystem::path itk_target =
-      gzip_here ? target.parent_path() / target.stem() : target;  // .tmpPID-name.nii
-  try {
-    auto writer = itk::ImageFileWriter<itk::Image<TPixel, 3>>::New();
-    writer->SetInput(to_itk<TPixel>(g, data));
-    writer->SetFileName(itk_target.string());
-    writer->SetUseCompression(ext == ".nrrd" || ext == ".mha");
-    writer->Update();
-  } catch (const itk::ExceptionObject& e) {
-    std::filesystem::remove(itk_target, ec);
-    throw Error(ErrorCode::OutputFailed, path.string(), std::string("cannot write image: ") + e.GetDescription());
-  }
-  if (gzip_here) {
+  // .nii.gz: ITK's NIfTI-1 header (taken from a 2x2x2 image on the same grid, sizes patched in)
+  // followed by the voxels as they are in memory, gzipped by gzip_write. When the header cannot
+  // be made so, ITK writes and compresses the file itself.
+  std::optional<std::vector<unsigned char>> nifti_header;
+  if (ext == ".nii.gz") nifti_header = nifti1_header<TPixel>(g, path);
+  if (nifti_header) {
     try {
-      gzip_file(itk_target, target, path);
+      gzip_write(*nifti_header, reinterpret_cast<const unsigned char*>(data), g.voxel_count() * sizeof(TPixel), target, path);
     } catch (const Error&) {
-      std::filesystem::remove(itk_target, ec);
       std::filesystem::remove(target, ec);
       throw;
     }
-    std::filesystem::remove(itk_target, ec);
+  } else {
+    try {
+      auto writer = itk::ImageFileWriter<itk::Image<TPixel, 3>>::New();
+      writer->SetInput(to_itk<TPixel>(g, data));
+      writer->SetFileName(target.string());
+      writer->SetUseCompression(ext == ".nii.gz" || ext == ".nrrd" || ext == ".mha");
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      std::filesystem::remove(target, ec);
+      throw Error(ErrorCode::OutputFailed, path.string(), std::string("cannot write image: ") + e.GetDescription());
+    }
   }
   if (detached) return;
   std::filesystem::rename(target, path, ec);
