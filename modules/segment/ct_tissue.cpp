@@ -263,8 +263,8 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
         if (!leg.on[o]) continue;
         const double x = (double(i) - ci) * s.px_i, y = (double(j) - cj) * s.px_j;
         const double q = x * x + y * y;
-        const long bin = long(std::floor(approx_angle(y, x) * bins_per_rad));
-        const std::size_t k = std::size_t((bin % long(n_bins) + long(n_bins)) % long(n_bins));
+        std::size_t k = std::size_t(approx_angle(y, x) * bins_per_rad);  // angle >= 0: truncation = floor
+        while (k >= n_bins) k -= n_bins;                                       // 2 pi itself: bin 0
         if (q < q_inside[k]) {
           compartment.on[o] = 1;
           continue;
@@ -306,7 +306,7 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
     }
     Mask2D one(s.nx, s.ny);
     for (std::size_t o : bones[b].pixels) one.on[o] = 1;
-    const detail::Box bone_box = detail::bounding_box(bones[b].pixels, s.nx);
+    const detail::Box& bone_box = bones[b].box;
     const Mask2D filled = detail::fill_holes(one, bone_box);  // on only inside bone_box
     const LabelId cortex = catalog.label_id(key, side);
     for (std::size_t j = bone_box.j0; j <= bone_box.j1; ++j)
@@ -366,7 +366,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
       if (double(comp.pixels.size()) * pixel_mm2 < p.min_leg_area_mm2) break;
       Mask2D m(nx, ny);
       for (std::size_t o : comp.pixels) m.on[o] = 1;
-      legs.push_back(detail::fill_holes(m, detail::bounding_box(comp.pixels, nx)));
+      legs.push_back(detail::fill_holes(m, comp.box));
       if (legs.size() == 2) break;
     }
     std::vector<Side> sides;

@@ -31,61 +31,82 @@ Box bounding_box(const Mask2D& mask) {
   return box;
 }
 
-Box bounding_box(const std::vector<std::size_t>& pixels, std::size_t nx) {
-  if (pixels.empty()) return Box{};
-  Box box{nx, 0, std::size_t(-1), 0, false};
-  for (std::size_t o : pixels) {
-    const std::size_t j = o / nx, i = o - j * nx;
-    box.i0 = std::min(box.i0, i), box.i1 = std::max(box.i1, i);
-    box.j0 = std::min(box.j0, j), box.j1 = std::max(box.j1, j);
-  }
-  return box;
-}
-
 std::vector<Component> components(const Mask2D& mask) { return components(mask, bounding_box(mask)); }
 
 std::vector<Component> components(const Mask2D& mask, const Box& box) {
-  // Depth-first flood from each unseen pixel in raster order (the same visiting order as a plain
-  // stack fill over the whole mask, so the same components, pixels and order); byte flags over
-  // the box only, one division per pixel.
+  // Run-based labelling: runs of on pixels per row, joined (union-find) with the runs they touch in
+  // the row above (4-connectivity: shared columns). Components are numbered in raster order of
+  // their first pixel, as a flood from each unseen pixel in raster order numbers them, so the same
+  // components come out in the same order; pixels are listed in raster order (callers use them
+  // as a set) and centroids are exact integer sums.
   std::vector<Component> out;
   if (box.empty) return out;
-  const std::size_t nx = mask.nx;
-  const std::size_t w = box.i1 - box.i0 + 1, h = box.j1 - box.j0 + 1;
-  std::vector<std::uint8_t> seen(w * h, 0);  // index (i - i0) + w * (j - j0)
-  std::vector<std::size_t> stack;
-  const std::uint8_t* on = mask.on.data();
-  for (std::size_t j = box.j0; j <= box.j1; ++j)
-    for (std::size_t i = box.i0; i <= box.i1; ++i) {
-      const std::size_t start = i + nx * j;
-      if (!on[start] || seen[(i - box.i0) + w * (j - box.j0)]) continue;
-      Component c;
-      stack.push_back(start);
-      seen[(i - box.i0) + w * (j - box.j0)] = 1;
-      double si = 0, sj = 0;
-      while (!stack.empty()) {
-        const std::size_t o = stack.back();
-        stack.pop_back();
-        c.pixels.push_back(o);
-        const std::size_t pj = o / nx, pi = o - pj * nx;
-        si += double(pi);
-        sj += double(pj);
-        const std::size_t s = (pi - box.i0) + w * (pj - box.j0);
-        auto visit = [&](std::size_t q, std::size_t sq) {
-          if (on[q] && !seen[sq]) {
-            seen[sq] = 1;
-            stack.push_back(q);
-          }
-        };
-        if (pi > box.i0) visit(o - 1, s - 1);
-        if (pi < box.i1) visit(o + 1, s + 1);
-        if (pj > box.j0) visit(o - nx, s - w);
-        if (pj < box.j1) visit(o + nx, s + w);
+  struct Run {
+    std::uint32_t j, i0, i1, label;  // pixels i0..i1 of row j
+  };
+  std::vector<Run> runs;
+  std::vector<std::uint32_t> parent;
+  const auto find = [&](std::uint32_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  std::size_t above_begin = 0, above_end = 0;  // runs of the previous row
+  for (std::size_t j = box.j0; j <= box.j1; ++j) {
+    const std::uint8_t* row = mask.on.data() + mask.nx * j;
+    const std::size_t row_begin = runs.size();
+    std::size_t above = above_begin;
+    for (std::size_t i = box.i0; i <= box.i1;) {
+      if (!row[i]) {
+        ++i;
+        continue;
       }
-      c.centroid_i = si / double(c.pixels.size());
-      c.centroid_j = sj / double(c.pixels.size());
-      out.push_back(std::move(c));
+      std::size_t end = i;
+      while (end < box.i1 && row[end + 1]) ++end;
+      const auto label = std::uint32_t(parent.size());
+      parent.push_back(label);
+      runs.push_back({std::uint32_t(j), std::uint32_t(i), std::uint32_t(end), label});
+      // Runs above that share a column with [i, end] (both rows' runs are sorted by column).
+      if (above_end > above_begin && runs[above_begin].j + 1 == j) {
+        while (above < above_end && runs[above].i1 < i) ++above;
+        for (std::size_t a = above; a < above_end && runs[a].i0 <= end; ++a) {
+          const std::uint32_t ra = find(runs[a].label), rb = find(label);
+          if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);
+        }
+      }
+      i = end + 1;
     }
+    if (runs.size() > row_begin) above_begin = row_begin, above_end = runs.size();
+  }
+  // Number the components by their first run in raster order; sizes first, then the pixels.
+  std::vector<std::uint32_t> index(parent.size(), std::uint32_t(-1));
+  std::vector<std::uint64_t> sum_i, sum_j;
+  for (const Run& run : runs) {
+    const std::uint32_t root = find(run.label);
+    if (index[root] == std::uint32_t(-1)) {
+      index[root] = std::uint32_t(out.size());
+      out.emplace_back();
+      out.back().box = Box{run.i0, run.i1, run.j, run.j, false};
+      sum_i.push_back(0), sum_j.push_back(0);
+    }
+    const std::uint32_t c = index[root];
+    Box& b = out[c].box;
+    b.i0 = std::min<std::size_t>(b.i0, run.i0), b.i1 = std::max<std::size_t>(b.i1, run.i1), b.j1 = run.j;
+    const std::uint64_t n = run.i1 - run.i0 + 1;
+    sum_i[c] += (std::uint64_t(run.i0) + run.i1) * n / 2;
+    sum_j[c] += std::uint64_t(run.j) * n;
+    out[c].centroid_i += double(n);  // pixel count for now
+  }
+  for (Component& c : out) c.pixels.reserve(std::size_t(c.centroid_i));
+  for (const Run& run : runs) {
+    auto& pixels = out[index[find(run.label)]].pixels;
+    const std::size_t o = mask.nx * run.j;
+    for (std::size_t i = run.i0; i <= run.i1; ++i) pixels.push_back(o + i);
+  }
+  for (std::size_t c = 0; c < out.size(); ++c) {
+    const double n = double(out[c].pixels.size());
+    out[c].centroid_i = double(sum_i[c]) / n;
+    out[c].centroid_j = double(sum_j[c]) / n;
+  }
   std::sort(out.begin(), out.end(), [](const Component& a, const Component& b) { return a.pixels.size() > b.pixels.size(); });
   return out;
 }
@@ -101,21 +122,20 @@ Mask2D fill_holes(const Mask2D& mask, const Box& box) {
   const long i1 = std::min(long(mask.nx) - 1, long(box.i1) + 1), j1 = std::min(long(mask.ny) - 1, long(box.j1) + 1);
   const std::size_t w = std::size_t(i1 - i0 + 1), h = std::size_t(j1 - j0 + 1);
   std::vector<std::uint8_t> outside(w * h, 0);
-  std::vector<std::size_t> stack;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> stack;  // (a, b): no division per pixel
   auto on = [&](std::size_t a, std::size_t b) { return mask.on[std::size_t(i0) + a + mask.nx * (std::size_t(j0) + b)] != 0; };
   auto seed = [&](std::size_t a, std::size_t b) {
     const std::size_t q = a + w * b;
     if (!on(a, b) && !outside[q]) {
       outside[q] = 1;
-      stack.push_back(q);
+      stack.push_back({std::uint32_t(a), std::uint32_t(b)});
     }
   };
   for (std::size_t a = 0; a < w; ++a) seed(a, 0), seed(a, h - 1);
   for (std::size_t b = 0; b < h; ++b) seed(0, b), seed(w - 1, b);
   while (!stack.empty()) {
-    const std::size_t q = stack.back();
+    const std::size_t a = stack.back().first, b = stack.back().second;
     stack.pop_back();
-    const std::size_t a = q % w, b = q / w;
     if (a > 0) seed(a - 1, b);
     if (a + 1 < w) seed(a + 1, b);
     if (b > 0) seed(a, b - 1);

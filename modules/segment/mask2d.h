@@ -26,12 +26,10 @@ struct Box {
 /// The tightest box around the mask's on pixels.
 Box bounding_box(const Mask2D& mask);
 
-/// The tightest box around pixel offsets (i + nx*j).
-Box bounding_box(const std::vector<std::size_t>& pixels, std::size_t nx);
-
 struct Component {
   std::vector<std::size_t> pixels;  ///< offsets i + nx*j
   double centroid_i = 0, centroid_j = 0;
+  Box box;                          ///< tightest box around the pixels
 };
 
 /// 4-connected components of a mask, largest first.
