@@ -1,6 +1,7 @@
 #include "mask2d.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace musclecsa::segment::detail {
@@ -203,7 +204,58 @@ std::vector<float> box3(const float* image, std::size_t nx, std::size_t ny) {
 
 Mask2D box3_above(const float* image, std::size_t nx, std::size_t ny, double threshold) {
   Mask2D out(nx, ny);
-  box3_each(image, nx, ny, [&](std::size_t o, float v) { out.on[o] = v > threshold; });
+  const auto general = [&] { box3_each(image, nx, ny, [&](std::size_t o, float v) { out.on[o] = v > threshold; }); };
+  if (nx < 3 || ny < 3 || !(std::abs(threshold) < 1e7)) {
+    general();
+    return out;
+  }
+  // CT values are usually whole numbers (HU). Then box3's double sum of nine of them is exact, so
+  // it equals their integer sum S (summed in any order, here column sums first) and an interior
+  // pixel is on exactly when float(S / 9.0) > threshold, i.e. S >= s_min (that is monotonic in S).
+  // Edge pixels and slices with other values take box3's own arithmetic.
+  // Blocks of 8 with fixed trip counts let the compiler use vector instructions at -O2.
+  std::vector<std::int32_t> whole(nx * ny);
+  std::int32_t fractional = 0;
+  const auto convert = [&](std::size_t o) {
+    const float v = image[o];
+    const float c = v > -16777216.0f && v < 16777216.0f ? v : 0.5f;  // out of range or NaN: not whole
+    const auto t = static_cast<std::int32_t>(c);
+    fractional |= static_cast<std::int32_t>(static_cast<float>(t) != c);
+    whole[o] = t;
+  };
+  std::size_t o = 0;
+  for (; o + 8 <= nx * ny; o += 8)
+    for (std::size_t l = 0; l < 8; ++l) convert(o + l);
+  for (; o < nx * ny; ++o) convert(o);
+  if (fractional) {
+    general();
+    return out;
+  }
+  const auto above = [&](std::int64_t sum) { return static_cast<float>(double(sum) / 9) > threshold; };
+  auto s_min = static_cast<std::int64_t>(std::floor(9 * threshold));
+  while (above(s_min - 1)) --s_min;
+  while (!above(s_min)) ++s_min;
+  const auto limit = static_cast<std::int32_t>(s_min);
+  std::vector<std::int32_t> column(nx);
+  for (std::size_t j = 0; j < ny; ++j) {
+    if (j == 0 || j + 1 == ny) {
+      for (std::size_t i = 0; i < nx; ++i) out.on[i + nx * j] = box3_edge(image, nx, ny, i, j) > threshold;
+      continue;
+    }
+    const std::int32_t* up = whole.data() + nx * (j - 1);
+    const std::int32_t* mid = up + nx;
+    const std::int32_t* down = mid + nx;
+    std::size_t i = 0;
+    for (; i + 8 <= nx; i += 8)
+      for (std::size_t l = 0; l < 8; ++l) column[i + l] = up[i + l] + mid[i + l] + down[i + l];
+    for (; i < nx; ++i) column[i] = up[i] + mid[i] + down[i];
+    std::uint8_t* row = out.on.data() + nx * j;
+    for (i = 1; i + 8 < nx; i += 8)
+      for (std::size_t l = 0; l < 8; ++l) row[i + l] = column[i + l - 1] + column[i + l] + column[i + l + 1] >= limit;
+    for (; i + 1 < nx; ++i) row[i] = column[i - 1] + column[i] + column[i + 1] >= limit;
+    row[0] = box3_edge(image, nx, ny, 0, j) > threshold;
+    row[nx - 1] = box3_edge(image, nx, ny, nx - 1, j) > threshold;
+  }
   return out;
 }
 
