@@ -50,14 +50,15 @@ std::vector<double> smooth_profile(const std::vector<double>& r, int median_half
   const int n = int(r.size());
   std::vector<double> med(r.size()), out(r.size());
   std::vector<double> w(std::size_t(2 * median_half + 1));
+  const auto wrap = [n](int k) { return std::size_t(k < 0 ? k + n : (k >= n ? k - n : k)); };  // |k| < 2n
   for (int k = 0; k < n; ++k) {
-    for (int d = -median_half; d <= median_half; ++d) w[std::size_t(d + median_half)] = r[std::size_t(((k + d) % n + n) % n)];
+    for (int d = -median_half; d <= median_half; ++d) w[std::size_t(d + median_half)] = r[wrap(k + d)];
     std::nth_element(w.begin(), w.begin() + long(w.size() / 2), w.end());
     med[std::size_t(k)] = w[w.size() / 2];
   }
   for (int k = 0; k < n; ++k) {
     double sum = 0;
-    for (int d = -mean_half; d <= mean_half; ++d) sum += med[std::size_t(((k + d) % n + n) % n)];
+    for (int d = -mean_half; d <= mean_half; ++d) sum += med[wrap(k + d)];
     out[std::size_t(k)] = sum / (2 * mean_half + 1);
   }
   return out;
@@ -131,18 +132,22 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
   // the box with a border of zeros: off the box is off the leg).
   const std::size_t depth_w = box.empty ? 0 : box.i1 - box.i0 + 3, depth_h = box.empty ? 0 : box.j1 - box.j0 + 3;
   std::vector<int> inside_depth(depth_w * depth_h, 0);  // index (i - i0 + 1) + depth_w * (j - j0 + 1)
+  // Each pass: the three neighbours in the finished row first, then the running one along the row.
+  std::vector<int> row_min(depth_w, 0);
   for (std::size_t b = 1; b + 1 < depth_h; ++b) {
     const std::uint8_t* row = leg.on.data() + box.i0 - 1 + s.nx * (box.j0 + b - 1);
     int* d = inside_depth.data() + depth_w * b;
     const int* up = d - depth_w;
-    for (std::size_t a = 1; a + 1 < depth_w; ++a)
-      if (row[a]) d[a] = 1 + std::min(std::min(d[a - 1], up[a - 1]), std::min(up[a], up[a + 1]));
+    for (std::size_t a = 1; a + 1 < depth_w; ++a) row_min[a] = std::min(std::min(up[a - 1], up[a]), up[a + 1]);
+    int left = 0;
+    for (std::size_t a = 1; a + 1 < depth_w; ++a) left = d[a] = row[a] ? 1 + std::min(left, row_min[a]) : 0;
   }
   for (std::size_t b = depth_h >= 2 ? depth_h - 2 : 0; b >= 1 && b + 1 < depth_h; --b) {
     int* d = inside_depth.data() + depth_w * b;
     const int* down = d + depth_w;
-    for (std::size_t a = depth_w - 2; a >= 1; --a)
-      if (d[a]) d[a] = std::min(d[a], 1 + std::min(std::min(d[a + 1], down[a + 1]), std::min(down[a], down[a - 1])));
+    for (std::size_t a = 1; a + 1 < depth_w; ++a) row_min[a] = std::min(std::min(down[a - 1], down[a]), down[a + 1]);
+    int right = 0;
+    for (std::size_t a = depth_w - 2; a >= 1; --a) right = d[a] = d[a] ? std::min(d[a], 1 + std::min(right, row_min[a])) : 0;
   }
   std::vector<double> radii;            // one ray's samples inward from the fat start
   std::vector<signed char> fat_flags;   // is_fat of each (-1: not yet sampled)

@@ -213,21 +213,22 @@ Mask2D box3_above(const float* image, std::size_t nx, std::size_t ny, double thr
   // it equals their integer sum S (summed in any order, here column sums first) and an interior
   // pixel is on exactly when float(S / 9.0) > threshold, i.e. S >= s_min (that is monotonic in S).
   // Edge pixels and slices with other values take box3's own arithmetic.
-  // Blocks of 8 with fixed trip counts let the compiler use vector instructions at -O2.
-  std::vector<std::int32_t> whole(nx * ny);
-  std::int32_t fractional = 0;
-  const auto convert = [&](std::size_t o) {
-    const float v = image[o];
-    const float c = v > -16777216.0f && v < 16777216.0f ? v : 0.5f;  // out of range or NaN: not whole
-    const auto t = static_cast<std::int32_t>(c);
-    fractional |= static_cast<std::int32_t>(static_cast<float>(t) != c);
-    whole[o] = t;
+  // Whole-number rows as int32, three at a time (rows j-1, j, j+1 in a ring).
+  std::vector<std::int32_t> ring(3 * nx), column(nx);
+  const auto whole_row = [&](std::size_t j) {  // false when a value is not a whole number in range
+    std::int32_t* dst = ring.data() + nx * (j % 3);
+    const float* src = image + nx * j;
+    std::int32_t fractional = 0;
+    for (std::size_t i = 0; i < nx; ++i) {
+      const float v = src[i];
+      const float c = v > -16777216.0f && v < 16777216.0f ? v : 0.5f;  // out of range or NaN: not whole
+      const auto t = static_cast<std::int32_t>(c);
+      fractional |= static_cast<std::int32_t>(static_cast<float>(t) != c);
+      dst[i] = t;
+    }
+    return fractional == 0;
   };
-  std::size_t o = 0;
-  for (; o + 8 <= nx * ny; o += 8)
-    for (std::size_t l = 0; l < 8; ++l) convert(o + l);
-  for (; o < nx * ny; ++o) convert(o);
-  if (fractional) {
+  if (!whole_row(0) || !whole_row(1)) {
     general();
     return out;
   }
@@ -236,26 +237,22 @@ Mask2D box3_above(const float* image, std::size_t nx, std::size_t ny, double thr
   while (above(s_min - 1)) --s_min;
   while (!above(s_min)) ++s_min;
   const auto limit = static_cast<std::int32_t>(s_min);
-  std::vector<std::int32_t> column(nx);
-  for (std::size_t j = 0; j < ny; ++j) {
-    if (j == 0 || j + 1 == ny) {
-      for (std::size_t i = 0; i < nx; ++i) out.on[i + nx * j] = box3_edge(image, nx, ny, i, j) > threshold;
-      continue;
+  for (std::size_t i = 0; i < nx; ++i) out.on[i] = box3_edge(image, nx, ny, i, 0) > threshold;
+  for (std::size_t j = 1; j + 1 < ny; ++j) {
+    if (!whole_row(j + 1)) {
+      general();
+      return out;
     }
-    const std::int32_t* up = whole.data() + nx * (j - 1);
-    const std::int32_t* mid = up + nx;
-    const std::int32_t* down = mid + nx;
-    std::size_t i = 0;
-    for (; i + 8 <= nx; i += 8)
-      for (std::size_t l = 0; l < 8; ++l) column[i + l] = up[i + l] + mid[i + l] + down[i + l];
-    for (; i < nx; ++i) column[i] = up[i] + mid[i] + down[i];
+    const std::int32_t* up = ring.data() + nx * ((j - 1) % 3);
+    const std::int32_t* mid = ring.data() + nx * (j % 3);
+    const std::int32_t* down = ring.data() + nx * ((j + 1) % 3);
+    for (std::size_t i = 0; i < nx; ++i) column[i] = up[i] + mid[i] + down[i];
     std::uint8_t* row = out.on.data() + nx * j;
-    for (i = 1; i + 8 < nx; i += 8)
-      for (std::size_t l = 0; l < 8; ++l) row[i + l] = column[i + l - 1] + column[i + l] + column[i + l + 1] >= limit;
-    for (; i + 1 < nx; ++i) row[i] = column[i - 1] + column[i] + column[i + 1] >= limit;
+    for (std::size_t i = 1; i + 1 < nx; ++i) row[i] = column[i - 1] + column[i] + column[i + 1] >= limit;
     row[0] = box3_edge(image, nx, ny, 0, j) > threshold;
     row[nx - 1] = box3_edge(image, nx, ny, nx - 1, j) > threshold;
   }
+  for (std::size_t i = 0; i < nx; ++i) out.on[i + nx * (ny - 1)] = box3_edge(image, nx, ny, i, ny - 1) > threshold;
   return out;
 }
 
