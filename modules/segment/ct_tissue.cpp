@@ -261,6 +261,7 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
     q_sat[k] = q_above(fascia_hi);                        // ... and beyond the fascia: fat
   }
   const double bins_per_rad = double(n_bins) / (2 * std::numbers::pi);
+  const double q_deep = *std::min_element(q_inside.begin(), q_inside.end());  // inside every bin's bound
   if (!box.empty)
     for (std::size_t j = box.j0; j <= box.j1; ++j)
       for (std::size_t i = box.i0; i <= box.i1; ++i) {
@@ -268,6 +269,10 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
         if (!leg.on[o]) continue;
         const double x = (double(i) - ci) * s.px_i, y = (double(j) - cj) * s.px_j;
         const double q = x * x + y * y;
+        if (q < q_deep) {  // most of the leg: no angle needed
+          compartment.on[o] = 1;
+          continue;
+        }
         std::size_t k = std::size_t(approx_angle(y, x) * bins_per_rad);  // angle >= 0: truncation = floor
         while (k >= n_bins) k -= n_bins;                                       // 2 pi itself: bin 0
         if (q < q_inside[k]) {
