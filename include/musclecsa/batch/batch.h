@@ -1,0 +1,114 @@
+#pragma once
+// Batch processing of scan archives: discover every series, select the analysable CT series,
+// analyse each one in its own child process (time and memory limits), keep the state and every
+// measurement in an SQLite database in the output folder, resume after an interruption
+// (docs/batch.md).
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "musclecsa/core/progress.h"
+
+namespace musclecsa::batch {
+
+/// One series chosen for analysis: a case.
+struct CaseSpec {
+  std::string case_id;                    ///< stable folder and database key (from the series id, see case_id_for)
+  std::string series_id;                  ///< dicom::Series::id (Series Instance UID, "#n" for split series)
+  std::string series_instance_uid, study_instance_uid;
+  std::string series_description;
+  int series_number = 0;
+  std::size_t slice_count = 0;
+  std::vector<std::filesystem::path> files;  ///< the series' DICOM files, sorted, each once
+};
+
+/// A series or file that is not analysed, and why.
+struct SkippedItem {
+  std::string kind;                       ///< "series" or "file"
+  std::string item;                       ///< series id, or the file/folder path
+  std::string series_instance_uid;        ///< "" for files
+  std::string description;                ///< series description, "" for files
+  std::string reason_code;                ///< stable code (docs/batch.md): not_ct, not_axial, unreadable_file, ...
+  std::string message;                    ///< human-readable detail
+};
+
+/// What an archive holds for a batch: the cases to run and everything skipped.
+struct Discovery {
+  std::vector<CaseSpec> cases;            ///< sorted by case_id
+  std::vector<SkippedItem> skipped;       ///< sorted by kind, then item
+  std::size_t files_seen = 0;
+};
+
+/// Largest angle between the slice normal and the patient's head-foot axis still called axial.
+inline constexpr double kAxialToleranceDeg = 15.0;
+/// Smallest image (rows and columns) analysed.
+inline constexpr std::uint32_t kMinimumMatrixPixels = 64;
+
+/// Scans the archives (files, folders, DICOMDIRs), assembles series and applies the selection
+/// rules (docs/batch.md). Never throws for bad content: it is listed in `skipped`.
+/// Throws Error(InputNotFound, path) when an archive path does not exist.
+Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Progress& progress);
+
+/// A deterministic folder-safe case id from a series id: the Series Instance UID itself when it
+/// is made of [0-9A-Za-z.-], "UID_sN" for the split-series id "UID#N", otherwise a sanitised
+/// prefix plus a hash of the whole id (so different ids never share a case id).
+std::string case_id_for(const std::string& series_id);
+
+struct BatchOptions {
+  std::vector<std::filesystem::path> archives;
+  std::filesystem::path out_dir;
+  std::string protocol = "auto";          ///< thigh-ct, calf-ct, auto or a protocol JSON file (passed to analyze)
+  std::size_t parallel_cases = 1;         ///< cases analysed at the same time (-j)
+  bool resume = false;                    ///< continue the batch in out_dir (its batch.sqlite)
+  double timeout_s = 600;                 ///< per-case wall-clock limit; the case's process group is killed after it
+  std::size_t memory_limit_mb = 4096;     ///< per-case address-space limit (RLIMIT_AS), 0 = none
+  std::filesystem::path analyzer = "/proc/self/exe";  ///< the musclecsa binary run as `analyzer analyze ...`
+};
+
+/// Status of a case in the database: "pending", "running", "done" or "failed".
+struct CaseOutcome {
+  std::string case_id;
+  std::string series_description;
+  std::string status;
+  std::string reason_code;                ///< "" when done
+  std::string message;
+  double duration_s = 0;                  ///< wall-clock time of the child process
+  std::size_t measurement_count = 0;
+};
+
+/// Counts of the whole batch (database content at the end of the run).
+struct BatchSummary {
+  std::size_t case_count = 0;
+  std::size_t cases_run = 0;              ///< cases run in this invocation (not skipped as done)
+  std::map<std::string, std::size_t> by_status;        ///< "done", "failed", ...
+  std::map<std::string, std::size_t> by_reason;        ///< failed cases and skipped items by reason code
+  std::size_t skipped_series = 0, skipped_files = 0;
+  std::filesystem::path database, results_csv;
+};
+
+/// Receives the batch's progress (called from the thread that runs run_batch).
+class BatchObserver {
+ public:
+  virtual ~BatchObserver() = default;
+  /// Before the first case: total cases, those already done (resume), and what was skipped.
+  virtual void started(std::size_t case_count, std::size_t already_done, std::size_t already_failed,
+                       const Discovery& discovery) {}
+  /// After each case run in this invocation.
+  virtual void case_finished(const CaseOutcome& outcome, std::size_t done, std::size_t failed, std::size_t total) {}
+  /// Now and then while cases run (about every second), for redrawing a progress display.
+  virtual void tick(std::size_t done, std::size_t failed, std::size_t total) {}
+  /// True to stop: running cases are killed and left to be re-run by --resume.
+  virtual bool cancelled() const { return false; }
+};
+
+/// Runs the batch. Throws Error(InvalidArgument) for bad options, or when out_dir already holds
+/// a batch database and `resume` is false; Error(OutputFailed) when the database or the folder
+/// cannot be written; Error(Cancelled) when the observer cancels. Failed cases are not errors:
+/// they are in the summary and the database.
+BatchSummary run_batch(const BatchOptions& options, BatchObserver& observer);
+
+}  // namespace musclecsa::batch
