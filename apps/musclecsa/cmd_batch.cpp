@@ -1,0 +1,196 @@
+// musclecsa batch: every analysable CT series of an archive, each case in its own child process,
+// state and measurements in DIR/batch.sqlite, resumable (docs/batch.md).
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "musclecsa/batch/batch.h"
+#include "musclecsa/core/error.h"
+
+namespace musclecsa::app {
+namespace {
+
+struct BatchCommandOptions {
+  std::vector<std::string> archives;
+  std::string out, protocol = "auto";
+  std::size_t parallel_cases = 1;
+  bool resume = false, quiet = false;
+  double timeout_s = 600;
+  std::size_t memory_limit_mb = 4096;
+};
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) { g_interrupted = 1; }
+
+/// SIGINT/SIGTERM stop the batch cleanly (running cases killed and left for --resume) while installed.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~InterruptGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+std::string format_duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char text[32];
+  if (s >= 3600) std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  else std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
+  return text;
+}
+
+/// A redrawn one-line bar on a terminal, one plain line per finished case otherwise, nothing with --quiet.
+class BatchConsole final : public batch::BatchObserver {
+ public:
+  explicit BatchConsole(bool quiet) : quiet_(quiet), terminal_(!quiet && ::isatty(STDERR_FILENO)) {}
+  ~BatchConsole() override { clear(); }
+  BatchConsole(const BatchConsole&) = delete;
+  BatchConsole& operator=(const BatchConsole&) = delete;
+
+  void started(std::size_t case_count, std::size_t already_done, std::size_t already_failed,
+               const batch::Discovery& discovery) override {
+    start_ = std::chrono::steady_clock::now();
+    to_run_ = case_count - already_done;
+    if (quiet_) return;
+    std::size_t series = 0, files = 0;
+    for (const auto& s : discovery.skipped) (s.kind == "series" ? series : files)++;
+    std::fprintf(stderr, "MuscleCSA batch: %zu case(s) to analyse", case_count);
+    if (already_done > 0 || already_failed > 0)
+      std::fprintf(stderr, " (%zu already done, %zu failed before: run again)", already_done, already_failed);
+    std::fprintf(stderr, "; %zu series and %zu file(s) skipped\n", series, files);
+    draw(already_done, already_failed, case_count);
+  }
+
+  void case_finished(const batch::CaseOutcome& outcome, std::size_t done, std::size_t failed, std::size_t total) override {
+    ++finished_;
+    if (quiet_) return;
+    if (terminal_ && outcome.status == "done") {
+      draw(done, failed, total);
+      return;
+    }
+    clear();
+    if (outcome.status == "done")
+      std::fprintf(stderr, "[%zu/%zu] done   %s \"%s\" %.1f s, %zu measurements\n", done + failed, total,
+                   outcome.case_id.c_str(), outcome.series_description.c_str(), outcome.duration_s, outcome.measurement_count);
+    else
+      std::fprintf(stderr, "[%zu/%zu] failed %s \"%s\" %.1f s: %s: %s\n", done + failed, total, outcome.case_id.c_str(),
+                   outcome.series_description.c_str(), outcome.duration_s, outcome.reason_code.c_str(), outcome.message.c_str());
+    if (terminal_) draw(done, failed, total);
+  }
+
+  void tick(std::size_t done, std::size_t failed, std::size_t total) override {
+    if (terminal_) draw(done, failed, total);
+  }
+
+  bool cancelled() const override { return g_interrupted != 0; }
+
+  void clear() {
+    if (!drawn_) return;
+    std::fprintf(stderr, "\r%*s\r", static_cast<int>(last_width_), "");
+    drawn_ = false;
+  }
+
+ private:
+  void draw(std::size_t done, std::size_t failed, std::size_t total) {
+    if (!terminal_) return;
+    constexpr int kBarWidth = 30;
+    const double fraction = total == 0 ? 1.0 : double(done + failed) / double(total);
+    const int filled = static_cast<int>(fraction * kBarWidth + 0.5);
+    std::string line = "[" + std::string(std::size_t(filled), '#') + std::string(std::size_t(kBarWidth - filled), ' ') + "] ";
+    char counts[160];
+    std::snprintf(counts, sizeof counts, "%zu/%zu  done %zu  failed %zu", done + failed, total, done, failed);
+    line += counts;
+    const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (finished_ > 0 && finished_ < to_run_)
+      line += "  ETA " + format_duration(elapsed_s / double(finished_) * double(to_run_ - finished_));
+    else line += "  elapsed " + format_duration(elapsed_s);
+    std::fprintf(stderr, "\r%-*s", static_cast<int>(std::max(line.size(), last_width_)), line.c_str());
+    std::fflush(stderr);
+    last_width_ = line.size();
+    drawn_ = true;
+  }
+
+  bool quiet_, terminal_;
+  bool drawn_ = false;
+  std::size_t last_width_ = 0, finished_ = 0, to_run_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+int run_batch_command(const BatchCommandOptions& o) {
+  batch::BatchOptions options;
+  for (const auto& a : o.archives) options.archives.emplace_back(a);
+  options.out_dir = o.out;
+  options.protocol = o.protocol;
+  options.parallel_cases = o.parallel_cases;
+  options.resume = o.resume;
+  options.timeout_s = o.timeout_s;
+  options.memory_limit_mb = o.memory_limit_mb;
+
+  g_interrupted = 0;
+  InterruptGuard guard;
+  BatchConsole console(o.quiet);
+  const batch::BatchSummary summary = batch::run_batch(options, console);
+  console.clear();
+  if (o.quiet) return 0;
+
+  const auto count = [&](const char* status) {
+    const auto it = summary.by_status.find(status);
+    return it == summary.by_status.end() ? std::size_t(0) : it->second;
+  };
+  std::cout << "MuscleCSA batch: " << summary.case_count << " case(s): " << count("done") << " done, " << count("failed")
+            << " failed";
+  const std::size_t other = summary.case_count - count("done") - count("failed");
+  if (other > 0) std::cout << ", " << other << " not run";
+  std::cout << " (" << summary.cases_run << " run now); " << summary.skipped_series << " series and "
+            << summary.skipped_files << " file(s) skipped\n";
+  if (!summary.by_reason.empty()) {
+    std::cout << "  by reason:";
+    for (const auto& [reason, n] : summary.by_reason) std::cout << " " << reason << " " << n << ";";
+    std::cout << "\n";
+  }
+  if (count("failed") > 0)
+    std::cout << "  failed cases: the reason and the end of standard error are in " << (std::filesystem::path(o.out) / "cases").string()
+              << "/<case_id>/error.txt and the database's cases table; --resume runs them again\n";
+  std::cout << "  database: " << summary.database.string() << "\n  results:  " << summary.results_csv.string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command add_batch_command(CLI::App& app) {
+  auto options = std::make_shared<BatchCommandOptions>();
+  auto& o = *options;
+  CLI::App* cmd = app.add_subcommand(
+      "batch", "analyse every CT series of scan archives, each case in its own process; state in DIR/batch.sqlite");
+  cmd->add_option("archives", o.archives, "files, folders or DICOMDIRs to search for series")->required();
+  cmd->add_option("--out", o.out, "output folder: batch.sqlite, results.csv, cases/<case_id>/")->required();
+  cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");
+  cmd->add_option("-j,--jobs", o.parallel_cases, "cases analysed at the same time")->check(CLI::Range(1, 256));
+  cmd->add_flag("--resume", o.resume, "continue the batch in --out: finished cases are kept, the others run again");
+  cmd->add_option("--timeout-s", o.timeout_s, "per-case time limit in seconds; the case's processes are killed after it")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--memory-mb", o.memory_limit_mb, "per-case memory (address space) limit in MB; 0 = none");
+  cmd->add_flag("--quiet", o.quiet, "print only errors");
+  return {cmd, [options] { return run_batch_command(*options); }};
+}
+
+}  // namespace musclecsa::app
