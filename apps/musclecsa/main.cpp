@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       musclecsa::app::add_convert_command(app),
       musclecsa::app::add_phantom_command(app),
       musclecsa::app::add_report_command(app),
+      musclecsa::app::add_batch_command(app),
   };
 
   try {
