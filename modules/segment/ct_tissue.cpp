@@ -103,8 +103,8 @@ inline bool farther_than(double x, double y, double q, double v) {
 void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtProtocol& p, LabelId* labels,
                  LegInSlice& found, std::vector<std::string>& notes, int slice_index) {
   const auto& catalog = LabelCatalog::standard();
-  // Centroid in pixel units (fractional) and mm.
-  // Sums of whole numbers: exact in any order. Also the leg's bounding box (rows j0..j1, columns i0..i1).
+  // Centroid in pixel units (fractional) and mm: sums of whole numbers, exact in any order, over
+  // the leg's bounding box (all later pixel work stays in it too).
   const detail::Box box = detail::bounding_box(leg);
   double ci = 0, cj = 0;
   std::size_t area = 0;
