@@ -207,7 +207,7 @@ TEST(DicomSr, PassesDciodvfyAndDsrdumpShowsTheTid1500Tree) {
       << "the SR must be in a series of its own";
 }
 
-TEST(DicomSr, GroupsReferenceTheSegSegmentsOfTheirStructure) {
+TEST(DicomSr, MusclesReferenceTheirOwnSegmentAndGroupsNone) {
   const auto& a = analysed_phantom();
   const auto seg = hand_made_seg(a.source);
   TempDir out;
@@ -229,12 +229,17 @@ TEST(DicomSr, GroupsReferenceTheSegSegmentsOfTheirStructure) {
   const int vl_right = segment_number_of(seg, "vastus_lateralis", Side::Right);
   const std::string vl = referenced_segments_after("right:vastus_lateralis@femur_50pct");
   EXPECT_NE(vl.find("(SG image,\"" + seg.sop_instance_uid + "\"," + std::to_string(vl_right) + ")"), std::string::npos) << vl;
-  // A group: its four members' segments in one reference.
-  const std::string quadriceps = referenced_segments_after("left:quadriceps@femur_50pct");
-  std::string members;
-  for (const char* key : {"rectus_femoris", "vastus_lateralis", "vastus_medialis", "vastus_intermedius"})
-    members += (members.empty() ? "" : ",") + std::to_string(segment_number_of(seg, key, Side::Left));
-  EXPECT_NE(quadriceps.find("\"," + members + ")"), std::string::npos) << quadriceps << " wanted " << members;
+  // TID 1411 references one segment whose voxels are the measured region: a group (the union of
+  // its members) and total muscle tissue are TID 1501 groups without a reference.
+  for (const char* tracking : {"left:quadriceps@femur_50pct", "right:skeletal_muscle@femur_50pct"}) {
+    const auto at = dump.output.find(tracking);
+    ASSERT_NE(at, std::string::npos) << tracking;
+    const auto next_group = dump.output.find("Measurement Group", at);
+    const auto ref = dump.output.find("Referenced Segment", at);
+    EXPECT_TRUE(ref == std::string::npos || (next_group != std::string::npos && ref > next_group))
+        << tracking << " references a segment";
+  }
+  EXPECT_NE(dump.output.find("TID 1501"), std::string::npos);
   EXPECT_NE(dump.output.find("(125007,DCM,\"Measurement Group\")=SEPARATE>  # TID 1411"), std::string::npos);
   EXPECT_NE(dump.output.find("Source series for segmentation"), std::string::npos);
 

@@ -209,19 +209,17 @@ std::optional<GroupKey> parse_tracking_identifier(const std::string& id) {
   return key;
 }
 
-/// Segment numbers a group references: the structure's own segment, else its members' (for a group).
-std::vector<int> segments_of(const Structure& structure, Side side, const DicomSegInfo& seg) {
-  auto find = [&](const std::string& key) {
-    for (const auto& s : seg.segments)
-      if (s.structure_key == key && s.side == side) return s.segment_number;
-    return 0;
-  };
-  if (const int own = find(structure.key); own > 0) return {own};
-  std::vector<int> numbers;
-  if (structure.kind == StructureKind::MuscleGroup)
-    for (const Structure* member : LabelCatalog::standard().members_of(structure.key))
-      if (const int n = find(member->key); n > 0) numbers.push_back(n);
-  return numbers;
+/// The SEG segment a measurement group references (TID 1411 allows one): only where the segment's
+/// voxels are exactly the measured region, i.e. an individual muscle (its territory) or the
+/// subcutaneous fat. Groups (the union of their members), total muscle tissue (`skeletal_muscle`
+/// holds only the unassigned fascia layer in the label map), IMAT (its area includes the fat inside
+/// the muscles), bones (cortex and marrow are two segments) and the limb get none: TID 1501.
+int segment_of(const Structure& structure, Side side, const DicomSegInfo& seg) {
+  const bool exact = structure.kind == StructureKind::Muscle || structure.key == "subcutaneous_fat";
+  if (!exact) return 0;
+  for (const auto& s : seg.segments)
+    if (s.structure_key == structure.key && s.side == side) return s.segment_number;
+  return 0;
 }
 
 void check(const OFCondition& status, const std::string& input, const std::string& what) {
@@ -354,19 +352,15 @@ void write_dicom_sr(const std::vector<Measurement>& measurements, const DicomSou
       if (!quantities.insert(written == "area" || written == "csa" ? "area" : written).second)
         throw Error(ErrorCode::InvalidArgument, context, "quantity " + m->quantity + " appears twice (or csa and area together)");
     }
-    const std::vector<int> segments = seg ? segments_of(structure, key.side, *seg) : std::vector<int>{};
-    if (!segments.empty()) {
-      // TID 1411: the segment(s) measured, and the series they were segmented from.
+    const int segment = seg ? segment_of(structure, key.side, *seg) : 0;
+    if (segment > 0) {
+      // TID 1411: the segment measured, and the series it was segmented from.
       check(report.addVolumetricROIMeasurements(), context, "measurement group");
       Measurements& group = report.getVolumetricROIMeasurements();
       describe_group(group, key, structure, context);
       DSRImageReferenceValue reference(seg->sop_class_uid.c_str(), seg->sop_instance_uid.c_str());
-      reference.getSegmentList().addItem(Uint16(segments.front()));
+      reference.getSegmentList().addItem(Uint16(segment));
       check(group.setReferencedSegment(reference), context, "referenced segment");
-      // A group's value comes from its members' pixels together: the one Referenced Segment item
-      // lists every member's segment number (DCMTK's setter accepts one; the attribute is 1-n).
-      if (DSRImageReferenceValue* written = group.getCurrentContentItem().getImageReferencePtr())
-        for (std::size_t n = 1; n < segments.size(); ++n) written->getSegmentList().addItem(Uint16(segments[n]));
       check(group.setSourceSeriesForSegmentation(source.series.series_instance_uid.c_str()), context, "source series");
       for (const Measurement* m : list) add_measurement(group, *m, context);
     } else {
