@@ -116,18 +116,42 @@ TEST(CliReport, ReportNeedsResultsAndSegSrNeedDicom) {
   EXPECT_FALSE(std::filesystem::exists(dir / "o/results.json"));
   const auto bad = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "o") + " --format pdf");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
+
+  // A short scan has no standard level: an SR would be empty, so it is refused before any file is written.
+  const auto short_scan = run_command(kBinary + " phantom --anatomy thigh --modality ct --columns 160 --pixel-spacing-mm 2.5 --slices 4 --out " +
+                                      quoted(dir / "short") + " --quiet");
+  ASSERT_EQ(short_scan.exit_code, 0) << short_scan.output;
+  const auto sr = run_command(kBinary + " analyze " + quoted(dir / "short/dicom/ct") + " --out " + quoted(dir / "o_sr") + " --format sr");
+  EXPECT_EQ(sr.exit_code, 4) << sr.output;
+  EXPECT_NE(sr.output.find("--level-z-mm"), std::string::npos) << sr.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o_sr/results.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "o_sr/labels.nii.gz"));
+  const auto with_level = run_command(kBinary + " analyze " + quoted(dir / "short/dicom/ct") + " --out " + quoted(dir / "o_sr2") +
+                                      " --format sr --level-slice 2 --quiet");
+  EXPECT_EQ(with_level.exit_code, 0) << with_level.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "o_sr2/measurements.dcm"));
 }
 
 TEST(CliReport, PatientIdOnlyWhenAskedAndPseudonymsFromAMap) {
   TempDir dir;
-  const auto dicom = thigh_ct(dir, "ph", 3);
+  // The archive folder is named after the patient, as PACS exports often are.
+  const auto dicom = thigh_ct(dir, "PHANTOM_THIGH_MCSA-PHANTOM-3", 3);
+  const auto info = run_command(kBinary + " info " + quoted(dicom) + " --json");
+  const auto patient = nlohmann::json::parse(info.output)["patients"][0];
+  const std::string patient_id = patient["patient_id"], patient_name = patient["patient_name"];
+  ASSERT_FALSE(patient_id.empty());
+  ASSERT_NE(dicom.string().find(patient_id), std::string::npos);
   const auto plain = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "plain") + " --format html --quiet");
   ASSERT_EQ(plain.exit_code, 0) << plain.output;
-  const auto info = run_command(kBinary + " info " + quoted(dicom) + " --json");
-  const std::string patient_id = nlohmann::json::parse(info.output)["patients"][0]["patient_id"];
-  ASSERT_FALSE(patient_id.empty());
-  for (const char* file : {"results.json", "results.csv", "report.html"})
-    EXPECT_EQ(io::read_text(dir / "plain" / file).find(patient_id), std::string::npos) << file << " leaks the Patient ID";
+  for (const char* file : {"results.json", "results.csv", "report.html"}) {
+    const std::string text = io::read_text(dir / "plain" / file);
+    EXPECT_EQ(text.find(patient_id), std::string::npos) << file << " leaks the Patient ID";
+    EXPECT_EQ(text.find(patient_name), std::string::npos) << file << " leaks the patient's name";
+    EXPECT_EQ(text.find("PHANTOM_THIGH"), std::string::npos) << file << " leaks the input folder's name";
+  }
+  const auto both = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "both") +
+                                " --include-patient-id --pseudonym-map " + quoted(dicom / "..") + " --quiet");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
 
   const auto with_id = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "id") +
                                    " --include-patient-id --format html --quiet");
@@ -143,6 +167,7 @@ TEST(CliReport, PatientIdOnlyWhenAskedAndPseudonymsFromAMap) {
   const auto j = nlohmann::json::parse(io::read_text(dir / "mapped/results.json"));
   EXPECT_EQ(j["input"]["pseudonym"], "SUBJ-042");
   EXPECT_FALSE(j["input"].contains("patient_id"));
+  EXPECT_EQ(io::read_text(dir / "mapped/results.json").find(patient_id), std::string::npos);
   EXPECT_EQ(io::read_text(dir / "mapped/results.csv").find(patient_id), std::string::npos);
   EXPECT_NE(io::read_text(dir / "mapped/results.csv").find("\nSUBJ-042,"), std::string::npos);
 

@@ -309,7 +309,8 @@ int run_analyze(const AnalyzeOptions& o) {
                        {"side", std::string(to_string(m.side))}, {"level", m.level},
                        {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
                        {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
-  json input = {{"path", o.input},
+  // The input path only with --include-patient-id: archive folders are often named after the patient.
+  json input = {{"path", o.include_patient_id ? o.input : std::string()},
                       {"kind", in.kind},
                       {"study_instance_uid", in.volume.source.study_instance_uid},
                       {"series_instance_uid", in.volume.source.series_instance_uid},
@@ -363,11 +364,18 @@ int run_analyze(const AnalyzeOptions& o) {
         << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
         << csv_escape(code_of[m.structure_key]) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
   }
+  // What SEG and SR need is checked before anything is written: a folder with results.json is a
+  // finished case (musclecsa report, batch), so results.json is written last of the case's files.
+  if (wants(o, "seg") && std::all_of(seg.labels.voxels.begin(), seg.labels.voxels.end(), [](LabelId l) { return l == 0; }))
+    throw Error(ErrorCode::InvalidInput, o.input, "nothing was segmented (no legs found): there is no DICOM SEG to write; leave out --format seg");
+  if (wants(o, "sr") && std::none_of(results.levels.begin(), results.levels.end(), [](const auto& l) { return l.found; }))
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "no standard level was found, and a DICOM SR holds the level's measurements: give --level-z-mm or "
+                "--level-slice, or leave out --format sr");
   io::write_image(seg.labels, dir / "labels.nii.gz");
   io::write_label_names(dir / "labels.json");
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv.str());
-  io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
   // QC images: each level slice (both legs in one picture), and every slice on request.
   std::vector<int> level_slices;
   for (const auto& l : results.levels)
@@ -410,6 +418,7 @@ int run_analyze(const AnalyzeOptions& o) {
     report::write_dicom_sr(measurements, source, seg_info ? &*seg_info : nullptr, sr_options, dir / "measurements.dcm");
     extra_outputs.push_back("measurements.dcm");
   }
+  io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
   if (wants(o, "html")) {
     report::write_case_report(dir);
     extra_outputs.push_back("report.html");
@@ -477,9 +486,11 @@ Command add_analyze_command(CLI::App& app) {
                   "html (report.html); comma-separated or repeated")
       ->delimiter(',')
       ->check(CLI::IsMember({"seg", "sr", "html"}));
-  cmd->add_flag("--include-patient-id", o.include_patient_id, "write the Patient ID into results.json/csv/html (off by default)");
+  auto* include_id = cmd->add_flag("--include-patient-id", o.include_patient_id,
+                                   "write the Patient ID and the input path into results.json/csv/html (off by default)");
   cmd->add_option("--pseudonym-map", o.pseudonym_map, "CSV of patient_id,pseudonym: write the pseudonym instead of the ID")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->excludes(include_id);
   cmd->add_flag("--quiet", o.quiet, "print nothing on success");
   return {cmd, [options] { return run_analyze(*options); }};
 }
