@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -53,24 +54,28 @@ int count(const std::string& text, const std::string& what) {
 
 TEST(CliReport, CaseAndBatchPagesOpenInChromiumWithTablesAndImages) {
   TempDir dir;
-  for (auto [name, seed] : {std::pair{"case_a", 3}, std::pair{"case_b", 5}}) {
-    const auto r = run_command(kBinary + " analyze " + quoted(thigh_ct(dir, std::string("ph_") + name, std::uint64_t(seed))) +
-                               " --out " + quoted(dir / name) + " --format html --quiet");
+  // The second case's folder name needs percent-encoding in links; only case_a asks for its page.
+  for (auto [name, seed, format] : {std::tuple{"case_a", 3, " --format html"}, std::tuple{"case b#2", 5, ""}}) {
+    const auto r = run_command(kBinary + " analyze " + quoted(thigh_ct(dir, "ph_" + std::to_string(seed), std::uint64_t(seed))) +
+                               " --out " + quoted(dir / name) + format + " --quiet");
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    ASSERT_TRUE(std::filesystem::exists(dir / name / "report.html"));
   }
-  // A failed case: its folder holds only the reason.
+  ASSERT_TRUE(std::filesystem::exists(dir / "case_a/report.html"));
+  // A failed case (its folder holds only the reason) and results the page cannot show.
   io::write_text_atomically(dir / "case_bad/error.txt", "not a CT series (modality MR)\nmore detail\n");
-  const auto batch = run_command(kBinary + " report " + quoted(dir / "case_a") + " " + quoted(dir / "case_b") + " " +
-                                 quoted(dir / "case_bad") + " --out " + quoted(dir / "batch"));
+  io::write_text_atomically(dir / "case_odd/results.json", R"({"format": "musclecsa-results", "input": 5})");
+  const auto batch = run_command(kBinary + " report " + quoted(dir / "case_a") + " " + quoted(dir / "case b#2") + " " +
+                                 quoted(dir / "case_bad") + " " + quoted(dir / "case_odd") + " --out " + quoted(dir / "batch"));
   ASSERT_EQ(batch.exit_code, 0) << batch.output;
-  EXPECT_NE(batch.output.find("3 case(s), 1 failed"), std::string::npos) << batch.output;
+  EXPECT_NE(batch.output.find("4 case(s), 1 failed"), std::string::npos) << batch.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "case b#2/report.html")) << "the batch page must not write into case folders";
 
   // The batch page as the browser builds it (scripts run, images load).
   const auto dom = run_command(chromium("--dump-dom " + quoted(std::filesystem::path("file://" + (dir / "batch/index.html").string()))) + " 2>/dev/null");
   ASSERT_EQ(dom.exit_code, 0) << dom.output;
-  EXPECT_NE(dom.output.find("3 case(s): 2 analysed, 1 failed"), std::string::npos) << dom.output.substr(0, 2000);
-  EXPECT_EQ(count(dom.output, "<tr class=\"failed\">"), 1);
+  EXPECT_NE(dom.output.find("4 case(s): 3 analysed, 1 failed"), std::string::npos) << dom.output.substr(0, 2000);
+  EXPECT_EQ(count(dom.output, "<tr class=\"failed\">"), 2) << "the error.txt case and the unreadable results";
+  EXPECT_NE(dom.output.find("unexpected content"), std::string::npos);
   EXPECT_NE(dom.output.find("failed: not a CT series (modality MR)"), std::string::npos);
   EXPECT_EQ(count(dom.output, "class=\"thumb\""), 2);
   EXPECT_EQ(count(dom.output, "data-loaded=\"1\""), 2) << "both thumbnails must load from the batch folder";
@@ -84,6 +89,9 @@ TEST(CliReport, CaseAndBatchPagesOpenInChromiumWithTablesAndImages) {
   EXPECT_NE(case_dom.output.find("id=\"structures-left\""), std::string::npos);
   EXPECT_NE(case_dom.output.find("Quadriceps femoris"), std::string::npos);
   EXPECT_GE(count(case_dom.output, "data-loaded=\"1\""), 1);
+
+  // The hand-made broken results are not the tool's: keep them out of the schema check at the end.
+  std::filesystem::remove(dir / "case_odd/results.json");
 
   // A screenshot: not blank.
   const auto shot = run_command(chromium("--window-size=1280,900 --screenshot=" + quoted(dir / "shot.png") + " " +

@@ -3,6 +3,7 @@
 #include "musclecsa/report/html_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <set>
 #include <sstream>
@@ -167,6 +168,23 @@ std::string level_section(const json& level, const json& results) {
   return o.str();
 }
 
+std::string case_page_from(json& r, const fs::path& case_dir);
+
+/// A path segment for a link: everything but unreserved characters percent-encoded.
+std::string url_segment(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += char(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
 /// Level value of one side for the batch table, or null.
 json level_value(const json& results, const std::string& side, const std::string& key) {
   for (const auto& level : results.value("levels", json::array()))
@@ -177,8 +195,25 @@ json level_value(const json& results, const std::string& side, const std::string
 
 }  // namespace
 
-void write_case_report(const fs::path& case_dir) {
-  const json r = read_results(case_dir);
+namespace {
+
+/// The case page of `case_dir`'s results. Unexpected content becomes Error(InvalidInput, results.json).
+std::string case_page(const fs::path& case_dir) {
+  json r = read_results(case_dir);
+  try {
+    return case_page_from(r, case_dir);
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidInput, (case_dir / "results.json").string(), std::string("unexpected content: ") + e.what());
+  }
+}
+
+}  // namespace
+
+void write_case_report(const fs::path& case_dir) { io::write_text_atomically(case_dir / "report.html", case_page(case_dir)); }
+
+namespace {
+
+std::string case_page_from(json& r, const fs::path& case_dir) {
   const json& in = r["input"];
   std::ostringstream o;
   o << "<h1>MuscleCSA report</h1>\n<p class=\"meta\">" << escape(in.value("series_description", "")) << " &middot; "
@@ -222,8 +257,10 @@ void write_case_report(const fs::path& case_dir) {
   o << "<h2>Protocol</h2>\n<details><summary>" << escape(r["protocol"].value("name", "")) << " definition</summary><pre>"
     << escape(r["protocol"]["definition"].dump(2)) << "</pre></details>\n";
   o << "<p class=\"meta\">Every value per slice: results.csv and results.json in this folder.</p>\n";
-  io::write_text_atomically(case_dir / "report.html", page("MuscleCSA report - " + in.value("series_description", ""), o.str()));
+  return page("MuscleCSA report - " + in.value("series_description", ""), o.str());
 }
+
+}  // namespace
 
 BatchCaseSummary summarise_case(const fs::path& case_dir) {
   BatchCaseSummary s;
@@ -242,6 +279,13 @@ BatchCaseSummary summarise_case(const fs::path& case_dir) {
   return s;
 }
 
+namespace {
+std::string failed_row(const std::string& name, const std::string& reason) {
+  return "<tr class=\"failed\"><td>" + escape(name) + "</td><td>failed: " + escape(reason) +
+         "</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+}
+}  // namespace
+
 void write_batch_report(const std::vector<BatchCaseSummary>& cases, const fs::path& out_dir) {
   std::ostringstream o;
   int analysed = 0, failed = 0;
@@ -258,41 +302,52 @@ void write_batch_report(const std::vector<BatchCaseSummary>& cases, const fs::pa
     for (int suffix = 2; used.count(name); ++suffix) name = c.name + "_" + std::to_string(suffix);
     used.insert(name);
     if (!c.analysed) {
-      o << "<tr class=\"failed\"><td>" << escape(name) << "</td><td>failed: " << escape(c.failure_reason)
-        << "</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+      o << failed_row(name, c.failure_reason);
       continue;
     }
+    // A case whose results cannot be read or shown is a failed row, not a failed page.
     json r;
+    std::string case_html, row;
     try {
       r = read_results(c.dir);
+      case_html = case_page(c.dir);
+      const std::string base = "cases/" + url_segment(name) + "/";
+      const auto images = qc_images_in(c.dir);
+      std::ostringstream cells;
+      cells << "<tr><td><a href=\"" << base << "report.html\">" << escape(name) << "</a></td><td>analysed</td><td>"
+            << escape(r["protocol"].value("name", "")) << "</td>" << number_cell(level_value(r, "right", "muscle_area_cm2"), 2)
+            << number_cell(level_value(r, "left", "muscle_area_cm2"), 2) << number_cell(level_value(r, "right", "imat_area_cm2"), 2)
+            << number_cell(level_value(r, "left", "imat_area_cm2"), 2) << number_cell(level_value(r, "right", "muscle_mean_hu"), 1)
+            << number_cell(level_value(r, "left", "muscle_mean_hu"), 1) << "<td>" << flags_html(r["qc_flags"]) << "</td><td>";
+      if (!images.empty())
+        cells << "<a href=\"" << base << "report.html\"><img class=\"thumb\" src=\"" << base << url_segment(images.front())
+              << "\" alt=\"QC\" onload=\"this.dataset.loaded='1'\"></a>";
+      cells << "</td></tr>\n";
+      row = cells.str();
+    } catch (const json::exception& e) {
+      row = failed_row(name, (c.dir / "results.json").string() + ": unexpected content: " + e.what());
     } catch (const Error& e) {
-      o << "<tr class=\"failed\"><td>" << escape(name) << "</td><td>failed: " << escape(e.what())
-        << "</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+      row = failed_row(name, e.what());
+    }
+    if (case_html.empty()) {
+      o << row;
       continue;
     }
-    // The case's page and images go into cases/<name>/ so the batch folder stands alone.
+    // The case's page, images and results go into cases/<name>/ so the batch folder stands alone;
+    // the case folder itself is only read.
     const fs::path target = out_dir / "cases" / name;
     std::error_code ec;
     fs::create_directories(target, ec);
     if (ec) throw Error(ErrorCode::OutputFailed, target.string(), "cannot create the folder: " + ec.message());
-    write_case_report(c.dir);
-    const auto images = qc_images_in(c.dir);
-    std::vector<std::string> files = images;
-    files.push_back("report.html");
+    io::write_text_atomically(target / "report.html", case_html);
+    std::vector<std::string> files = qc_images_in(c.dir);
+    for (const char* file : {"results.json", "results.csv"})
+      if (fs::exists(c.dir / file)) files.emplace_back(file);
     for (const std::string& file : files) {
       fs::copy_file(c.dir / file, target / file, fs::copy_options::overwrite_existing, ec);
       if (ec) throw Error(ErrorCode::OutputFailed, (target / file).string(), "cannot copy: " + ec.message());
     }
-    const std::string link = "cases/" + escape(name) + "/report.html";
-    o << "<tr><td><a href=\"" << link << "\">" << escape(name) << "</a></td><td>analysed</td><td>"
-      << escape(r["protocol"].value("name", "")) << "</td>" << number_cell(level_value(r, "right", "muscle_area_cm2"), 2)
-      << number_cell(level_value(r, "left", "muscle_area_cm2"), 2) << number_cell(level_value(r, "right", "imat_area_cm2"), 2)
-      << number_cell(level_value(r, "left", "imat_area_cm2"), 2) << number_cell(level_value(r, "right", "muscle_mean_hu"), 1)
-      << number_cell(level_value(r, "left", "muscle_mean_hu"), 1) << "<td>" << flags_html(r["qc_flags"]) << "</td><td>";
-    if (!images.empty())
-      o << "<a href=\"" << link << "\"><img class=\"thumb\" src=\"cases/" << escape(name) << "/" << escape(images.front())
-        << "\" alt=\"QC\" onload=\"this.dataset.loaded='1'\"></a>";
-    o << "</td></tr>\n";
+    o << row;
   }
   o << "</tbody></table>\n<p class=\"meta\">Click a column header to sort.</p>\n";
   io::write_text_atomically(out_dir / "index.html", page("MuscleCSA batch report", o.str()));
