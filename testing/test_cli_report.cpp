@@ -233,13 +233,21 @@ TEST(CliReport, AFullDiskOrABlockedFolderLeavesNoHalfWrittenFile) {
   const auto blocked = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "blocked") + " --quiet");
   EXPECT_EQ(blocked.exit_code, 5) << blocked.output;
   EXPECT_NE(blocked.output.find("blocked"), std::string::npos) << blocked.output;
-  // A disk that fills up: files over 300 kB cannot be written (SIGXFSZ ignored, so writes fail).
-  const auto full = run_command("bash -c \"trap '' XFSZ; ulimit -f 300; exec " + kBinary + " analyze '" + dicom.string() +
+  // A disk that fills up: files over 2 MB cannot be written (SIGXFSZ ignored, so writes fail). The
+  // case's files are well under that; the SEG (about 4 MB here) is the one that fails.
+  const auto full = run_command("bash -c \"trap '' XFSZ; ulimit -f 2000; exec " + kBinary + " analyze '" + dicom.string() +
                                 "' --out '" + (dir / "full").string() + "' --format seg,sr,html --quiet\" 2>&1");
   EXPECT_EQ(full.exit_code, 5) << full.output;
-  EXPECT_NE(full.output.find((dir / "full").string()), std::string::npos) << "the error names the file: " << full.output;
-  ASSERT_TRUE(std::filesystem::exists(dir / "full"));
-  for (const auto& entry : std::filesystem::directory_iterator(dir / "full")) {
+  EXPECT_NE(full.output.find((dir / "full/segmentation.dcm").string()), std::string::npos) << full.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "full/segmentation.dcm"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "full/results.json")) << "a failed case must not look finished";
+  // And one where an early file (results.csv, about 0.7 MB) cannot be written.
+  const auto fuller = run_command("bash -c \"trap '' XFSZ; ulimit -f 300; exec " + kBinary + " analyze '" + dicom.string() +
+                                  "' --out '" + (dir / "fuller").string() + "' --quiet\" 2>&1");
+  EXPECT_EQ(fuller.exit_code, 5) << fuller.output;
+  EXPECT_NE(fuller.output.find((dir / "fuller").string()), std::string::npos) << "the error names the file: " << fuller.output;
+  for (const char* folder : {"full", "fuller"})
+  for (const auto& entry : std::filesystem::directory_iterator(dir / folder)) {
     const std::string name = entry.path().filename().string();
     EXPECT_NE(name.front(), '.') << "temporary file left: " << name;
     EXPECT_EQ(name.find(".partial"), std::string::npos) << "temporary file left: " << name;

@@ -18,13 +18,16 @@ inline const CodedConcept kLeftCode{"SCT", "7771000", "Left"};
 /// The laterality code of a side, or nullptr for Side::None.
 const CodedConcept* laterality_code(Side side);
 
+/// A new UID under the 2.25 root (a random 128-bit number, ITU-T X.667), as MuscleCSA's other UIDs.
+std::string new_uid();
+
 /// Library code reports problems as Error values; DCMTK's own console messages would only add
 /// noise. Called once before DCMTK is used.
 void quiet_dcmtk_logging();
 
-/// Saves `file` (explicit VR little endian) through a temporary file in the target folder and a
-/// rename; on any failure the temporary file is removed and Error(OutputFailed, path, ...) names
-/// `what` ("DICOM SEG", "DICOM SR").
+/// Saves `file` (explicit VR little endian, with its meta header) complete or not at all: encoded
+/// in memory, then written through a temporary file and a rename. Throws Error(OutputFailed, path,
+/// ...) naming `what` ("DICOM SEG", "DICOM SR") or the write failure (disk full).
 void save_dicom_atomically(DcmFileFormat& file, const std::filesystem::path& path, const std::string& what);
 
 }  // namespace musclecsa::report::detail

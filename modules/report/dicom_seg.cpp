@@ -58,10 +58,6 @@ std::string decimal(double value) {
   return s.str();
 }
 
-std::string new_uid() {
-  char buffer[100];
-  return dcmGenerateUniqueIdentifier(buffer, SITE_INSTANCE_UID_ROOT);
-}
 
 CodeSequenceMacro code_of(const CodedConcept& concept_code) {
   return CodeSequenceMacro(concept_code.code.c_str(), concept_code.scheme.c_str(), concept_code.meaning.c_str());
@@ -184,7 +180,7 @@ DcmSegment* make_segment(const PlannedSegment& planned, const std::string& softw
         ErrorCode::Internal, path, "display colour of " + structure.key);
   check(segment->setTrackingID(tracking_id(structure, planned.side).c_str()), ErrorCode::Internal, path,
         "tracking ID of " + structure.key);
-  check(segment->setTrackingUID(new_uid().c_str()), ErrorCode::Internal, path, "tracking UID of " + structure.key);
+  check(segment->setTrackingUID(detail::new_uid().c_str()), ErrorCode::Internal, path, "tracking UID of " + structure.key);
   return segment.release();
 }
 
@@ -294,8 +290,8 @@ DicomSegInfo write_dicom_seg(const LabelMap& labels, const DicomSource& source, 
 
   DicomSegInfo info;
   info.study_instance_uid = series.study_instance_uid;
-  info.series_instance_uid = new_uid();
-  info.sop_instance_uid = new_uid();
+  info.series_instance_uid = detail::new_uid();
+  info.sop_instance_uid = detail::new_uid();
   info.sop_class_uid = UID_SegmentationStorage;
   check(seg->getSeries().setSeriesInstanceUID(info.series_instance_uid.c_str()), ErrorCode::Internal, out, "series UID");
   check(seg->getSeries().setSeriesNumber(std::to_string(options.series_number).c_str()), ErrorCode::InvalidArgument,
@@ -305,7 +301,7 @@ DicomSegInfo write_dicom_seg(const LabelMap& labels, const DicomSource& source, 
   check(seg->getSOPCommon().setSOPInstanceUID(info.sop_instance_uid.c_str()), ErrorCode::Internal, out, "SOP instance UID");
 
   // Frames are indexed by segment, then by position along the normal.
-  const std::string dimension_uid = new_uid();
+  const std::string dimension_uid = detail::new_uid();
   IODMultiframeDimensionModule& dimensions = seg->getDimensions();
   check(dimensions.addDimensionIndex(DCM_ReferencedSegmentNumber, dimension_uid.c_str(),
                                      DCM_SegmentIdentificationSequence, "ReferencedSegmentNumber"),

@@ -147,27 +147,6 @@ DSRCodedEntryValue procedure_code(const std::string& modality) {
   return DSRCodedEntryValue("363679005", "SCT", "Imaging procedure");
 }
 
-/// A new UID under the 2.25 root (a random 128-bit number, ITU-T X.667), as MuscleCSA's other UIDs.
-std::string new_uid() {
-  static std::mutex mutex;
-  static std::random_device device;
-  std::uint64_t hi = 0, lo = 0;
-  {
-    std::lock_guard lock(mutex);
-    hi = (std::uint64_t(device()) << 32) ^ device();
-    lo = (std::uint64_t(device()) << 32) ^ device();
-  }
-  hi = (hi & ~0xF000ull) | 0x4000ull;                       // version 4 (random)
-  lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // RFC 4122 variant
-  __extension__ typedef unsigned __int128 uint128;
-  uint128 value = (uint128(hi) << 64) | lo;
-  std::string digits;
-  do {
-    digits.insert(digits.begin(), char('0' + int(value % 10)));
-    value /= 10;
-  } while (value != 0);
-  return "2.25." + digits;
-}
 
 std::string tracking_identifier(const std::string& structure_key, Side side, const std::string& level, std::optional<int> slice) {
   std::string id = std::string(to_string(side)) + ":" + structure_key + "@" + level;
@@ -258,7 +237,7 @@ template <class Group>
 void describe_group(Group& group, const GroupKey& key, const Structure& structure, const std::string& context) {
   check(group.setTrackingIdentifier(tracking_identifier(key.structure_key, key.side, key.level, key.slice_index).c_str()),
         context, "tracking identifier");
-  check(group.setTrackingUniqueIdentifier(new_uid().c_str()), context, "tracking UID");
+  check(group.setTrackingUniqueIdentifier(detail::new_uid().c_str()), context, "tracking UID");
   check(group.setFinding(coded(structure.sct_concept.code.empty() ? structure.type : structure.sct_concept)), context,
         "finding");
   const CID244e_Laterality laterality =
@@ -403,8 +382,8 @@ void write_dicom_sr(const std::vector<Measurement>& measurements, const DicomSou
   DcmFileFormat file;
   check(document.write(*file.getDataset()), target, "dataset");
   // DCMTK makes series and instance UIDs under its own root; MuscleCSA's objects use 2.25 UIDs.
-  check(file.getDataset()->putAndInsertString(DCM_SeriesInstanceUID, new_uid().c_str()), target, "series UID");
-  check(file.getDataset()->putAndInsertString(DCM_SOPInstanceUID, new_uid().c_str()), target, "SOP instance UID");
+  check(file.getDataset()->putAndInsertString(DCM_SeriesInstanceUID, detail::new_uid().c_str()), target, "series UID");
+  check(file.getDataset()->putAndInsertString(DCM_SOPInstanceUID, detail::new_uid().c_str()), target, "SOP instance UID");
 
   detail::save_dicom_atomically(file, path, "DICOM SR");
 }
