@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "batch_state.h"
 #include "child_process.h"
 #include "database.h"
 #include "musclecsa/batch/batch.h"
@@ -32,80 +33,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
-constexpr int kSchemaVersion = 1;
 constexpr std::size_t kStderrTailBytes = 4096;
 
-const char* const kSchema = R"SQL(
-CREATE TABLE IF NOT EXISTS batch_info (
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cases (
-  case_id TEXT PRIMARY KEY,
-  series_id TEXT NOT NULL,
-  series_instance_uid TEXT NOT NULL,
-  study_instance_uid TEXT NOT NULL,
-  series_description TEXT NOT NULL,
-  series_number INTEGER NOT NULL,
-  slice_count INTEGER NOT NULL,
-  file_count INTEGER NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
-  reason_code TEXT NOT NULL DEFAULT '',
-  message TEXT NOT NULL DEFAULT '',
-  exit_code INTEGER,
-  signal INTEGER,
-  stderr_tail TEXT NOT NULL DEFAULT '',
-  protocol TEXT NOT NULL DEFAULT '',
-  protocol_hash TEXT NOT NULL DEFAULT '',
-  qc_flags TEXT NOT NULL DEFAULT '',
-  measurement_count INTEGER NOT NULL DEFAULT 0,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  started_utc TEXT,
-  finished_utc TEXT,
-  duration_s REAL);
-CREATE TABLE IF NOT EXISTS skipped (
-  kind TEXT NOT NULL CHECK (kind IN ('series', 'file')),
-  item TEXT NOT NULL,
-  series_instance_uid TEXT NOT NULL,
-  description TEXT NOT NULL,
-  reason_code TEXT NOT NULL,
-  message TEXT NOT NULL,
-  PRIMARY KEY (kind, item));
-CREATE TABLE IF NOT EXISTS measurements (
-  case_id TEXT NOT NULL REFERENCES cases (case_id),
-  seq INTEGER NOT NULL,
-  quantity TEXT NOT NULL,
-  value REAL,
-  unit TEXT NOT NULL,
-  structure TEXT NOT NULL,
-  structure_code TEXT NOT NULL,
-  side TEXT NOT NULL,
-  level TEXT NOT NULL,
-  slice INTEGER,
-  z_mm REAL,
-  PRIMARY KEY (case_id, seq));
-)SQL";
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
-std::string format_number(double value) {
-  char text[32];
-  const auto r = std::to_chars(text, text + sizeof text, value);
-  return std::string(text, r.ptr);
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 void remove_tree(const std::filesystem::path& path) {
   std::error_code ec;
@@ -140,7 +69,14 @@ std::string resolve_protocol(const std::string& protocol) {
 }
 
 void check_options(const BatchOptions& o) {
-  if (o.archives.empty()) throw Error(ErrorCode::InvalidArgument, "ARCHIVE", "name at least one file or folder to process");
+  if (o.archives.empty() && o.manifest.empty())
+    throw Error(ErrorCode::InvalidArgument, "ARCHIVE", "name at least one file or folder to process, or a --manifest");
+  if (!o.archives.empty() && !o.manifest.empty())
+    throw Error(ErrorCode::InvalidArgument, "--manifest", "a manifest already names the cases: give no ARCHIVE with it");
+  if (o.shard.count < 1 || o.shard.index >= o.shard.count)
+    throw Error(ErrorCode::InvalidArgument, "--shard", "the shard index must be below the shard count");
+  if (o.shard.count > 1 && o.manifest.empty())
+    throw Error(ErrorCode::InvalidArgument, "--shard", "shards are parts of a manifest: add --manifest (written by --plan)");
   if (o.out_dir.empty()) throw Error(ErrorCode::InvalidArgument, "--out", "an output folder is required");
   if (o.parallel_cases < 1 || o.parallel_cases > 256)
     throw Error(ErrorCode::InvalidArgument, "-j " + std::to_string(o.parallel_cases), "must be 1..256 cases at a time");
@@ -149,27 +85,6 @@ void check_options(const BatchOptions& o) {
     throw Error(ErrorCode::InvalidArgument, "--memory-mb " + std::to_string(o.memory_limit_mb),
                 "must be at least 64 (MB), or 0 for no limit");
 }
-
-/// Holds an exclusive lock on DIR/batch.lock so two batches never share one output folder. The
-/// kernel releases it when the process ends, however it ends.
-class FolderLock {
- public:
-  explicit FolderLock(const std::filesystem::path& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(ErrorCode::OutputFailed, path.string(), std::string("cannot create the lock file: ") + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw Error(ErrorCode::InvalidArgument, path.parent_path().string(),
-                  "another musclecsa batch is running in this folder; wait for it or choose another --out folder");
-    }
-  }
-  ~FolderLock() { ::close(fd_); }
-  FolderLock(const FolderLock&) = delete;
-  FolderLock& operator=(const FolderLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
 
 struct RunningCase {
   const CaseSpec* spec = nullptr;
@@ -406,40 +321,6 @@ class BatchRun {
     return finished;
   }
 
-  /// DIR/results.csv from the database, one measurement per row, written under a temporary name.
-  std::filesystem::path write_results_csv() {
-    const auto path = o_.out_dir / "results.csv";
-    const auto temporary = o_.out_dir / (".results.csv.tmp-" + std::to_string(::getpid()));
-    {
-      std::ofstream csv(temporary, std::ios::binary | std::ios::trunc);
-      if (!csv) throw Error(ErrorCode::OutputFailed, temporary.string(), "cannot create the file");
-      csv << "case_id,study_instance_uid,series_instance_uid,series_description,protocol,protocol_hash,level,slice,z_mm,"
-             "side,structure,structure_code,quantity,value,unit\n";
-      auto q = db_.prepare(
-          "SELECT c.case_id, c.study_instance_uid, c.series_instance_uid, c.series_description, c.protocol, c.protocol_hash,"
-          " m.level, m.slice, m.z_mm, m.side, m.structure, m.structure_code, m.quantity, m.value, m.unit"
-          " FROM measurements m JOIN cases c ON c.case_id = m.case_id WHERE c.status = 'done'"
-          " ORDER BY c.case_id, m.seq");
-      while (q.step()) {
-        for (int col : {0, 1, 2, 3, 4, 5, 6}) csv << csv_field(q.text(col)) << ",";
-        csv << (q.is_null(7) ? "" : std::to_string(q.integer(7))) << ",";
-        csv << (q.is_null(8) ? "" : format_number(q.real(8))) << ",";
-        for (int col : {9, 10, 11, 12}) csv << csv_field(q.text(col)) << ",";
-        csv << (q.is_null(13) ? "" : format_number(q.real(13))) << "," << csv_field(q.text(14)) << "\n";
-      }
-      csv.flush();
-      if (!csv) {
-        std::error_code ec;
-        std::filesystem::remove(temporary, ec);
-        throw Error(ErrorCode::OutputFailed, path.string(), "writing failed (disk full?)");
-      }
-    }
-    std::error_code ec;
-    std::filesystem::rename(temporary, path, ec);
-    if (ec) throw Error(ErrorCode::OutputFailed, path.string(), "cannot rename the finished file into place: " + ec.message());
-    return path;
-  }
-
  private:
   const BatchOptions& o_;
   BatchObserver& observer_;
@@ -447,8 +328,9 @@ class BatchRun {
   std::string protocol_;
 };
 
-/// batch_info: schema version and the protocol; a resumed batch must use the same protocol.
-void check_batch_info(Database& db, const std::string& protocol) {
+/// batch_info: schema version, protocol and source; a resumed batch must use the same protocol and
+/// source (the archives, or the same manifest and shard).
+void check_batch_info(Database& db, const std::string& protocol, const std::string& source) {
   auto get = db.prepare("SELECT value FROM batch_info WHERE key = ?1");
   get.bind(1, std::string("schema_version"));
   if (get.step() && get.text(0) != std::to_string(kSchemaVersion))
@@ -462,9 +344,16 @@ void check_batch_info(Database& db, const std::string& protocol) {
                 "the batch in " + db.path().parent_path().string() + " was run with --protocol " + get.text(0) +
                     ": resume it with the same protocol, or choose another --out folder");
   get.reset();
+  get.bind(1, std::string("source"));
+  if (get.step() && get.text(0) != source)
+    throw Error(ErrorCode::InvalidArgument, db.path().parent_path().string(),
+                "this batch folder holds the batch of " + get.text(0) + ", not of " + source +
+                    ": resume it as it was started, or choose another --out folder");
+  get.reset();
   auto put = db.prepare("INSERT OR IGNORE INTO batch_info (key, value) VALUES (?1, ?2)");
   const std::vector<std::pair<std::string, std::string>> info = {{"schema_version", std::to_string(kSchemaVersion)},
                                                                  {"protocol", protocol},
+                                                                 {"source", source},
                                                                  {"created_utc", utc_now()},
                                                                  {"software", "MuscleCSA " MUSCLECSA_VERSION_STRING}};
   for (const auto& [key, value] : info) put.bind(1, key).bind(2, value).run();
@@ -485,16 +374,30 @@ BatchSummary run_batch(const BatchOptions& options, BatchObserver& observer) {
     throw Error(ErrorCode::InvalidArgument, db_path.string(),
                 "a batch database is already here: add --resume to continue that batch, or choose another --out folder "
                 "(it is never overwritten)");
+  // The cases: discovered in the archives, or this shard's part of a manifest (read before the
+  // database is created, so a bad manifest leaves nothing behind).
+  Discovery discovery;
+  std::string source = "archives";
+  if (!options.manifest.empty()) {
+    Manifest manifest = read_manifest(options.manifest);
+    source = "manifest " + manifest.manifest_id + " shard " + std::to_string(options.shard.index) + "/" +
+             std::to_string(options.shard.count);
+    discovery.skipped = std::move(manifest.discovery.skipped);
+    discovery.files_seen = manifest.discovery.files_seen;
+    for (std::size_t i = 0; i < manifest.discovery.cases.size(); ++i)
+      if (i % options.shard.count == options.shard.index) discovery.cases.push_back(std::move(manifest.discovery.cases[i]));
+  } else {
+    NullProgress scan_progress;
+    discovery = discover_cases(options.archives, scan_progress);
+  }
+
   Database db(db_path);
   {
     Transaction t(db);
     db.exec(kSchema);
-    check_batch_info(db, protocol);
+    check_batch_info(db, protocol, source);
     t.commit();
   }
-
-  NullProgress scan_progress;
-  const Discovery discovery = discover_cases(options.archives, scan_progress);
   BatchRun run(options, observer, db, protocol);
   run.record_discovery(discovery);
 
@@ -515,7 +418,7 @@ BatchSummary run_batch(const BatchOptions& options, BatchObserver& observer) {
   BatchSummary summary;
   summary.cases_run = run.run_cases(queue, discovery.cases.size());
   summary.database = db_path;
-  summary.results_csv = run.write_results_csv();
+  summary.results_csv = write_results_csv(db, options.out_dir);
   {
     auto q = db.prepare("SELECT status, COUNT(*) FROM cases GROUP BY status");
     while (q.step()) summary.by_status[q.text(0)] = std::size_t(q.integer(1));

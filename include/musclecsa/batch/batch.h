@@ -58,8 +58,54 @@ Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Pro
 /// prefix plus a hash of the whole id (so different ids never share a case id).
 std::string case_id_for(const std::string& series_id);
 
+/// Cases planned with `batch --plan`: the discovery written to DIR/manifest.json (docs/batch.md).
+struct Manifest {
+  std::string manifest_id;                ///< hash of the manifest file's text: which plan a shard ran
+  std::vector<std::filesystem::path> archives;
+  Discovery discovery;                    ///< cases in manifest order (their index decides the shard)
+};
+
+/// Writes `discovery` of `archives` to `path` as a manifest (JSON, written under a temporary name
+/// then renamed). Throws Error(InvalidArgument) when `path` exists, Error(OutputFailed) when it
+/// cannot be written.
+void write_manifest(const std::filesystem::path& path, const std::vector<std::filesystem::path>& archives,
+                    const Discovery& discovery);
+
+/// Reads a manifest. Throws Error(InputNotFound) when missing, Error(InvalidInput) naming the file
+/// and the problem when it is not a readable manifest.
+Manifest read_manifest(const std::filesystem::path& path);
+
+/// A shard: the cases whose manifest index i has i % count == index.
+struct Shard {
+  std::size_t index = 0, count = 1;
+};
+
+/// Parses "I/N" (0 <= I < N). Throws Error(InvalidArgument) naming the text otherwise.
+Shard parse_shard(const std::string& text);
+
+struct SlurmOptions {
+  std::filesystem::path manifest;         ///< absolute path of the manifest the tasks run
+  std::filesystem::path out_dir;          ///< the script goes to out_dir/batch.sbatch, shards to out_dir/shards/<i>/
+  std::size_t shard_count = 1;            ///< array tasks 0..shard_count-1
+  std::size_t case_count = 0;             ///< cases in the manifest (for the time limit)
+  std::string protocol = "auto";
+  std::size_t parallel_cases = 1;         ///< -j of each task
+  double timeout_s = 600;
+  std::size_t memory_limit_mb = 4096;
+  std::filesystem::path musclecsa;        ///< absolute path of the musclecsa binary the tasks run
+};
+
+/// The sbatch job-array script for a manifest (docs/batch.md: time and memory per shard).
+std::string slurm_script(const SlurmOptions& options);
+
+/// Writes slurm_script() to out_dir/batch.sbatch (executable) and creates out_dir/shards/ for the
+/// tasks' output files. Returns the script's path. Throws Error(OutputFailed).
+std::filesystem::path write_slurm_script(const SlurmOptions& options);
+
 struct BatchOptions {
   std::vector<std::filesystem::path> archives;
+  std::filesystem::path manifest;         ///< instead of archives: run the cases of this manifest (of `shard`)
+  Shard shard;                            ///< with a manifest: the part of its cases run here
   std::filesystem::path out_dir;
   std::string protocol = "auto";          ///< thigh-ct, calf-ct, auto or a protocol JSON file (passed to analyze)
   std::size_t parallel_cases = 1;         ///< cases analysed at the same time (-j)
@@ -110,5 +156,25 @@ class BatchObserver {
 /// cannot be written; Error(Cancelled) when the observer cancels. Failed cases are not errors:
 /// they are in the summary and the database.
 BatchSummary run_batch(const BatchOptions& options, BatchObserver& observer);
+
+/// What merge_batches did.
+struct MergeSummary {
+  std::size_t inputs = 0;
+  std::size_t case_count = 0;
+  std::size_t identical_duplicates = 0;   ///< cases found identical in more than one input (kept once)
+  std::map<std::string, std::size_t> by_status;
+  std::size_t skipped_series = 0, skipped_files = 0;
+  std::vector<std::string> warnings;      ///< e.g. shards of a manifest missing from the inputs
+  std::filesystem::path database, results_csv;
+};
+
+/// Merges the batch folders `inputs` (shards, or any batches run with the same protocol) into
+/// out_dir: one batch.sqlite, one results.csv, and a copy of every case's folder and log. A case
+/// found in several inputs must be identical in all (status, reason, every measurement), or the
+/// merge is refused before anything is written: Error(InvalidInput) naming the case and the two
+/// folders. Throws Error(InvalidArgument) when out_dir already holds a batch database or the
+/// inputs were run with different protocols, Error(InputNotFound) when an input has no
+/// batch.sqlite, Error(OutputFailed) when out_dir cannot be written.
+MergeSummary merge_batches(const std::vector<std::filesystem::path>& inputs, const std::filesystem::path& out_dir);
 
 }  // namespace musclecsa::batch
