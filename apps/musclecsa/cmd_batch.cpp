@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "musclecsa/batch/batch.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/progress.h"
 
 namespace musclecsa::app {
 namespace {
@@ -20,6 +21,9 @@ namespace {
 struct BatchCommandOptions {
   std::vector<std::string> archives;
   std::string out, protocol = "auto";
+  std::string manifest, shard;
+  bool plan = false;
+  std::size_t slurm_shards = 0;
   std::size_t parallel_cases = 1;
   bool resume = false, quiet = false;
   double timeout_s = 600;
@@ -135,9 +139,71 @@ class BatchConsole final : public batch::BatchObserver {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+std::string absolute_protocol(const std::string& protocol) {
+  if (protocol == "auto" || protocol == "thigh-ct" || protocol == "calf-ct") return protocol;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(protocol, ec))
+    throw Error(ErrorCode::InputNotFound, "--protocol " + protocol, "neither thigh-ct, calf-ct, auto nor an existing protocol JSON file");
+  return std::filesystem::absolute(protocol).lexically_normal().string();
+}
+
+/// --plan and --slurm: the manifest of the archives and/or the job-array script; nothing is analysed.
+int plan_batch_command(const BatchCommandOptions& o) {
+  if (!o.shard.empty()) throw Error(ErrorCode::InvalidArgument, "--shard", "a shard is run, not planned: leave out --plan and --slurm");
+  if (o.resume) throw Error(ErrorCode::InvalidArgument, "--resume", "planning runs nothing to resume: leave out --plan and --slurm");
+  const std::string protocol = absolute_protocol(o.protocol);
+  const std::filesystem::path out = o.out;
+  std::filesystem::path manifest_path;
+  std::size_t case_count = 0;
+  if (!o.archives.empty()) {
+    if (!o.manifest.empty())
+      throw Error(ErrorCode::InvalidArgument, "--manifest", "--plan writes a new manifest of the archives: give either ARCHIVE or --manifest");
+    std::vector<std::filesystem::path> archives(o.archives.begin(), o.archives.end());
+    NullProgress progress;
+    const batch::Discovery discovery = batch::discover_cases(archives, progress);
+    manifest_path = std::filesystem::absolute(out / "manifest.json").lexically_normal();
+    batch::write_manifest(manifest_path, archives, discovery);
+    case_count = discovery.cases.size();
+    std::size_t series = 0, files = 0;
+    for (const auto& s : discovery.skipped) (s.kind == "series" ? series : files)++;
+    if (!o.quiet)
+      std::cout << "MuscleCSA batch plan: " << case_count << " case(s); " << series << " series and " << files
+                << " file(s) skipped\n  manifest: " << manifest_path.string() << "\n";
+  } else if (!o.manifest.empty()) {
+    if (o.slurm_shards == 0)
+      throw Error(ErrorCode::InvalidArgument, "--plan", "a manifest is planned from archives: name ARCHIVE (or add --slurm N to script this manifest)");
+    manifest_path = std::filesystem::absolute(o.manifest).lexically_normal();
+    case_count = batch::read_manifest(manifest_path).discovery.cases.size();
+  } else {
+    throw Error(ErrorCode::InvalidArgument, "ARCHIVE", "name the files or folders to plan, or a --manifest to script");
+  }
+  if (o.slurm_shards == 0) return 0;
+  batch::SlurmOptions slurm;
+  slurm.manifest = manifest_path;
+  slurm.out_dir = out;
+  slurm.shard_count = o.slurm_shards;
+  slurm.case_count = case_count;
+  slurm.protocol = protocol;
+  slurm.parallel_cases = o.parallel_cases;
+  slurm.timeout_s = o.timeout_s;
+  slurm.memory_limit_mb = o.memory_limit_mb;
+  slurm.musclecsa = std::filesystem::read_symlink("/proc/self/exe");
+  const auto script = batch::write_slurm_script(slurm);
+  if (!o.quiet)
+    std::cout << "  slurm:    " << script.string() << " (" << o.slurm_shards << " array task(s), shards in "
+              << (std::filesystem::absolute(out).lexically_normal() / "shards").string() << "/<task>/)\n"
+              << "  submit:   sbatch " << script.string() << "\n  then:     musclecsa merge "
+              << (std::filesystem::absolute(out).lexically_normal() / "shards").string() << "/* --out "
+              << std::filesystem::absolute(out).lexically_normal().string() << "\n";
+  return 0;
+}
+
 int run_batch_command(const BatchCommandOptions& o) {
+  if (o.plan || o.slurm_shards > 0) return plan_batch_command(o);
   batch::BatchOptions options;
   for (const auto& a : o.archives) options.archives.emplace_back(a);
+  options.manifest = o.manifest;
+  if (!o.shard.empty()) options.shard = batch::parse_shard(o.shard);
   options.out_dir = o.out;
   options.protocol = o.protocol;
   options.parallel_cases = o.parallel_cases;
@@ -181,7 +247,7 @@ Command add_batch_command(CLI::App& app) {
   auto& o = *options;
   CLI::App* cmd = app.add_subcommand(
       "batch", "analyse every CT series of scan archives, each case in its own process; state in DIR/batch.sqlite");
-  cmd->add_option("archives", o.archives, "files, folders or DICOMDIRs to search for series")->required();
+  cmd->add_option("archives", o.archives, "files, folders or DICOMDIRs to search for series");
   cmd->add_option("--out", o.out, "output folder: batch.sqlite, results.csv, cases/<case_id>/")->required();
   cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");
   cmd->add_option("-j,--jobs", o.parallel_cases, "cases analysed at the same time")->check(CLI::Range(1, 256));
@@ -190,6 +256,11 @@ Command add_batch_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--memory-mb", o.memory_limit_mb, "per-case memory (address space) limit in MB; 0 = none");
   cmd->add_flag("--quiet", o.quiet, "print only errors");
+  cmd->add_flag("--plan", o.plan, "only write the case manifest DIR/manifest.json (cases and skipped items); analyse nothing");
+  cmd->add_option("--slurm", o.slurm_shards, "write DIR/batch.sbatch, a Slurm job array of N tasks, one shard each (plans too)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--manifest", o.manifest, "run the cases of this manifest (from --plan) instead of scanning archives");
+  cmd->add_option("--shard", o.shard, "with --manifest: run only shard I of N (cases whose manifest index % N == I)");
   return {cmd, [options] { return run_batch_command(*options); }};
 }
 

@@ -16,6 +16,7 @@ struct Command {
 Command add_phantom_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_batch_command(CLI::App& app);
+Command add_merge_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_analyze_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       musclecsa::app::add_phantom_command(app),
       musclecsa::app::add_report_command(app),
       musclecsa::app::add_batch_command(app),
+      musclecsa::app::add_merge_command(app),
   };
 
   try {
