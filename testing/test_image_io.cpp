@@ -102,3 +102,36 @@ TEST(TextFile, AtomicWriteLeavesNoTemporaryFileAndReplacesContent) {
     EXPECT_EQ(e.code(), ErrorCode::OutputFailed);
   }
 }
+
+TEST(ImageIo, TruncatedNiftiIsRefusedNotReadAsZeros) {
+  TempDir dir;
+  LabelMap labels(make_axial_geometry({64, 48, 20}, {1, 1, 2}, {0, 0, 0}));
+  for (std::size_t n = 0; n < labels.voxels.size(); ++n) labels.voxels[n] = LabelId(n % 7);
+  for (const char* name : {"labels.nii.gz", "labels.nii"}) {
+    io::write_image(labels, dir / name);
+    EXPECT_EQ(io::read_label_map(dir / name).voxels, labels.voxels) << name;  // whole files read as before
+  }
+  // Cut the plain file mid-voxels, and gzip a cut copy: both are refused, naming the file.
+  const std::string plain = io::read_text(dir / "labels.nii");
+  io::write_text_atomically(dir / "cut.nii", plain.substr(0, plain.size() / 2));
+  const auto gzip = musclecsa::testing::run_command("gzip -c " + musclecsa::testing::quoted(dir / "cut.nii") + " > " +
+                                                    musclecsa::testing::quoted(dir / "cut.nii.gz"));
+  ASSERT_EQ(gzip.exit_code, 0);
+  const std::string packed = io::read_text(dir / "labels.nii.gz");
+  io::write_text_atomically(dir / "torn.nii.gz", packed.substr(0, packed.size() * 2 / 3));
+  for (const char* name : {"cut.nii", "cut.nii.gz", "torn.nii.gz"}) {
+    try {
+      (void)io::read_label_map(dir / name);
+      ADD_FAILURE() << name << " was read";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << e.what();
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+  // A valid file of two gzip members (as bgzip or concatenation make) is still whole.
+  const auto two = musclecsa::testing::run_command(
+      "head -c 10000 " + musclecsa::testing::quoted(dir / "labels.nii") + " | gzip -c > " + musclecsa::testing::quoted(dir / "two.nii.gz") +
+      " && tail -c +10001 " + musclecsa::testing::quoted(dir / "labels.nii") + " | gzip -c >> " + musclecsa::testing::quoted(dir / "two.nii.gz"));
+  ASSERT_EQ(two.exit_code, 0);
+  EXPECT_EQ(io::read_label_map(dir / "two.nii.gz").voxels, labels.voxels);
+}

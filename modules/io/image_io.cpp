@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "musclecsa/core/error.h"
 
@@ -246,6 +247,49 @@ void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::pat
   }
 }
 
+/// ITK's NIfTI reader fills a file that ends early with zeros and reports nothing: a truncated
+/// .nii or .nii.gz (an interrupted copy or download) would be read as a complete image. The data
+/// must reach vox_offset + voxels x bytes per voxel. For .nii.gz the gzip trailer's length is
+/// checked first; only when it disagrees (several gzip members, or truncation) is the stream counted.
+void check_nifti_complete(const std::filesystem::path& path, const itk::ImageIOBase& io) {
+  const std::string ext = extension_of(path);
+  if (ext != ".nii" && ext != ".nii.gz") return;
+  std::uint64_t voxels = 1;
+  for (unsigned n = 0; n < io.GetNumberOfDimensions(); ++n) voxels *= io.GetDimensions(n);
+  const std::uint64_t data_bytes = voxels * io.GetComponentSize() * io.GetNumberOfComponents();
+  const std::string file = path.string();
+  gzFile in = gzopen(file.c_str(), "rb");  // reads plain files too
+  if (in == nullptr) throw Error(ErrorCode::InputNotFound, file, "cannot open for reading");
+  unsigned char header[348] = {};
+  const int got = gzread(in, header, sizeof header);
+  float vox_offset = 352;
+  if (got == int(sizeof header)) std::memcpy(&vox_offset, header + 108, sizeof vox_offset);  // NIfTI-1 vox_offset
+  const std::uint64_t expected = std::uint64_t(std::max(352.0f, vox_offset)) + data_bytes;
+  std::uint64_t length = 0;
+  bool counted = false;
+  if (ext == ".nii.gz") {
+    std::uint32_t trailer = 0;
+    if (std::FILE* f = std::fopen(file.c_str(), "rb")) {
+      if (std::fseek(f, -4, SEEK_END) == 0 && std::fread(&trailer, 4, 1, f) == 1 && trailer == std::uint32_t(expected)) counted = true;
+      std::fclose(f);
+    }
+    if (counted) length = expected;
+  } else {
+    length = std::filesystem::file_size(path);
+    counted = true;
+  }
+  if (!counted) {
+    length = std::uint64_t(std::max(got, 0));
+    std::vector<unsigned char> buffer(std::size_t(1) << 20);
+    for (int n; (n = gzread(in, buffer.data(), unsigned(buffer.size()))) > 0;) length += std::uint64_t(n);
+  }
+  gzclose(in);
+  if (length < expected)
+    throw Error(ErrorCode::InvalidInput, file,
+                "the file ends early (" + std::to_string(length) + " of " + std::to_string(expected) +
+                    " bytes of header and voxels): an interrupted copy or download?");
+}
+
 template <class TPixel>
 typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& path, Geometry& g) {
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
@@ -256,6 +300,7 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read image: ") + e.GetDescription());
   }
+  check_nifti_complete(path, *reader->GetImageIO());
   auto image = reader->GetOutput();
   const auto region = image->GetLargestPossibleRegion();
   for (unsigned n = 0; n < 3; ++n) {
