@@ -52,21 +52,25 @@ struct CellHit {
 };
 
 CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y) {
-  double d1 = std::numeric_limits<double>::max(), d2 = d1;
+  // Ranked by squared weighted distance (same order, no square root per seed).
+  double q1 = std::numeric_limits<double>::max(), q2 = q1;
   int n1 = -1, n2 = -1;
   for (int s = 0; s < int(seeds.size()); ++s) {
-    const double d = std::hypot(x - seeds[std::size_t(s)].x, y - seeds[std::size_t(s)].y) / seeds[std::size_t(s)].weight;
-    if (d < d1) d2 = d1, n2 = n1, d1 = d, n1 = s;
-    else if (d < d2) d2 = d, n2 = s;
+    const PlacedSeed& seed = seeds[std::size_t(s)];
+    const double dx = x - seed.x, dy = y - seed.y;
+    const double q = (dx * dx + dy * dy) / (seed.weight * seed.weight);
+    if (q < q1) q2 = q1, n2 = n1, q1 = q, n1 = s;
+    else if (q < q2) q2 = q, n2 = s;
   }
   CellHit hit{n1, std::numeric_limits<double>::max()};
   if (n2 >= 0) {
     const PlacedSeed& a = seeds[std::size_t(n1)];
     const PlacedSeed& b = seeds[std::size_t(n2)];
-    const double ra = std::max(1e-9, std::hypot(x - a.x, y - a.y)), rb = std::max(1e-9, std::hypot(x - b.x, y - b.y));
+    const double ra = std::max(1e-9, std::sqrt(q1) * a.weight), rb = std::max(1e-9, std::sqrt(q2) * b.weight);
+    const double d1 = std::sqrt(q1), d2 = std::sqrt(q2);
     const double gx = (x - b.x) / (rb * b.weight) - (x - a.x) / (ra * a.weight);
     const double gy = (y - b.y) / (rb * b.weight) - (y - a.y) / (ra * a.weight);
-    hit.margin_mm = (d2 - d1) / std::max(1e-9, std::hypot(gx, gy));
+    hit.margin_mm = (d2 - d1) / std::max(1e-9, std::sqrt(gx * gx + gy * gy));
   }
   return hit;
 }
