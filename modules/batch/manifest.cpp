@@ -167,8 +167,8 @@ std::string slurm_script(const SlurmOptions& o) {
   if (o.memory_limit_mb > 0)
     s += "#SBATCH --mem=" + std::to_string(o.parallel_cases * o.memory_limit_mb + kTaskMarginMb) + "M\n";
   else s += "# no --mem: the cases have no memory limit (--memory-mb 0), the partition's default applies\n";
-  s += "#SBATCH --output=" + (shards / "slurm-%A_%a.out").string() + "\n";
-  s += "#SBATCH --error=" + (shards / "slurm-%A_%a.err").string() + "\n";
+  s += "#SBATCH --output=" + (shards / "%a" / "slurm-%A_%a.out").string() + "\n";
+  s += "#SBATCH --error=" + (shards / "%a" / "slurm-%A_%a.err").string() + "\n";
   s += "set -euo pipefail\n";
   s += "task=\"${SLURM_ARRAY_TASK_ID:?run this script with sbatch: it is a job array}\"\n";
   s += "exec " + shell_quote(o.musclecsa.string()) + " batch --manifest " + shell_quote(o.manifest.string()) +
@@ -181,10 +181,14 @@ std::string slurm_script(const SlurmOptions& o) {
 std::filesystem::path write_slurm_script(const SlurmOptions& o) {
   const std::string script = slurm_script(o);
   const auto out_dir = std::filesystem::absolute(o.out_dir).lexically_normal();
-  std::error_code ec;
-  // Slurm does not create the folder of --output/--error: a task would fail without a trace.
-  std::filesystem::create_directories(out_dir / "shards", ec);
-  if (ec) throw Error(ErrorCode::OutputFailed, (out_dir / "shards").string(), "cannot create the folder: " + ec.message());
+  // Slurm does not create the folder of --output/--error (the task's shard folder): a task would
+  // fail without a trace.
+  for (std::size_t task = 0; task < o.shard_count; ++task) {
+    const auto folder = out_dir / "shards" / std::to_string(task);
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) throw Error(ErrorCode::OutputFailed, folder.string(), "cannot create the folder: " + ec.message());
+  }
   const auto path = out_dir / "batch.sbatch";
   io::write_text_atomically(path, script);
   if (::chmod(path.c_str(), 0755) != 0)
