@@ -1,5 +1,6 @@
 // musclecsa batch: bad archives (malformed files, a crashing and a hanging case), resume after
-// SIGKILL at any moment, -j2 equal to -j1, an existing database never overwritten.
+// SIGKILL at any moment, -j2 equal to -j1, an existing database never overwritten; scale-out:
+// --plan, shards of a manifest, the Slurm script, merge (testing/slurm_integration.sh runs it on Slurm).
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "musclecsa/batch/batch.h"
 #include "musclecsa/core/progress.h"
@@ -347,6 +349,170 @@ TEST_F(Batch, ExistingDatabaseIsRefusedWithoutResume) {
   EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("another --out folder"), std::string::npos) << r.output;
   EXPECT_EQ(database_content(dir / "batch.sqlite"), before);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+void execute(const std::filesystem::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+TEST_F(Batch, PlanWritesTheManifestAndAnalysesNothing) {
+  TempDir out;
+  const auto dir = out / "plan";
+  const auto r = run_batch(good_archive(), dir, "--plan");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 case(s); 1 series and 3 file(s) skipped"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "batch.sqlite"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "cases"));
+  const auto manifest = nlohmann::json::parse(read_file(dir / "manifest.json"));
+  ASSERT_EQ(manifest["cases"].size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& c = manifest["cases"][i];
+    EXPECT_EQ(c["index"], i);
+    EXPECT_EQ(c["files"].size(), 24u);
+    EXPECT_EQ(c["case_id"], batch::case_id_for(c["series_id"]));
+    for (const auto& f : c["files"]) EXPECT_TRUE(std::filesystem::path(f.get<std::string>()).is_absolute()) << f;
+  }
+  EXPECT_EQ(manifest["skipped"].size(), 4u);
+  // A manifest is never overwritten: shards may be running from it.
+  const auto again = run_batch(good_archive(), dir, "--plan");
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("manifest.json"), std::string::npos) << again.output;
+  // A shard needs a manifest; a shard index must be below the count.
+  EXPECT_EQ(run_batch(good_archive(), out / "x", "--shard 0/2").exit_code, 2);
+  const auto bad_shard = run_command(quoted(kBinary) + " batch --manifest " + quoted(dir / "manifest.json") + " --shard 2/2 --out " +
+                                     quoted(out / "x"));
+  EXPECT_EQ(bad_shard.exit_code, 2) << bad_shard.output;
+  EXPECT_NE(bad_shard.output.find("--shard 2/2"), std::string::npos) << bad_shard.output;
+  // A file that is not a manifest is named with the problem.
+  std::ofstream(out / "not-a-manifest.json") << "{\"format\": \"something else\"}";
+  const auto bad_manifest = run_command(quoted(kBinary) + " batch --manifest " + quoted(out / "not-a-manifest.json") + " --out " +
+                                        quoted(out / "y"));
+  EXPECT_EQ(bad_manifest.exit_code, 4) << bad_manifest.output;
+  EXPECT_NE(bad_manifest.output.find("not-a-manifest.json: not a musclecsa batch manifest"), std::string::npos) << bad_manifest.output;
+  EXPECT_FALSE(std::filesystem::exists(out / "y" / "batch.sqlite"));
+}
+
+TEST_F(Batch, SlurmScriptRunsOneShardPerArrayTaskWithScaledLimits) {
+  TempDir out;
+  const auto dir = out / "plan";
+  const auto r = run_batch(good_archive(), dir, "--slurm 2 -j 2 --timeout-s 100 --memory-mb 1000 --protocol thigh-ct");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(std::filesystem::exists(dir / "manifest.json"));  // --slurm plans too
+  const std::string script = read_file(dir / "batch.sbatch");
+  EXPECT_EQ(script.rfind("#!/bin/bash\n", 0), 0u);
+  EXPECT_NE(script.find("#SBATCH --array=0-1\n"), std::string::npos) << script;
+  // 3 cases on 2 tasks: at most 2 per task, -j 2: one round of 100 s, plus 600 s for the task.
+  EXPECT_NE(script.find("#SBATCH --time=0-00:11:40\n"), std::string::npos) << script;
+  EXPECT_NE(script.find("#SBATCH --mem=2512M\n"), std::string::npos) << script;  // 2 x 1000 MB + 512 MB
+  EXPECT_NE(script.find("#SBATCH --cpus-per-task=2\n"), std::string::npos) << script;
+  const auto absolute = std::filesystem::absolute(dir).lexically_normal();
+  EXPECT_NE(script.find("#SBATCH --output=" + (absolute / "shards/%a/slurm-%A_%a.out").string()), std::string::npos) << script;
+  EXPECT_NE(script.find("--shard \"$task/2\" --out '" + (absolute / "shards").string() + "'/\"$task\" --resume --protocol 'thigh-ct' -j 2 "
+                        "--timeout-s 100 --memory-mb 1000"),
+            std::string::npos)
+      << script;
+  // Slurm does not create the folders of its output files.
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "shards" / "0"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "shards" / "1"));
+  EXPECT_TRUE((std::filesystem::status(dir / "batch.sbatch").permissions() & std::filesystem::perms::owner_exec) !=
+              std::filesystem::perms::none);
+  // Outside a job array the script refuses to run.
+  const auto outside = run_command("bash " + quoted(dir / "batch.sbatch"));
+  EXPECT_NE(outside.exit_code, 0);
+  EXPECT_NE(outside.output.find("run this script with sbatch"), std::string::npos) << outside.output;
+  // A script for an existing manifest (another shard count) without planning again.
+  const auto rescript = run_command(quoted(kBinary) + " batch --manifest " + quoted(dir / "manifest.json") + " --slurm 3 --out " +
+                                    quoted(dir));
+  ASSERT_EQ(rescript.exit_code, 0) << rescript.output;
+  EXPECT_NE(read_file(dir / "batch.sbatch").find("#SBATCH --array=0-2\n"), std::string::npos);
+}
+
+TEST_F(Batch, ShardsMergedEqualTheLocalRun) {
+  const auto& reference = reference_content(good_archive());
+  ASSERT_FALSE(reference.empty());
+  TempDir out;
+  const auto dir = out / "run";
+  ASSERT_EQ(run_batch(good_archive(), dir, "--plan --quiet").exit_code, 0);
+  const auto manifest = dir / "manifest.json";
+  const auto shard = [&](const std::string& which, const std::filesystem::path& shard_dir, const std::string& extra = "") {
+    return run_command(quoted(kBinary) + " batch --manifest " + quoted(manifest) + " --shard " + which + " --out " +
+                       quoted(shard_dir) + " --quiet " + extra);
+  };
+  ASSERT_EQ(shard("0/2", dir / "shards" / "0").exit_code, 0);
+  ASSERT_EQ(shard("1/2", dir / "shards" / "1", "-j 2").exit_code, 0);
+  // Case i of the manifest is in shard i % 2.
+  const auto ids = nlohmann::json::parse(read_file(manifest))["cases"];
+  EXPECT_EQ(query(dir / "shards" / "0" / "batch.sqlite", "SELECT case_id FROM cases ORDER BY case_id"),
+            (std::vector<std::string>{ids[0]["case_id"], ids[2]["case_id"]}));
+  EXPECT_EQ(query(dir / "shards" / "1" / "batch.sqlite", "SELECT case_id FROM cases"), std::vector<std::string>{ids[1]["case_id"]});
+  // A shard folder resumes only as the same shard of the same manifest.
+  const auto wrong = shard("0/2", dir / "shards" / "1", "--resume");
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.output;
+  EXPECT_NE(wrong.output.find("shard 1/2, not of manifest"), std::string::npos) << wrong.output;
+  const auto resumed = shard("1/2", dir / "shards" / "1", "--resume");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+
+  const auto r = run_command(quoted(kBinary) + " merge " + quoted(dir / "shards" / "0") + " " + quoted(dir / "shards" / "1") +
+                             " --out " + quoted(dir));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 folder(s), 3 case(s): 3 done, 0 failed; 1 series and 3 file(s) skipped"), std::string::npos) << r.output;
+  EXPECT_EQ(database_content(dir / "batch.sqlite"), reference);
+  for (const auto& id : query(dir / "batch.sqlite", "SELECT case_id FROM cases")) {
+    EXPECT_TRUE(std::filesystem::exists(dir / "cases" / id / "results.json")) << id;
+    EXPECT_TRUE(std::filesystem::exists(dir / "logs" / (id + ".stderr.txt"))) << id;
+  }
+  // The shards are copied, not moved: they stay complete.
+  EXPECT_EQ(query(dir / "shards" / "0" / "batch.sqlite", "SELECT COUNT(*) FROM cases"), std::vector<std::string>{"2"});
+  std::ifstream csv(dir / "results.csv");
+  std::size_t rows = 0;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  EXPECT_EQ(std::to_string(rows - 1), query(dir / "batch.sqlite", "SELECT COUNT(*) FROM measurements").front());
+  // Merging into a folder that holds a database is refused.
+  const auto twice = run_command(quoted(kBinary) + " merge " + quoted(dir / "shards" / "0") + " --out " + quoted(dir));
+  EXPECT_EQ(twice.exit_code, 2) << twice.output;
+
+  // A missing shard is warned about; an identical duplicate is kept once.
+  const auto partial = run_command(quoted(kBinary) + " merge " + quoted(dir / "shards" / "0") + " " + quoted(dir / "shards" / "0") +
+                                   " --out " + quoted(out / "partial"));
+  ASSERT_EQ(partial.exit_code, 0) << partial.output;
+  EXPECT_NE(partial.output.find("shard(s) 1 of 2 are not among the merged folders"), std::string::npos) << partial.output;
+  EXPECT_NE(partial.output.find("2 case(s) were in more than one folder, identical: kept once"), std::string::npos) << partial.output;
+  EXPECT_EQ(query(out / "partial" / "batch.sqlite", "SELECT COUNT(*) FROM cases"), std::vector<std::string>{"2"});
+
+  // A conflicting duplicate (one measurement differs) is refused before anything is written.
+  std::filesystem::copy(dir / "shards" / "0", out / "changed", std::filesystem::copy_options::recursive);
+  execute(out / "changed" / "batch.sqlite", "UPDATE measurements SET value = value + 1 WHERE seq = 7");
+  const auto conflict = run_command(quoted(kBinary) + " merge " + quoted(dir / "shards" / "0") + " " + quoted(out / "changed") +
+                                    " --out " + quoted(out / "conflict"));
+  EXPECT_EQ(conflict.exit_code, 4) << conflict.output;
+  EXPECT_NE(conflict.output.find((out / "changed").string() + ": case "), std::string::npos) << conflict.output;
+  EXPECT_NE(conflict.output.find("conflicting duplicate, nothing merged"), std::string::npos) << conflict.output;
+  EXPECT_FALSE(std::filesystem::exists(out / "conflict" / "batch.sqlite"));
+  EXPECT_FALSE(std::filesystem::exists(out / "conflict" / "results.csv"));
+  // So is a case done in one folder and failed in another.
+  execute(out / "changed" / "batch.sqlite", "UPDATE cases SET status = 'failed', reason_code = 'timeout'");
+  const auto status_conflict = run_command(quoted(kBinary) + " merge " + quoted(dir / "shards" / "0") + " " +
+                                           quoted(out / "changed") + " --out " + quoted(out / "conflict"));
+  EXPECT_EQ(status_conflict.exit_code, 4) << status_conflict.output;
+  EXPECT_NE(status_conflict.output.find("is failed timeout"), std::string::npos) << status_conflict.output;
+  // Batches of different protocols are not merged.
+  execute(out / "changed" / "batch.sqlite", "UPDATE batch_info SET value = 'calf-ct' WHERE key = 'protocol'");
+  const auto protocols = run_command(quoted(kBinary) + " merge " + quoted(dir / "shards" / "0") + " " + quoted(out / "changed") +
+                                     " --out " + quoted(out / "conflict"));
+  EXPECT_EQ(protocols.exit_code, 2) << protocols.output;
+  EXPECT_NE(protocols.output.find("only batches of one protocol are merged"), std::string::npos) << protocols.output;
+  // A folder without a database is named.
+  const auto missing = run_command(quoted(kBinary) + " merge " + quoted(out / "nothing") + " --out " + quoted(out / "m"));
+  EXPECT_EQ(missing.exit_code, 3) << missing.output;
+  EXPECT_NE(missing.output.find((out / "nothing").string() + ": no batch.sqlite here"), std::string::npos) << missing.output;
 }
 
 }  // namespace
