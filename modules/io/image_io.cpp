@@ -251,19 +251,29 @@ void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::pat
 /// .nii or .nii.gz (an interrupted copy or download) would be read as a complete image. The data
 /// must reach vox_offset + voxels x bytes per voxel. For .nii.gz the gzip trailer's length is
 /// checked first; only when it disagrees (several gzip members, or truncation) is the stream counted.
-void check_nifti_complete(const std::filesystem::path& path, const itk::ImageIOBase& io) {
+void check_nifti_complete(const std::filesystem::path& path) {
   const std::string ext = extension_of(path);
   if (ext != ".nii" && ext != ".nii.gz") return;
-  std::uint64_t voxels = 1;
-  for (unsigned n = 0; n < io.GetNumberOfDimensions(); ++n) voxels *= io.GetDimensions(n);
-  const std::uint64_t data_bytes = voxels * io.GetComponentSize() * io.GetNumberOfComponents();
   const std::string file = path.string();
   gzFile in = gzopen(file.c_str(), "rb");  // reads plain files too
   if (in == nullptr) throw Error(ErrorCode::InputNotFound, file, "cannot open for reading");
   unsigned char header[348] = {};
   const int got = gzread(in, header, sizeof header);
+  std::int32_t sizeof_hdr = 0;
+  if (got == int(sizeof header)) std::memcpy(&sizeof_hdr, header, 4);
+  if (sizeof_hdr != 348) {  // not a native-endian NIfTI-1 header: leave the checking to ITK
+    gzclose(in);
+    return;
+  }
+  // NIfTI-1: dim[8] at 40, bitpix at 72, vox_offset at 108 (the file's own voxel type and size).
+  std::int16_t dim[8] = {}, bitpix = 0;
   float vox_offset = 352;
-  if (got == int(sizeof header)) std::memcpy(&vox_offset, header + 108, sizeof vox_offset);  // NIfTI-1 vox_offset
+  std::memcpy(dim, header + 40, sizeof dim);
+  std::memcpy(&bitpix, header + 72, sizeof bitpix);
+  std::memcpy(&vox_offset, header + 108, sizeof vox_offset);
+  std::uint64_t voxels = 1;
+  for (int n = 1; n <= std::clamp<int>(dim[0], 1, 7); ++n) voxels *= std::uint64_t(std::max<std::int16_t>(dim[n], 1));
+  const std::uint64_t data_bytes = voxels * std::uint64_t(std::max<std::int16_t>(bitpix, 1)) / 8;
   const std::uint64_t expected = std::uint64_t(std::max(352.0f, vox_offset)) + data_bytes;
   std::uint64_t length = 0;
   bool counted = false;
@@ -300,7 +310,7 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read image: ") + e.GetDescription());
   }
-  check_nifti_complete(path, *reader->GetImageIO());
+  check_nifti_complete(path);
   auto image = reader->GetOutput();
   const auto region = image->GetLargestPossibleRegion();
   for (unsigned n = 0; n < 3; ++n) {
