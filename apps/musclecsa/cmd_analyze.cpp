@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyze.h"
 #include "commands.h"
 #include "console_progress.h"
 #include "input.h"
@@ -35,16 +36,6 @@ namespace {
 
 using nlohmann::json;
 
-struct AnalyzeOptions {
-  std::string input, out, protocol = "auto", series, modality, pseudonym_map;
-  std::vector<std::string> formats;  ///< extra outputs: seg, sr, html
-  bool include_patient_id = false;
-  bool files_from = false;
-  std::optional<double> level_z_mm, height_m;
-  std::optional<int> level_slice;
-  bool quiet = false;
-  bool qc_every_slice = false;
-};
 
 /// Legend text of a QC image for slice k: title, slice, per-side key numbers, flags.
 std::vector<std::string> qc_text(const quantify::SliceMeasures& s, const segment::CtProtocol& protocol,
@@ -93,12 +84,16 @@ segment::CtProtocol choose_protocol(const std::string& name, const ScalarVolume&
   return segment::builtin_ct_protocol("thigh-ct");
 }
 
+}  // namespace
+
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return text;
 }
+
+namespace {
 
 json structure_json(const quantify::StructureMeasures& st) {
   return {{"structure", st.structure_key},
@@ -152,6 +147,8 @@ std::string pseudonym_for(const std::string& map_path, const std::string& patien
               "the input's Patient ID is not in the pseudonym map (lines: patient_id,pseudonym); nothing was written");
 }
 
+}  // namespace
+
 /// Test hook for batch isolation tests (docs/batch.md): MUSCLECSA_INJECT_FAULT="crash:TEXT" or
 /// "hang:TEXT" (several joined by ';') makes the analysis of a series whose description contains
 /// TEXT abort or hang, as a real defect would. Without the variable nothing happens.
@@ -170,7 +167,7 @@ void inject_fault_for_tests(const std::string& series_description) {
   }
 }
 
-bool wants(const AnalyzeOptions& o, const std::string& format) {
+bool wants_format(const AnalyzeOptions& o, const std::string& format) {
   return std::find(o.formats.begin(), o.formats.end(), format) != o.formats.end();
 }
 
@@ -181,45 +178,39 @@ std::string csv_escape(const std::string& s) {
   return out + "\"";
 }
 
-int run_analyze(const AnalyzeOptions& o) {
-  if (o.level_z_mm && o.level_slice) throw Error(ErrorCode::InvalidArgument, "--level-z-mm", "give --level-z-mm or --level-slice, not both");
-  if (o.height_m && !(*o.height_m > 0.5 && *o.height_m < 2.8))
-    throw Error(ErrorCode::InvalidArgument, "--height-m", "must be a height in metres (0.5..2.8)");
-  ConsoleProgress progress(!o.quiet);
-  InputOptions in_options;
-  in_options.series = o.series;
-  in_options.path_is_file_list = o.files_from;
-  LoadedInput in = load_input(o.input, in_options, progress);
-  if (in.kind == "research") {
-    if (o.modality != "ct")
-      throw Error(ErrorCode::InvalidArgument, o.input, "a NIfTI/NRRD/MetaImage file has no modality: give --modality ct for a CT in HU");
-    in.volume.modality = Modality::CT;
-  }
-  if (in.volume.modality == Modality::MR || in.volume.modality == Modality::US || in.kind == "bitmap")
-    throw Error(ErrorCode::InvalidInput, o.input,
-                "analyze handles CT so far; MRI and ultrasound analysis are not available in this version");
-  if (in.volume.modality != Modality::CT) throw Error(ErrorCode::InvalidInput, o.input, "not a CT series (modality " + std::string(to_string(in.volume.modality)) + ")");
-  inject_fault_for_tests(in.volume.source.series_description);
-  if ((wants(o, "seg") || wants(o, "sr")) && in.kind != "dicom")
-    throw Error(ErrorCode::InvalidArgument, o.input,
-                "DICOM SEG and SR need DICOM input (they reference its study and images); this input is " + in.kind +
-                    ": leave out --format seg/sr");
+std::string pseudonym_for_input(const AnalyzeOptions& o, const LoadedInput& in) {
   if ((o.include_patient_id || !o.pseudonym_map.empty()) && (!in.series || in.series->patient_id.empty()))
     throw Error(ErrorCode::InvalidArgument, o.input, "the input has no Patient ID to include or pseudonymise");
-  const std::string pseudonym = o.pseudonym_map.empty() ? "" : pseudonym_for(o.pseudonym_map, in.series->patient_id);
-  for (const auto& flag : in.qc_flags)
-    if (flag == "no_pixel_spacing")
-      throw Error(ErrorCode::InvalidInput, o.input, "the series has no Pixel Spacing: areas cannot be measured");
+  return o.pseudonym_map.empty() ? "" : pseudonym_for(o.pseudonym_map, in.series->patient_id);
+}
 
-  std::string decision;
-  std::optional<segment::TissueSegmentation> probe;
-  const segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision, probe, progress);
-  auto seg = probe ? std::move(*probe) : segment::segment_ct_tissues(in.volume, protocol, progress);
-  segment::segment_ct_muscles(in.volume, protocol, seg, progress);
+CtAnalysis remeasure_ct(const AnalyzeOptions& o, const LoadedInput& in, segment::CtProtocol protocol,
+                        segment::TissueSegmentation segmentation) {
   quantify::LevelOptions level_options;
   level_options.level_z_mm = o.level_z_mm;
   level_options.level_slice = o.level_slice;
-  const auto results = quantify::measure_ct(in.volume, seg, protocol, level_options);
+  CtAnalysis analysis{std::move(protocol), "", std::move(segmentation), {}};
+  analysis.results = quantify::measure_ct(in.volume, analysis.segmentation, analysis.protocol, level_options);
+  return analysis;
+}
+
+CtAnalysis analyze_ct(const AnalyzeOptions& o, const LoadedInput& in, Progress& progress) {
+  std::string decision;
+  std::optional<segment::TissueSegmentation> probe;
+  segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision, probe, progress);
+  auto seg = probe ? std::move(*probe) : segment::segment_ct_tissues(in.volume, protocol, progress);
+  segment::segment_ct_muscles(in.volume, protocol, seg, progress);
+  CtAnalysis analysis = remeasure_ct(o, in, std::move(protocol), std::move(seg));
+  analysis.protocol_decision = decision;
+  return analysis;
+}
+
+void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAnalysis& analysis) {
+  const std::string pseudonym = pseudonym_for_input(o, in);
+  const segment::CtProtocol& protocol = analysis.protocol;
+  const std::string& decision = analysis.protocol_decision;
+  const segment::TissueSegmentation& seg = analysis.segmentation;
+  const quantify::CtResults& results = analysis.results;
   auto measurements = quantify::to_measurements(results, protocol);
   const double slice_mm = in.volume.geometry.spacing_mm[2];
 
@@ -366,9 +357,9 @@ int run_analyze(const AnalyzeOptions& o) {
   }
   // What SEG and SR need is checked before anything is written: a folder with results.json is a
   // finished case (musclecsa report, batch), so results.json is written last of the case's files.
-  if (wants(o, "seg") && std::all_of(seg.labels.voxels.begin(), seg.labels.voxels.end(), [](LabelId l) { return l == 0; }))
+  if (wants_format(o, "seg") && std::all_of(seg.labels.voxels.begin(), seg.labels.voxels.end(), [](LabelId l) { return l == 0; }))
     throw Error(ErrorCode::InvalidInput, o.input, "nothing was segmented (no legs found): there is no DICOM SEG to write; leave out --format seg");
-  if (wants(o, "sr") && std::none_of(results.levels.begin(), results.levels.end(), [](const auto& l) { return l.found; }))
+  if (wants_format(o, "sr") && std::none_of(results.levels.begin(), results.levels.end(), [](const auto& l) { return l.found; }))
     throw Error(ErrorCode::InvalidInput, o.input,
                 "no standard level was found, and a DICOM SR holds the level's measurements: give --level-z-mm or "
                 "--level-slice, or leave out --format sr");
@@ -406,25 +397,25 @@ int run_analyze(const AnalyzeOptions& o) {
   source.any_file = in.any_dicom_file;
   std::optional<report::DicomSegInfo> seg_info;
   std::vector<std::string> extra_outputs;
-  if (wants(o, "seg")) {
+  if (wants_format(o, "seg")) {
     report::SegOptions seg_options;
     seg_options.software_version = MUSCLECSA_VERSION_STRING;
     seg_info = report::write_dicom_seg(seg.labels, source, seg_options, dir / "segmentation.dcm");
     extra_outputs.push_back("segmentation.dcm");
   }
-  if (wants(o, "sr")) {
+  if (wants_format(o, "sr")) {
     report::SrOptions sr_options;
     sr_options.software_version = MUSCLECSA_VERSION_STRING;
     report::write_dicom_sr(measurements, source, seg_info ? &*seg_info : nullptr, sr_options, dir / "measurements.dcm");
     extra_outputs.push_back("measurements.dcm");
   }
   io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
-  if (wants(o, "html")) {
+  if (wants_format(o, "html")) {
     report::write_case_report(dir);
     extra_outputs.push_back("report.html");
   }
 
-  if (o.quiet) return 0;
+  if (o.quiet) return;
   std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << ")\n";
   for (const auto& l : results.levels) {
     if (!l.found) {
@@ -462,6 +453,39 @@ int run_analyze(const AnalyzeOptions& o) {
   if (o.qc_every_slice) std::cout << ", qc/slice_*.png";
   for (const auto& name : extra_outputs) std::cout << ", " << name;
   std::cout << "\n";
+}
+
+namespace {
+
+int run_analyze(const AnalyzeOptions& o) {
+  if (o.level_z_mm && o.level_slice) throw Error(ErrorCode::InvalidArgument, "--level-z-mm", "give --level-z-mm or --level-slice, not both");
+  if (o.height_m && !(*o.height_m > 0.5 && *o.height_m < 2.8))
+    throw Error(ErrorCode::InvalidArgument, "--height-m", "must be a height in metres (0.5..2.8)");
+  ConsoleProgress progress(!o.quiet);
+  if (auto done = run_mr_analysis_before_loading(o, progress)) return *done;
+  InputOptions in_options;
+  in_options.series = o.series;
+  in_options.path_is_file_list = o.files_from;
+  in_options.pixel_size_mm = o.us.pixel_size_mm;
+  LoadedInput in = load_input(o.input, in_options, progress);
+  if (in.kind == "research") {
+    if (o.modality != "ct")
+      throw Error(ErrorCode::InvalidArgument, o.input, "a NIfTI/NRRD/MetaImage file has no modality: give --modality ct for a CT in HU");
+    in.volume.modality = Modality::CT;
+  }
+  if ((wants_format(o, "seg") || wants_format(o, "sr")) && in.kind != "dicom")
+    throw Error(ErrorCode::InvalidArgument, o.input,
+                "DICOM SEG and SR need DICOM input (they reference its study and images); this input is " + in.kind +
+                    ": leave out --format seg/sr");
+  inject_fault_for_tests(in.volume.source.series_description);
+  if (in.volume.modality == Modality::US || in.kind == "bitmap") return run_us_analysis(o, in, progress);
+  if (in.volume.modality == Modality::MR) return run_mr_analysis(o, in, progress);
+  if (in.volume.modality != Modality::CT) throw Error(ErrorCode::InvalidInput, o.input, "not a CT series (modality " + std::string(to_string(in.volume.modality)) + ")");
+  pseudonym_for_input(o, in);  // privacy options checked before the analysis
+  for (const auto& flag : in.qc_flags)
+    if (flag == "no_pixel_spacing")
+      throw Error(ErrorCode::InvalidInput, o.input, "the series has no Pixel Spacing: areas cannot be measured");
+  write_ct_outputs(o, in, analyze_ct(o, in, progress));
   return 0;
 }
 
@@ -492,6 +516,8 @@ Command add_analyze_command(CLI::App& app) {
       ->check(CLI::ExistingFile)
       ->excludes(include_id);
   cmd->add_flag("--quiet", o.quiet, "print nothing on success");
+  add_us_analyze_options(*cmd, o.us);
+  add_mr_analyze_options(*cmd, o.mr);
   return {cmd, [options] { return run_analyze(*options); }};
 }
 

@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Exit codes: docs/exit-codes.md. Each command has --help.");
 
-  const std::vector<musclecsa::app::Command> commands = {
+  std::vector<musclecsa::app::Command> commands = {
       musclecsa::app::add_info_command(app),
       musclecsa::app::add_analyze_command(app),
       musclecsa::app::add_convert_command(app),
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
       musclecsa::app::add_batch_command(app),
       musclecsa::app::add_merge_command(app),
   };
+  musclecsa::app::add_view_commands(app, commands);
 
   try {
     app.parse(argc, argv);
