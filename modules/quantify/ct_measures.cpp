@@ -61,7 +61,8 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
   const float* hu = ct.slice(k);
   std::vector<float> muscle_hu;
   double sum = 0, sum2 = 0;
-  std::map<LabelId, MuscleVoxels> muscles;
+  std::vector<MuscleVoxels> muscle_voxels(256);  // by label id (catalog ids are below 256)
+  std::vector<std::uint8_t> muscle_present(256, 0);
   // What each label id means for this side, looked up once (not per voxel).
   enum class Kind : std::uint8_t { Other, Skin, Fat, Bone, Compartment, Muscle };
   static const std::vector<std::pair<Side, Kind>> meaning = [&] {
@@ -97,7 +98,9 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
     }
     const float v = hu[o];
     if (kind == Kind::Muscle) {
-      MuscleVoxels& mv = muscles[l[o]];
+      if (l[o] >= muscle_voxels.size()) muscle_voxels.resize(std::size_t(l[o]) + 1), muscle_present.resize(std::size_t(l[o]) + 1, 0);
+      MuscleVoxels& mv = muscle_voxels[l[o]];
+      muscle_present[l[o]] = 1;
       mv.outline_mm2 += px;
       if (p.adipose.contains(v)) mv.fat_mm2 += px;
       if (p.muscle.contains(v)) {
@@ -126,6 +129,9 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
   }
   if (m.imat_area_mm2 + m.muscle_area_mm2 > 0) m.compartment_fat_fraction = m.imat_area_mm2 / (m.imat_area_mm2 + m.muscle_area_mm2);
   // Muscles present, then the region's groups (and muscles reported alone) from their members.
+  std::map<LabelId, MuscleVoxels> muscles;
+  for (std::size_t label = 0; label < muscle_voxels.size(); ++label)
+    if (muscle_present[label]) muscles.emplace(LabelId(label), std::move(muscle_voxels[label]));
   if (!muscles.empty()) {
     for (const auto& [label, voxels] : muscles)
       m.structures.push_back(structure_measures(catalog.decode(label)->structure->key, false, voxels, px));

@@ -20,28 +20,57 @@ namespace {
 constexpr std::uint8_t kNone = 0xff;  // no muscle (owner index) yet
 constexpr int kLevels = 256;          // flooding levels: elevation in 2-HU steps
 
-/// Label ids of one side, looked up once.
+/// Label ids of one side, looked up once, and a table from label id to its class on this side.
 struct SideLabels {
+  enum Class : std::uint8_t { kOther = 0, kOuter = 1, kSoft = 2, kBone = 3 };  // kOuter: skin, fat
   LabelId skin, sat, imat, muscle_tissue, marrow;
-  std::vector<LabelId> bones;
-  std::vector<LabelId> all;
+  std::array<std::uint8_t, 256> class_of{};
   SideLabels(Side side) {
     const auto& c = LabelCatalog::standard();
     skin = c.label_id("skin", side), sat = c.label_id("subcutaneous_fat", side), imat = c.label_id("imat", side);
     muscle_tissue = c.label_id("skeletal_muscle", side), marrow = c.label_id("bone_marrow", side);
-    bones = {c.label_id("femur", side), c.label_id("tibia", side), c.label_id("fibula", side), marrow};
-    all = {skin, sat, imat, muscle_tissue};
-    all.insert(all.end(), bones.begin(), bones.end());
+    for (LabelId l : {skin, sat}) class_of.at(l) = kOuter;
+    for (LabelId l : {imat, muscle_tissue}) class_of.at(l) = kSoft;
+    for (LabelId l : {c.label_id("femur", side), c.label_id("tibia", side), c.label_id("fibula", side), marrow})
+      class_of.at(l) = kBone;
   }
-  bool is_bone(LabelId l) const { return std::find(bones.begin(), bones.end(), l) != bones.end(); }
-  bool is_side(LabelId l) const { return std::find(all.begin(), all.end(), l) != all.end(); }
+  std::uint8_t class_for(LabelId l) const { return l < class_of.size() ? class_of[l] : std::uint8_t(kOther); }
+  bool is_bone(LabelId l) const { return class_for(l) == kBone; }
+  bool is_side(LabelId l) const { return class_for(l) != kOther; }
 };
+
+/// Where one leg lies in a slice: the bounding box of its compartment (pixels) and the limb's
+/// centroid (pixel indices), from one pass over the slice for both legs.
+struct LegFrame {
+  long i0 = 0, j0 = 0, i1 = -1, j1 = -1;
+  double limb_i = 0, limb_j = 0, limb_n = 0;
+};
+
+void find_leg_frames(const LabelId* labels, std::size_t nx, std::size_t ny, const SideLabels& right,
+                     const SideLabels& left, LegFrame& right_frame, LegFrame& left_frame) {
+  right_frame.i0 = left_frame.i0 = long(nx), right_frame.j0 = left_frame.j0 = long(ny);
+  for (std::size_t j = 0; j < ny; ++j) {
+    const LabelId* row = labels + nx * j;
+    for (std::size_t i = 0; i < nx; ++i) {
+      const LabelId l = row[i];
+      if (l == 0) continue;
+      std::uint8_t c = right.class_for(l);
+      LegFrame* f = &right_frame;
+      if (c == SideLabels::kOther) c = left.class_for(l), f = &left_frame;
+      if (c == SideLabels::kOther) continue;
+      f->limb_i += double(i), f->limb_j += double(j), f->limb_n += 1;
+      if (c == SideLabels::kOuter) continue;
+      f->i0 = std::min(f->i0, long(i)), f->i1 = std::max(f->i1, long(i)), f->j0 = std::min(f->j0, long(j)), f->j1 = std::max(f->j1, long(j));
+    }
+  }
+}
 
 /// A layout seed placed in the slice: leg-local mm (x lateral, y posterior).
 struct PlacedSeed {
   LabelId label = 0;
   double x = 0, y = 0, weight = 1;
   std::string_view key;
+  double inverse_weight2 = 1;  ///< 1 / weight^2, for ranking by squared weighted distance
 };
 
 /// Nearest and second-nearest seeds by weighted distance, and the distance (mm, first order) from
@@ -58,7 +87,7 @@ CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y) {
   for (int s = 0; s < int(seeds.size()); ++s) {
     const PlacedSeed& seed = seeds[std::size_t(s)];
     const double dx = x - seed.x, dy = y - seed.y;
-    const double q = (dx * dx + dy * dy) / (seed.weight * seed.weight);
+    const double q = (dx * dx + dy * dy) * seed.inverse_weight2;
     if (q < q1) q2 = q1, n2 = n1, q1 = q, n1 = s;
     else if (q < q2) q2 = q, n2 = s;
   }
@@ -106,25 +135,16 @@ BoneSpan reference_bone_span(const LabelMap& labels, const CtProtocol& p, Side s
 
 /// Splits one leg's compartment in slice k. Returns false when the split looks unreliable.
 bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std::size_t k, Side side,
-               double fraction, const SideLabels& ids) {
+               double fraction, const SideLabels& ids, const LegFrame& frame) {
   const Geometry& g = ct.geometry;
   const std::size_t nx = g.size[0], ny = g.size[1];
   const float* hu = ct.slice(k);
   const auto& catalog = LabelCatalog::standard();
 
   // Bounding box, limb centroid and compartment moments, in leg-local mm.
-  long i0 = long(nx), j0 = long(ny), i1 = -1, j1 = -1;
-  double limb_i = 0, limb_j = 0, limb_n = 0;
-  for (std::size_t j = 0; j < ny; ++j)
-    for (std::size_t i = 0; i < nx; ++i) {
-      const LabelId l = labels[i + nx * j];
-      if (l == 0 || !ids.is_side(l)) continue;
-      limb_i += double(i), limb_j += double(j), limb_n += 1;
-      if (l == ids.skin || l == ids.sat) continue;
-      i0 = std::min(i0, long(i)), i1 = std::max(i1, long(i)), j0 = std::min(j0, long(j)), j1 = std::max(j1, long(j));
-    }
-  if (i1 < 0 || limb_n == 0) return true;
-  limb_i /= limb_n, limb_j /= limb_n;
+  const long i0 = frame.i0, j0 = frame.j0, i1 = frame.i1, j1 = frame.j1;
+  if (i1 < 0 || frame.limb_n == 0) return true;
+  const double limb_i = frame.limb_i / frame.limb_n, limb_j = frame.limb_j / frame.limb_n;
   // Leg-local axes: x towards the leg's lateral side (patient right is -x in LPS), y posterior (+y).
   const Vec3 ai = g.axis(0), aj = g.axis(1);
   const double lateral = side == Side::Right ? -1 : 1;
@@ -141,9 +161,9 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   double sx = 0, sy = 0, sxx = 0, syy = 0, n = 0;
   for (std::size_t b = 0; b < h; ++b)
     for (std::size_t a = 0; a < w; ++a) {
-      const LabelId l = labels[at(a, b)];
-      const bool is_soft = l == ids.imat || l == ids.muscle_tissue;
-      const bool is_bone = l != 0 && ids.is_bone(l);
+      const std::uint8_t c = ids.class_for(labels[at(a, b)]);
+      const bool is_soft = c == SideLabels::kSoft;
+      const bool is_bone = c == SideLabels::kBone;
       if (!is_soft && !is_bone) continue;
       soft[a + w * b] = is_soft;
       bone[a + w * b] = is_bone;
@@ -160,7 +180,7 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   std::vector<PlacedSeed> seeds;
   for (const auto& s : muscle_layout(p.region, fraction)) {
     if (s.weight < kAbsentMuscleWeight) continue;
-    seeds.push_back({catalog.label_id(s.key, side), s.x_lat * semi_x, s.y * semi_y, s.weight, s.key});
+    seeds.push_back({catalog.label_id(s.key, side), s.x_lat * semi_x, s.y * semi_y, s.weight, s.key, 1 / (s.weight * s.weight)});
   }
   if (seeds.empty()) return true;
   const std::size_t count = seeds.size();
@@ -227,14 +247,23 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
       if (!soft[a + w * b]) continue;
       const long i = i0 + long(a), j = j0 + long(b);
       double sum = 0, weight = 0;
-      for (long dj = -1; dj <= 1; ++dj)
-        for (long di = -1; di <= 1; ++di) {
-          const long u = i + di, v = j + dj;
-          if (u < 0 || v < 0 || u >= long(nx) || v >= long(ny)) continue;
-          const double wgt = (di == 0 ? 2 : 1) * (dj == 0 ? 2 : 1);
-          sum += wgt * hu[std::size_t(u) + nx * std::size_t(v)];
-          weight += wgt;
-        }
+      if (i > 0 && j > 0 && i + 1 < long(nx) && j + 1 < long(ny)) {  // inside the image: all 9 (same order)
+        const float* up = hu + std::size_t(i - 1) + nx * std::size_t(j - 1);
+        const float* mid = up + nx;
+        const float* down = mid + nx;
+        sum = double(up[0]) + 2.0 * up[1] + double(up[2]) + 2.0 * mid[0] + 4.0 * mid[1] + 2.0 * mid[2] + double(down[0]) +
+              2.0 * down[1] + double(down[2]);
+        weight = 16;
+      } else {
+        for (long dj = -1; dj <= 1; ++dj)
+          for (long di = -1; di <= 1; ++di) {
+            const long u = i + di, v = j + dj;
+            if (u < 0 || v < 0 || u >= long(nx) || v >= long(ny)) continue;
+            const double wgt = (di == 0 ? 2 : 1) * (dj == 0 ? 2 : 1);
+            sum += wgt * hu[std::size_t(u) + nx * std::size_t(v)];
+            weight += wgt;
+          }
+      }
       const float value = float(sum / weight);
       smooth[a + w * b] = value;
       elevation[a + w * b] = std::uint8_t(std::clamp((100.0 - value) / 2.0, 0.0, double(kLevels - 1)));
@@ -490,10 +519,15 @@ void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegme
   std::vector<std::uint8_t> uncertain(g.size[2], 0);
   parallel_for(seg.slices.size(), progress, "segmenting muscles", 1.0, [&](std::size_t k) {
     const double z = g.index_to_lps({0, 0, double(k)}).z;
+    if (seg.slices[k].legs.empty()) return true;
+    LegFrame right_frame, left_frame;
+    find_leg_frames(seg.labels.slice(k), g.size[0], g.size[1], right, left, right_frame, left_frame);
     for (const auto& leg : seg.slices[k].legs) {
-      const BoneSpan& span = spans[leg.side];
+      const BoneSpan& span = spans.at(leg.side);
       const double fraction = span.whole ? span.fraction_at(z) : p.level.fraction_from_proximal;
-      if (!split_leg(ct, p, seg.labels.slice(k), k, leg.side, fraction, leg.side == Side::Right ? right : left))
+      const bool is_right = leg.side == Side::Right;
+      if (!split_leg(ct, p, seg.labels.slice(k), k, leg.side, fraction, is_right ? right : left,
+                     is_right ? right_frame : left_frame))
         uncertain[k] = 1;
     }
     return true;
@@ -510,11 +544,18 @@ void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegme
   const auto& catalog = LabelCatalog::standard();
   const std::size_t nz = seg.slices.size();
   std::vector<std::map<LabelId, double>> area_mm2(nz);
-  for (std::size_t k = 0; k < nz; ++k) {
+  parallel_for(nz, progress, "checking muscles along z", 0.0, [&](std::size_t k) {
+    std::vector<std::size_t> count;
     const LabelId* l = seg.labels.slice(k);
     for (std::size_t o = 0; o < g.slice_voxel_count(); ++o)
-      if (l[o] != 0) area_mm2[k][l[o]] += g.pixel_area_mm2();
-  }
+      if (l[o] != 0) {
+        if (l[o] >= count.size()) count.resize(std::size_t(l[o]) + 1, 0);
+        ++count[l[o]];
+      }
+    for (std::size_t label = 1; label < count.size(); ++label)
+      if (count[label] > 0) area_mm2[k][LabelId(label)] = double(count[label]) * g.pixel_area_mm2();
+    return true;
+  });
   int jumps = 0;
   for (std::size_t k = 1; k + 1 < nz; ++k) {
     bool jump = false;
