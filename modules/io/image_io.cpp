@@ -200,6 +200,8 @@ std::optional<std::vector<unsigned char>> nifti1_header(const Geometry& g, const
   return bytes;
 }
 
+void check_nifti_complete(const std::filesystem::path& path);
+
 template <class TPixel>
 void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::path& path) {
   const std::string ext = extension_of(path);
@@ -240,6 +242,16 @@ void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::pat
     }
   }
   if (detached) return;
+  // ITK's NIfTI writer does not report a short write (a full disk): the file is checked against its
+  // own header before it takes the final name.
+  if (ext == ".nii" || ext == ".nii.gz") {
+    try {
+      check_nifti_complete(target);
+    } catch (const Error&) {
+      std::filesystem::remove(target, ec);
+      throw Error(ErrorCode::OutputFailed, path.string(), "the image could not be written completely (is the disk full?)");
+    }
+  }
   std::filesystem::rename(target, path, ec);
   if (ec) {
     std::filesystem::remove(target, ec);
