@@ -1,9 +1,352 @@
-// musclecsa view and render: the VTK viewer and its offscreen rendering (issue: the VTK viewer).
+// musclecsa view and render: the VTK viewer and its offscreen rendering (issue #8, docs/viewer.md).
+// This file is the glue between the viewer (module render, which knows nothing of analyses) and
+// the CT analysis (analyze.h): it loads the input and a results folder, measures edited label maps
+// again with remeasure_ct and writes corrected results with write_ct_outputs.
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "analyze.h"
 #include "commands.h"
+#include "input.h"
+#include "musclecsa/core/catalog.h"
+#include "musclecsa/core/error.h"
+#include "musclecsa/io/image_io.h"
+#include "musclecsa/io/text_file.h"
+#include "musclecsa/render/viewer.h"
+#include "musclecsa/segment/protocol.h"
 
 namespace musclecsa::app {
+namespace {
 
-void add_view_commands(CLI::App& app, std::vector<Command>& commands) {}
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+/// Options both commands share: what to open.
+struct OpenOptions {
+  std::string input, results, series, preset, pseudonym_map;
+  std::optional<double> pixel_size_mm;
+};
+
+struct ViewCommandOptions {
+  OpenOptions open;
+  std::string save, script;
+  std::optional<int> slice;
+  int width_px = 1400, height_px = 900;
+};
+
+struct RenderCommandOptions {
+  OpenOptions open;
+  std::string out, view = "axial";
+  std::optional<int> slice;
+  double opacity = 0.5;
+  int size_px = 768;
+};
+
+json read_json_file(const fs::path& path) {
+  try {
+    return json::parse(io::read_text(path));
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidInput, path.string(), std::string("not valid JSON: ") + e.what());
+  }
+}
+
+/// A CT analysis folder as analyze wrote it: what the viewer needs to measure edited labels again.
+struct CtCase {
+  segment::CtProtocol protocol;
+  json results;               ///< results.json of the analysis
+  AnalyzeOptions options;     ///< as the analysis ran, as far as results.json tells (levels, height, formats)
+};
+
+/// The tissue segmentation measure_ct expects, rebuilt from a label map: per slice, the legs
+/// present (a side with any label), their centroids and bone counts; the analysis's QC flags.
+segment::TissueSegmentation segmentation_from_labels(const LabelMap& labels, const json& results, const LoadedInput& in) {
+  const auto& catalog = LabelCatalog::standard();
+  const Geometry& g = labels.geometry;
+  segment::TissueSegmentation seg;
+  seg.labels = labels;
+  seg.slices.resize(g.size[2]);
+  std::vector<std::uint8_t> side_of(65536, 0), bone_of(65536, 0), muscle(65536, 0);  // side: 1 right, 2 left
+  for (const Structure& s : catalog.structures()) {
+    if (s.kind == StructureKind::MuscleGroup) continue;
+    for (Side side : {Side::Right, Side::Left}) {
+      const LabelId id = catalog.label_id(s.key, side);
+      side_of[id] = side == Side::Right ? 1 : 2;
+      if (s.kind == StructureKind::Bone) bone_of[id] = 1;
+      if (s.kind == StructureKind::Muscle) muscle[id] = 1, seg.muscles_segmented = true;
+    }
+  }
+  bool any_muscle = false;
+  for (std::size_t k = 0; k < g.size[2]; ++k) {
+    double sum_i[3] = {0, 0, 0}, sum_j[3] = {0, 0, 0};
+    std::size_t count[3] = {0, 0, 0};
+    std::vector<LabelId> bones[3];
+    const LabelId* l = labels.slice(k);
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i) {
+        const LabelId label = l[i + g.size[0] * j];
+        const int s = side_of[label];
+        if (s == 0) continue;
+        any_muscle = any_muscle || muscle[label];
+        sum_i[s] += double(i), sum_j[s] += double(j), ++count[s];
+        if (bone_of[label] && std::find(bones[s].begin(), bones[s].end(), label) == bones[s].end()) bones[s].push_back(label);
+      }
+    // Sides in the analysis's order for this slice, then any side an edit added.
+    std::vector<Side> order;
+    if (results.contains("slices") && k < results["slices"].size())
+      for (const auto& side : results["slices"][k].value("sides", json::array()))
+        order.push_back(side_from_string(side.value("side", "none")));
+    for (Side side : {Side::Right, Side::Left})
+      if (std::find(order.begin(), order.end(), side) == order.end()) order.push_back(side);
+    segment::SliceFindings& findings = seg.slices[k];
+    findings.slice_index = int(k);
+    for (Side side : order) {
+      const int s = side == Side::Right ? 1 : side == Side::Left ? 2 : 0;
+      if (s == 0 || count[s] == 0) continue;
+      const Vec3 centre = g.index_to_lps({sum_i[s] / double(count[s]), sum_j[s] / double(count[s]), double(k)});
+      findings.legs.push_back({side, centre.x, centre.y, int(bones[s].size())});
+    }
+    if (results.contains("slices") && k < results["slices"].size())
+      findings.qc_flags = results["slices"][k].value("qc_flags", std::vector<std::string>());
+  }
+  seg.muscles_segmented = any_muscle;
+  // Volume-level flags of the analysis, without those write_ct_outputs adds from the input again.
+  for (const auto& flag : results.value("qc_flags", std::vector<std::string>()))
+    if (flag != "contrast_enhanced" && std::find(in.qc_flags.begin(), in.qc_flags.end(), flag) == in.qc_flags.end())
+      seg.qc_flags.push_back(flag);
+  seg.qc_flags.push_back("edited_in_viewer");
+  seg.notes.push_back("labels corrected by hand in the MuscleCSA viewer; edits.jsonl in this folder records who changed "
+                      "which structure on which slices, and the areas before and after");
+  return seg;
+}
+
+/// Reads a CT analysis folder (protocol.json, results.json) and what the analysis was asked for.
+std::optional<CtCase> read_ct_case(const fs::path& dir, const OpenOptions& open) {
+  if (!fs::exists(dir / "protocol.json") || !fs::exists(dir / "results.json")) return std::nullopt;
+  CtCase c;
+  c.results = read_json_file(dir / "results.json");
+  if (c.results.value("format", "") != "musclecsa-results")
+    throw Error(ErrorCode::InvalidInput, (dir / "results.json").string(), "not a MuscleCSA results file (format musclecsa-results)");
+  if (c.results.contains("input") && c.results["input"].value("modality", "CT") != "CT") return std::nullopt;
+  c.protocol = segment::load_ct_protocol((dir / "protocol.json").string());
+  AnalyzeOptions& o = c.options;
+  o.input = open.input;
+  o.quiet = true;
+  o.pseudonym_map = open.pseudonym_map;
+  const json& input = c.results.value("input", json::object());
+  o.include_patient_id = input.contains("patient_id");
+  if (input.contains("pseudonym") && open.pseudonym_map.empty())
+    throw Error(ErrorCode::InvalidArgument, "--pseudonym-map",
+                "the analysis in " + dir.string() + " wrote a pseudonym: give the same --pseudonym-map so corrected results carry it too");
+  for (const auto& level : c.results.value("levels", json::array())) {
+    const std::string method = level.value("method", "");
+    if (method == "user_slice") o.level_slice = level.value("slice", 0);
+    if (method == "user_z") o.level_z_mm = level.value("z_mm", 0.0);
+    if (level.contains("muscle_area_per_height2_cm2_m2") && level.contains("measures")) {
+      const double ratio = level["muscle_area_per_height2_cm2_m2"], area = level["measures"].value("muscle_area_cm2", 0.0);
+      if (ratio > 0) o.height_m = std::round(std::sqrt(area / ratio) * 1000) / 1000;
+    }
+  }
+  if (fs::exists(dir / "segmentation.dcm")) o.formats.push_back("seg");
+  if (fs::exists(dir / "measurements.dcm")) o.formats.push_back("sr");
+  if (fs::exists(dir / "report.html")) o.formats.push_back("html");
+  o.qc_every_slice = fs::exists(dir / "qc");
+  return c;
+}
+
+/// The panel's numbers from CT results: per slice and side the tissue areas, then each muscle and group.
+render::CaseMeasurements panel_numbers(const quantify::CtResults& results, const segment::CtProtocol& protocol) {
+  const auto& catalog = LabelCatalog::standard();
+  render::CaseMeasurements m;
+  for (const auto& s : results.slices) {
+    std::vector<render::MeasureRow> rows;
+    for (const auto& side : s.sides) {
+      const std::string p = std::string(to_string(side.side)) + ": ";
+      rows.push_back({p + "muscle CSA", side.muscle_area_mm2 / 100, "cm2"});
+      rows.push_back({p + "muscle mean", side.muscle_mean_hu, "[hnsf'U]"});
+      rows.push_back({p + "IMAT", side.imat_area_mm2 / 100, "cm2"});
+      rows.push_back({p + "subcutaneous fat", side.subcutaneous_fat_area_mm2 / 100, "cm2"});
+      rows.push_back({p + "bone", side.bone_area_mm2 / 100, "cm2"});
+      for (const auto& st : side.structures) {
+        const Structure* structure = catalog.find(st.structure_key);
+        rows.push_back({p + (structure ? structure->name : st.structure_key) + " CSA", st.muscle_area_mm2 / 100, "cm2"});
+      }
+    }
+    m.slices.push_back(std::move(rows));
+  }
+  for (const auto& level : results.levels)
+    if (level.found) m.levels.push_back({protocol.level.name, std::string(to_string(level.side)), level.slice_index, level.z_mm});
+  return m;
+}
+
+render::DisplayPreset preset_for(const OpenOptions& open, const LoadedInput& in, bool ct_results) {
+  if (!open.preset.empty()) return render::display_preset_from_string(open.preset, "--preset");
+  if (in.volume.modality == Modality::CT || ct_results) return render::DisplayPreset::CtMuscle;
+  if (in.volume.modality == Modality::US || in.kind == "bitmap") return render::DisplayPreset::Ultrasound;
+  return render::DisplayPreset::MrAuto;
+}
+
+/// Loads the input and its results into a viewer model. `save_dir` empty: nothing can be saved.
+std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs::path& save_dir) {
+  NullProgress quiet;
+  InputOptions in_options;
+  in_options.series = open.series;
+  in_options.pixel_size_mm = open.pixel_size_mm;
+  auto in = std::make_shared<LoadedInput>(load_input(open.input, in_options, quiet));
+  if (in->volume.voxels.empty())
+    throw Error(ErrorCode::InvalidInput, open.input, "no voxels were loaded");
+
+  render::ViewerInput v;
+  v.input_path = open.input;
+  v.title = fs::path(open.input).filename().string();
+  if (v.title.empty()) v.title = open.input;
+  v.save_dir = save_dir;
+  std::optional<CtCase> ct;
+  if (!open.results.empty()) {
+    const fs::path dir = open.results;
+    v.results_dir = dir;
+    if (!fs::is_directory(dir)) throw Error(ErrorCode::InputNotFound, dir.string(), "no such results folder");
+    const fs::path labels_path = dir / "labels.nii.gz";
+    if (!fs::exists(labels_path))
+      throw Error(ErrorCode::InvalidInput, dir.string(), "no labels.nii.gz in the results folder (the label map musclecsa analyze writes)");
+    LabelMap labels = io::read_label_map(labels_path);
+    const Geometry& a = labels.geometry;
+    const Geometry& b = in->volume.geometry;
+    if (!a.same_grid_as(b, 1e-3))
+      throw Error(ErrorCode::InvalidInput, labels_path.string(),
+                  "the label map is not on the input's voxel grid (" + std::to_string(a.size[0]) + "x" + std::to_string(a.size[1]) + "x" +
+                      std::to_string(a.size[2]) + " against " + std::to_string(b.size[0]) + "x" + std::to_string(b.size[1]) + "x" +
+                      std::to_string(b.size[2]) + ", or another position/spacing): are these the results of this input?");
+    v.labels = std::move(labels);
+    ct = read_ct_case(dir, open);
+    if (ct && in->volume.modality != Modality::CT) {
+      if (in->kind != "research")
+        throw Error(ErrorCode::InvalidInput, open.input, "the results are a CT analysis but the input is " +
+                                                             std::string(to_string(in->volume.modality)));
+      in->volume.modality = Modality::CT;  // a NIfTI/NRRD/MetaImage CT in HU, as analyze --modality ct read it
+    }
+  }
+  v.preset = preset_for(open, *in, ct.has_value());
+  if (ct) {
+    auto c = std::make_shared<CtCase>(std::move(*ct));
+    v.measure = [in, c](const LabelMap& labels) {
+      const CtAnalysis analysis = remeasure_ct(c->options, *in, c->protocol, segmentation_from_labels(labels, c->results, *in));
+      return panel_numbers(analysis.results, analysis.protocol);
+    };
+    v.save = [in, c](const LabelMap& labels, const fs::path& folder) {
+      AnalyzeOptions o = c->options;
+      o.out = folder.string();
+      CtAnalysis analysis = remeasure_ct(o, *in, c->protocol, segmentation_from_labels(labels, c->results, *in));
+      analysis.protocol_decision = "";
+      write_ct_outputs(o, *in, analysis);
+    };
+    v.notes.push_back("CT analysis: numbers are measured again after every edit; Save writes corrected results into " +
+                      save_dir.string());
+  } else if (v.labels) {
+    v.notes.push_back("no CT analysis in the results folder: the panel shows each structure's area; Save writes the edited "
+                      "labels.nii.gz and labels.json (no re-computed results for this modality yet)");
+  } else {
+    v.notes.push_back("no results folder: the scan only (labels drawn here are saved as labels.nii.gz)");
+  }
+  v.volume = in->volume;  // the model keeps its own copy; `in` stays with the callbacks for re-measurement
+  return render::make_viewer_model(std::move(v));
+}
+
+/// The save folder: --save, else RESULTS/edited (never the analysis folder itself).
+fs::path save_folder(const ViewCommandOptions& o) {
+  if (!o.save.empty()) {
+    if (!o.open.results.empty()) {
+      std::error_code ec;
+      if (fs::exists(o.save) && fs::equivalent(o.save, o.open.results, ec))
+        throw Error(ErrorCode::InvalidArgument, "--save " + o.save,
+                    "is the analysis folder itself: corrected results go to another folder, so the original stays as it was");
+    }
+    return o.save;
+  }
+  if (!o.open.results.empty()) return fs::path(o.open.results) / "edited";
+  return fs::path(o.open.input).parent_path() / (fs::path(o.open.input).stem().string() + "-labels");
+}
+
+int run_view(const ViewCommandOptions& o) {
+  if (!o.script.empty() && !fs::exists(o.script)) throw Error(ErrorCode::InputNotFound, o.script, "no such script file");
+  auto model = open_case(o.open, save_folder(o));
+  render::ViewOptions options;
+  options.slice = o.slice;
+  options.script = o.script;
+  options.width_px = o.width_px;
+  options.height_px = o.height_px;
+  if (o.slice && (*o.slice < 0 || std::size_t(*o.slice) >= model->volume().geometry.size[2]))
+    throw Error(ErrorCode::InvalidArgument, "--slice " + std::to_string(*o.slice),
+                "outside the scan (slices 0.." + std::to_string(int(model->volume().geometry.size[2]) - 1) + ")");
+  return render::run_viewer(*model, options);
+}
+
+int run_render(const RenderCommandOptions& o) {
+  if (!(o.opacity >= 0 && o.opacity <= 1)) throw Error(ErrorCode::InvalidArgument, "--opacity", "must be between 0 and 1");
+  if (o.size_px < 64 || o.size_px > 8192) throw Error(ErrorCode::InvalidArgument, "--size", "must be 64..8192 pixels");
+  if (fs::path(o.out).extension() != ".png") throw Error(ErrorCode::InvalidArgument, "--out " + o.out, "must name a .png file");
+  auto model = open_case(o.open, {});
+  if (o.slice && (*o.slice < 0 || std::size_t(*o.slice) >= model->volume().geometry.size[2]))
+    throw Error(ErrorCode::InvalidArgument, "--slice " + std::to_string(*o.slice),
+                "outside the scan (slices 0.." + std::to_string(int(model->volume().geometry.size[2]) - 1) + ")");
+  render::RenderOptions options;
+  options.out = o.out;
+  options.view = o.view;
+  options.slice = o.slice;
+  if (!o.open.preset.empty()) options.preset = render::display_preset_from_string(o.open.preset, "--preset");
+  options.overlay_opacity = o.opacity;
+  options.size_px = o.size_px;
+  render::render_png(*model, options);
+  return 0;
+}
+
+void add_open_options(CLI::App& cmd, OpenOptions& o) {
+  cmd.add_option("input", o.input, "the scan: DICOM file or folder, NIfTI/NRRD/MetaImage, or an ultrasound picture")
+      ->required()
+      ->check(CLI::ExistingPath);
+  cmd.add_option("--series", o.series, "series to open when the input holds several");
+  cmd.add_option("--pixel-size-mm", o.pixel_size_mm, "pixel size of an uncalibrated picture (mm)");
+  cmd.add_option("--preset", o.preset, "window preset: ct (40/400 HU), mr (auto), us (0-255); default from the modality")
+      ->check(CLI::IsMember({"ct", "mr", "us"}));
+  cmd.add_option("--pseudonym-map", o.pseudonym_map, "the CSV the analysis used with --pseudonym-map (needed to save its results)")
+      ->check(CLI::ExistingFile);
+}
+
+}  // namespace
+
+void add_view_commands(CLI::App& app, std::vector<Command>& commands) {
+  {
+    auto options = std::make_shared<ViewCommandOptions>();
+    auto& o = *options;
+    CLI::App* cmd = app.add_subcommand("view", "Look at a scan and its segmentation, correct it, and save corrected results");
+    add_open_options(*cmd, o.open);
+    cmd->add_option("--results", o.open.results, "analysis folder (labels.nii.gz; with a CT analysis, numbers are re-measured)");
+    cmd->add_option("--save", o.save, "folder Save writes to (default RESULTS/edited; never the analysis folder)");
+    cmd->add_option("--script", o.script, "run the actions of this file, then exit (docs/viewer.md)");
+    cmd->add_option("--slice", o.slice, "first slice shown (0-based; default the standard level)");
+    commands.push_back({cmd, [options] { return run_view(*options); }});
+  }
+  {
+    auto options = std::make_shared<RenderCommandOptions>();
+    auto& o = *options;
+    CLI::App* cmd = app.add_subcommand("render", "Draw the viewer's axial or 3-D view into a PNG (needs an X server, e.g. xvfb-run)");
+    add_open_options(*cmd, o.open);
+    cmd->add_option("--results", o.open.results, "analysis folder (labels.nii.gz)")->required();
+    cmd->add_option("--out", o.out, "PNG file to write")->required();
+    cmd->add_option("--view", o.view, "axial (slice with overlay and legend) or 3d (muscle and bone surfaces, standard level plane)")
+        ->check(CLI::IsMember({"axial", "3d"}));
+    cmd->add_option("--slice", o.slice, "axial slice (0-based; default the standard level, else the middle)");
+    cmd->add_option("--opacity", o.opacity, "label overlay opacity 0..1 (default 0.5)");
+    cmd->add_option("--size", o.size_px, "pixels: the slice's longer side (axial) or the picture's side (3d); default 768");
+    commands.push_back({cmd, [options] { return run_render(*options); }});
+  }
+}
 
 }  // namespace musclecsa::app

@@ -1,0 +1,82 @@
+#pragma once
+// The VTK scenes shared by the viewer window and offscreen rendering: the axial slice (scan and
+// label overlay composed by the model, radiological view) and the 3-D surfaces of muscles and
+// bones with the standard level as a plane. Plain VTK, no Qt.
+
+#include <vtkSmartPointer.h>
+
+#include <string>
+#include <vector>
+
+#include "musclecsa/render/viewer.h"
+
+class vtkActor;
+class vtkImageActor;
+class vtkImageData;
+class vtkPolyData;
+class vtkRenderer;
+class vtkTextActor;
+
+namespace musclecsa::render::view {
+
+/// LPS z (mm) of slice k (direction and origin read inline: the plugin links no MuscleCSA code).
+double slice_z_mm(const Geometry& g, int k);
+/// The first slice to show: the first standard level found, else the middle slice.
+int default_slice(const ViewerModel& model);
+/// "%.2f" with a unit.
+std::string format_value(double value, const std::string& unit);
+
+class AxialScene {
+ public:
+  explicit AxialScene(ViewerModel& model);
+  vtkRenderer* renderer() const { return renderer_; }
+  int slice() const { return slice_; }
+  void set_slice(int k);  ///< clamped to the scan
+  SliceDisplay& display() { return display_; }
+  /// Recomposes the slice from the model (after an edit, a slice change or a display change).
+  void update();
+  /// Fits the slice into the viewport (aspect = viewport width / height in pixels).
+  void fit_camera(double viewport_aspect);
+  /// Continuous voxel index (i, j) under a display position (VTK display pixels, origin bottom left).
+  PixelPoint display_to_pixel(double x, double y) const;
+  /// Display position of a continuous voxel index.
+  void pixel_to_display(PixelPoint p, double& x, double& y) const;
+  /// The polyline drawn over the slice (brush path preview or the contour being edited).
+  void set_overlay_path(const std::vector<PixelPoint>& points, bool closed, Rgb colour, double width_px);
+  void set_caption(const std::string& text);
+
+ private:
+  ViewerModel& model_;
+  int slice_ = 0;
+  SliceDisplay display_;
+  vtkSmartPointer<vtkRenderer> renderer_;
+  vtkSmartPointer<vtkImageData> image_;
+  vtkSmartPointer<vtkImageActor> actor_;
+  vtkSmartPointer<vtkPolyData> path_;
+  vtkSmartPointer<vtkActor> path_actor_;
+  vtkSmartPointer<vtkTextActor> caption_;
+  std::vector<std::uint8_t> rgb_;
+};
+
+class SurfaceScene {
+ public:
+  explicit SurfaceScene(ViewerModel& model);
+  vtkRenderer* renderer() const { return renderer_; }
+  /// Rebuilds the surfaces from the model's label map (muscles, unassigned muscle tissue, bones).
+  void rebuild(const std::vector<LabelId>& hidden_labels);
+  /// Shows the plane of slice k (the standard level); k < 0 hides it.
+  void set_level_slice(int k);
+  /// Looks at the legs from the front (patient right on the screen's left), turned a little.
+  void reset_camera();
+  std::size_t surface_count() const { return surface_count_; }
+
+ private:
+  ViewerModel& model_;
+  vtkSmartPointer<vtkRenderer> renderer_;
+  vtkSmartPointer<vtkActor> surfaces_;
+  vtkSmartPointer<vtkActor> plane_;
+  vtkSmartPointer<vtkTextActor> caption_;
+  std::size_t surface_count_ = 0;
+};
+
+}  // namespace musclecsa::render::view
