@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "child_process.h"  // modules/batch (private)
 #include "musclecsa/batch/batch.h"
 #include "musclecsa/core/progress.h"
 #include "musclecsa/phantom/phantom.h"
@@ -206,6 +207,26 @@ void kill_and_reap(pid_t pid) {
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
+}
+
+TEST(BatchChild, CaseProcessGetsTheGivenEnvironmentOnTopOfItsOwn) {
+  TempDir dir;
+  ::setenv("MUSCLECSA_TEST_INHERITED", "kept", 1);
+  ::setenv("MUSCLECSA_THREADS", "7", 1);
+  const pid_t pid = batch::start_child({"/bin/sh", "-c", "echo \"$MUSCLECSA_THREADS $MUSCLECSA_TEST_INHERITED\" >&2"},
+                                       dir / "err.txt", 0, {"MUSCLECSA_THREADS=2"});
+  ::unsetenv("MUSCLECSA_TEST_INHERITED");
+  ::unsetenv("MUSCLECSA_THREADS");
+  std::optional<batch::ChildExit> exit;
+  for (int i = 0; i < 500 && !exit; ++i) {
+    exit = batch::poll_child(pid);
+    if (!exit) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(exit.has_value());
+  std::ifstream in(dir / "err.txt");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "2 kept") << "the batch's value replaces the inherited one; the rest is inherited";
 }
 
 TEST_F(Batch, CaseIdsAreStableAndFolderSafe) {

@@ -25,6 +25,7 @@ struct BatchCommandOptions {
   bool plan = false;
   std::size_t slurm_shards = 0;
   std::size_t parallel_cases = 1;
+  std::size_t threads_per_case = 0;
   bool resume = false, quiet = false;
   double timeout_s = 600;
   std::size_t memory_limit_mb = 4096;
@@ -207,6 +208,7 @@ int run_batch_command(const BatchCommandOptions& o) {
   options.out_dir = o.out;
   options.protocol = o.protocol;
   options.parallel_cases = o.parallel_cases;
+  options.threads_per_case = o.threads_per_case;
   options.resume = o.resume;
   options.timeout_s = o.timeout_s;
   options.memory_limit_mb = o.memory_limit_mb;
@@ -251,6 +253,9 @@ Command add_batch_command(CLI::App& app) {
   cmd->add_option("--out", o.out, "output folder: batch.sqlite, results.csv, cases/<case_id>/")->required();
   cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");
   cmd->add_option("-j,--jobs", o.parallel_cases, "cases analysed at the same time")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads-per-case", o.threads_per_case,
+                  "analysis threads of each case; default: the CPUs this process may use divided by -j (at least 1)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--resume", o.resume, "continue the batch in --out: finished cases are kept, the others run again");
   cmd->add_option("--timeout-s", o.timeout_s, "per-case time limit in seconds; the case's processes are killed after it")
       ->check(CLI::PositiveNumber);

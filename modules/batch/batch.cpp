@@ -24,6 +24,7 @@
 #include "database.h"
 #include "musclecsa/batch/batch.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/parallel.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/version.h"
 
@@ -80,6 +81,8 @@ void check_options(const BatchOptions& o) {
   if (o.out_dir.empty()) throw Error(ErrorCode::InvalidArgument, "--out", "an output folder is required");
   if (o.parallel_cases < 1 || o.parallel_cases > 256)
     throw Error(ErrorCode::InvalidArgument, "-j " + std::to_string(o.parallel_cases), "must be 1..256 cases at a time");
+  if (o.threads_per_case > 1024)
+    throw Error(ErrorCode::InvalidArgument, "--threads-per-case " + std::to_string(o.threads_per_case), "must be 1..1024, or 0 for automatic");
   if (!(o.timeout_s > 0)) throw Error(ErrorCode::InvalidArgument, "--timeout-s", "must be a positive number of seconds");
   if (o.memory_limit_mb != 0 && o.memory_limit_mb < 64)
     throw Error(ErrorCode::InvalidArgument, "--memory-mb " + std::to_string(o.memory_limit_mb),
@@ -96,7 +99,10 @@ struct RunningCase {
 class BatchRun {
  public:
   BatchRun(const BatchOptions& options, BatchObserver& observer, Database& db, std::string protocol)
-      : o_(options), observer_(observer), db_(db), protocol_(std::move(protocol)) {}
+      : o_(options), observer_(observer), db_(db), protocol_(std::move(protocol)),
+        threads_per_case_(options.threads_per_case > 0
+                              ? options.threads_per_case
+                              : std::max<std::size_t>(1, worker_thread_count() / options.parallel_cases)) {}
 
   std::filesystem::path cases_dir() const { return o_.out_dir / "cases"; }
   std::filesystem::path partial_dir(const CaseSpec& c) const { return cases_dir() / (c.case_id + ".partial"); }
@@ -158,7 +164,7 @@ class BatchRun {
     const std::vector<std::string> argv = {o_.analyzer.string(), "analyze", manifest_file(c).string(), "--files-from",
                                            "--out", partial_dir(c).string(), "--protocol", protocol_, "--quiet"};
     r.start = Clock::now();
-    r.pid = start_child(argv, stderr_file(c), o_.memory_limit_mb);
+    r.pid = start_child(argv, stderr_file(c), o_.memory_limit_mb, {"MUSCLECSA_THREADS=" + std::to_string(threads_per_case_)});
     return r;
   }
 
@@ -326,6 +332,7 @@ class BatchRun {
   BatchObserver& observer_;
   Database& db_;
   std::string protocol_;
+  std::size_t threads_per_case_;  ///< MUSCLECSA_THREADS of each case process
 };
 
 /// batch_info: schema version, protocol and source; a resumed batch must use the same protocol and

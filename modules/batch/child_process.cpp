@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 
 #include "musclecsa/core/error.h"
 
@@ -36,11 +38,22 @@ void write_stderr(const char* text) {
 }  // namespace
 
 pid_t start_child(const std::vector<std::string>& argv, const std::filesystem::path& stderr_file,
-                  std::size_t memory_limit_mb) {
+                  std::size_t memory_limit_mb, const std::vector<std::string>& environment) {
   // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The child's environment: this process' own, with `environment` added or replacing a variable.
+  std::vector<std::string> env_text(environment);
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    if (std::none_of(environment.begin(), environment.end(), [&](const std::string& x) { return x.rfind(name, 0) == 0; }))
+      env_text.emplace_back(entry);
+  }
+  std::vector<char*> env;
+  for (auto& e : env_text) env.push_back(e.data());
+  env.push_back(nullptr);
   const std::string stderr_path = stderr_file.string();
   const pid_t parent = ::getpid();
   rlimit limit{};
@@ -69,7 +82,7 @@ pid_t start_child(const std::vector<std::string>& argv, const std::filesystem::p
       write_stderr("musclecsa batch: cannot set the memory limit of the case process\n");
       ::_exit(127);
     }
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), env.data());
     write_stderr("musclecsa batch: cannot run the analysis program: ");
     write_stderr(std::strerror(errno));
     write_stderr("\n");

@@ -22,9 +22,10 @@ struct ChildExit {
 /// Starts `argv[0]` with `argv` (fork + exec) in a new process group, standard input and output on
 /// /dev/null, standard error into `stderr_file` (truncated), RLIMIT_AS = memory_limit_mb (0: none),
 /// and SIGKILL when this thread's process dies. Call it from a thread that lives as long as the
-/// child (the death signal follows the creating thread). Throws Error(Internal) when fork fails.
+/// child (the death signal follows the creating thread). `environment` ("NAME=value") is added to
+/// (or replaces in) this process' environment for the child. Throws Error(Internal) when fork fails.
 pid_t start_child(const std::vector<std::string>& argv, const std::filesystem::path& stderr_file,
-                  std::size_t memory_limit_mb);
+                  std::size_t memory_limit_mb, const std::vector<std::string>& environment = {});
 
 /// Reaps the child if it has ended; nullopt while it runs.
 std::optional<ChildExit> poll_child(pid_t pid);

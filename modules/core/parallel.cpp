@@ -1,6 +1,9 @@
 #include "musclecsa/core/parallel.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -9,6 +12,18 @@
 #include <vector>
 
 namespace musclecsa {
+
+std::size_t worker_thread_count() {
+  if (const char* text = std::getenv("MUSCLECSA_THREADS"); text != nullptr && *text != '\0') {
+    char* end = nullptr;
+    const long n = std::strtol(text, &end, 10);
+    if (*end == '\0' && n >= 1 && n <= 4096) return std::size_t(n);
+  }
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) return std::size_t(CPU_COUNT(&allowed));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 bool parallel_for(std::size_t count, Progress& progress, std::string_view stage, double progress_share,
                   const std::function<bool(std::size_t)>& work) {
@@ -35,8 +50,8 @@ bool parallel_for(std::size_t count, Progress& progress, std::string_view stage,
       stop = true;
     }
   };
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t helpers = std::min<std::size_t>(cores - 1, count > 0 ? count - 1 : 0);
+  const std::size_t threads_wanted = worker_thread_count();
+  const std::size_t helpers = std::min<std::size_t>(threads_wanted - 1, count > 0 ? count - 1 : 0);
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < helpers; ++t) threads.emplace_back(worker, false);
   worker(true);

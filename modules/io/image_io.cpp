@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/parallel.h"
 
 namespace musclecsa::io {
 namespace {
@@ -56,7 +57,7 @@ void gzip_write(const std::vector<unsigned char>& header, const unsigned char* d
   const std::size_t size = header.size() + data_bytes;
   constexpr std::size_t kBlock = std::size_t{4} << 20;
   const std::size_t blocks = std::max<std::size_t>(1, (size + kBlock - 1) / kBlock);
-  const std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, std::min<std::size_t>(blocks, 8));
+  const std::size_t threads = std::clamp<std::size_t>(worker_thread_count(), 1, std::min<std::size_t>(blocks, 8));
   struct Slot {
     std::vector<unsigned char> out;
     uLong crc = 0;

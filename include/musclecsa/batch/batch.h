@@ -109,6 +109,8 @@ struct BatchOptions {
   std::filesystem::path out_dir;
   std::string protocol = "auto";          ///< thigh-ct, calf-ct, auto or a protocol JSON file (passed to analyze)
   std::size_t parallel_cases = 1;         ///< cases analysed at the same time (-j)
+  std::size_t threads_per_case = 0;       ///< analysis threads of each case process; 0: the CPUs this
+                                          ///< process may use divided by parallel_cases (at least 1)
   bool resume = false;                    ///< continue the batch in out_dir (its batch.sqlite)
   double timeout_s = 600;                 ///< per-case wall-clock limit; the case's process group is killed after it
   std::size_t memory_limit_mb = 4096;     ///< per-case address-space limit (RLIMIT_AS), 0 = none

@@ -9,7 +9,12 @@
 
 namespace musclecsa {
 
-/// Runs work(n) for every n < count on up to hardware_concurrency() threads (the calling thread
+/// Threads parallel_for uses: MUSCLECSA_THREADS when it is set to a whole number >= 1 (batch sets it
+/// for its case processes), otherwise the CPUs this process may run on (its affinity mask, which
+/// taskset, containers and Slurm's CPU binding narrow), at least 1.
+std::size_t worker_thread_count();
+
+/// Runs work(n) for every n < count on up to worker_thread_count() threads (the calling thread
 /// reports progress as `progress_share` x the fraction done, under `stage`). Stops early when a
 /// work item returns false (then returns false), when one throws (rethrown here, the first one)
 /// or when the observer cancels (Error Cancelled). Work items must not share mutable state.
