@@ -12,6 +12,7 @@
 #include <map>
 
 #include "bench_support.h"
+#include "musclecsa/core/parallel.h"
 
 namespace fs = std::filesystem;
 using musclecsa::bench::ChildRun;
@@ -52,18 +53,26 @@ void record(benchmark::State& state, const std::string& name, double seconds, bo
   g_seconds[name].push_back(seconds);
 }
 
-void batch_with(benchmark::State& state, int jobs) {
+/// `batch -j jobs`; threads_per_case 0 keeps the batch's default (the CPUs divided by -j).
+void batch_with(benchmark::State& state, int jobs, int threads_per_case) {
+  const std::string name = "batch_j" + std::to_string(jobs) + (threads_per_case > 0 ? "_t" + std::to_string(threads_per_case) : "");
   for (auto _ : state) {
-    const fs::path out = g_work / ("batch-j" + std::to_string(jobs));
+    const fs::path out = g_work / name;
     fs::remove_all(out);
-    const ChildRun r = run_child({MUSCLECSA_BINARY, "batch", archive().string(), "--out", out.string(), "-j",
-                                  std::to_string(jobs), "--protocol", "thigh-ct", "--quiet"});
-    record(state, "batch_j" + std::to_string(jobs), r.seconds, r.exit_code == 0);
+    std::vector<std::string> argv = {MUSCLECSA_BINARY, "batch", archive().string(), "--out", out.string(), "-j",
+                                     std::to_string(jobs), "--protocol", "thigh-ct", "--quiet"};
+    if (threads_per_case > 0) argv.insert(argv.end(), {"--threads-per-case", std::to_string(threads_per_case)});
+    const ChildRun r = run_child(argv);
+    record(state, name, r.seconds, r.exit_code == 0);
   }
 }
 
-void BM_BatchJ1(benchmark::State& state) { batch_with(state, 1); }
-void BM_BatchJ2(benchmark::State& state) { batch_with(state, 2); }
+void BM_BatchJ1(benchmark::State& state) { batch_with(state, 1, 0); }
+void BM_BatchJ2(benchmark::State& state) { batch_with(state, 2, 0); }
+// One thread per case: how the batch itself scales with parallel cases (process isolation, I/O,
+// the database), without the analysis' own threads competing.
+void BM_BatchJ1OneThread(benchmark::State& state) { batch_with(state, 1, 1); }
+void BM_BatchJ2OneThread(benchmark::State& state) { batch_with(state, 2, 1); }
 
 /// The same cases analysed one after the other by `musclecsa analyze`, no batch around it.
 void BM_DirectAnalyze(benchmark::State& state) {
@@ -112,6 +121,10 @@ int main(int argc, char** argv) {
     const std::string r = "/" + std::to_string(round);
     benchmark::RegisterBenchmark(("batch_j1" + r).c_str(), BM_BatchJ1)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
     benchmark::RegisterBenchmark(("batch_j2" + r).c_str(), BM_BatchJ2)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+    benchmark::RegisterBenchmark(("batch_j1_one_thread" + r).c_str(), BM_BatchJ1OneThread)
+        ->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+    benchmark::RegisterBenchmark(("batch_j2_one_thread" + r).c_str(), BM_BatchJ2OneThread)
+        ->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
     benchmark::RegisterBenchmark(("direct_analyze" + r).c_str(), BM_DirectAnalyze)
         ->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
     benchmark::RegisterBenchmark(("process_start" + r).c_str(), BM_ProcessStart)
@@ -129,7 +142,11 @@ int main(int argc, char** argv) {
   const double per_case_in_process = per_case_direct - per_case_start;
   std::printf("\nSUMMARY batch: %d phantom CT cases (512x512x%d), median of %d round(s)\n", kCases, g_slices, rounds);
   std::printf("  batch -j1: %.2f s (%.3f s/case), batch -j2: %.2f s\n", j1, per_case_batch, j2);
-  std::printf("  throughput ratio -j2/-j1 = %.2f (target >= 1.70)\n", j1 / j2);
+  std::printf("  throughput ratio -j2/-j1 = %.2f with the default threads per case (-j1: %zu, -j2: %zu)\n", j1 / j2,
+              musclecsa::worker_thread_count(), std::max<std::size_t>(1, musclecsa::worker_thread_count() / 2));
+  const double j1t1 = med("batch_j1_t1"), j2t1 = med("batch_j2_t1");
+  std::printf("  one thread per case: -j1 %.2f s, -j2 %.2f s, throughput ratio -j2/-j1 = %.2f (target >= 1.70)\n", j1t1,
+              j2t1, j1t1 / j2t1);
   std::printf("  musclecsa analyze run directly: %.3f s/case; process start-up (--version): %.3f s\n", per_case_direct,
               per_case_start);
   std::printf("  batch vs direct analyze: %+.3f s/case = %+.1f%%\n", per_case_batch - per_case_direct,
