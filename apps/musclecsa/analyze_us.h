@@ -1,8 +1,12 @@
 #pragma once
-// musclecsa analyze on ultrasound (B-mode DICOM or a picture with --pixel-size-mm).
+// musclecsa analyze on ultrasound (B-mode DICOM, single- or multi-frame, or a picture with
+// --pixel-size-mm): field of view, automatic / assisted / manual segmentation of the protocol's
+// muscle, ACSA, thickness, fat thickness, echo intensity (raw and corrected), texture, QC image
+// (docs/ultrasound.md).
 
 #include <CLI/CLI.hpp>
 #include <optional>
+#include <string>
 
 #include "input.h"
 #include "musclecsa/core/progress.h"
@@ -12,13 +16,22 @@ namespace musclecsa::app {
 struct AnalyzeOptions;
 
 struct UsAnalyzeOptions {
-  std::optional<double> pixel_size_mm;  ///< calibration of a picture without one
+  std::optional<double> pixel_size_mm;           ///< calibration of a picture without one (mm)
+  std::string points;                            ///< assisted: "x,y;x,y;..." in pixels
+  std::string points_file;                       ///< assisted: the points in a JSON file
+  std::string outline;                           ///< manual: polygon (JSON, CSV, ImageJ ROI/XY) or mask picture
+  std::optional<double> hyperechoic_threshold;   ///< grey level 0-255 (protocol default 150)
+  std::optional<int> glcm_levels;                ///< GLCM grey levels (protocol default 32)
+  std::optional<int> glcm_distance_px;           ///< GLCM offset in pixels (protocol default 1)
+  std::optional<std::size_t> frame;              ///< frame of a multi-frame image (0-based)
+  std::string side;                              ///< "right", "left" or "" (not recorded)
 };
 
 /// Registers the ultrasound-only options of `musclecsa analyze`.
 void add_us_analyze_options(CLI::App& analyze, UsAnalyzeOptions& o);
 
-/// Analyses a loaded ultrasound image (modality US, or a picture).
+/// Analyses a loaded ultrasound image (modality US, or a picture) and writes results.json,
+/// results.csv, mask.png, qc.png and protocol.json into `o.out`. Returns the exit code (0).
 int run_us_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress);
 
 }  // namespace musclecsa::app

@@ -1,0 +1,109 @@
+// QC picture, mask PNG and the coloured-overlay detector (OpenCV).
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "musclecsa/core/error.h"
+#include "musclecsa/io/text_file.h"
+#include "musclecsa/ultrasound/us_analysis.h"
+
+namespace musclecsa::ultrasound {
+
+namespace {
+
+void write_png(const cv::Mat& m, const std::filesystem::path& png) {
+  std::vector<uchar> bytes;
+  bool ok = false;
+  try {
+    ok = cv::imencode(".png", m, bytes);
+  } catch (const cv::Exception& e) {
+    throw Error(ErrorCode::OutputFailed, png.string(), std::string("cannot encode PNG: ") + e.what());
+  }
+  if (!ok) throw Error(ErrorCode::OutputFailed, png.string(), "cannot encode PNG");
+  io::write_text_atomically(png, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+cv::Point to_cv(const Point2& p, int scale) { return {int(std::lround(p.x * scale)), int(std::lround(p.y * scale))}; }
+
+}  // namespace
+
+void write_mask_png(const Mask& mask, const std::filesystem::path& png) {
+  cv::Mat m(mask.height, mask.width, CV_8UC1);
+  for (int j = 0; j < mask.height; ++j)
+    for (int i = 0; i < mask.width; ++i) m.at<std::uint8_t>(j, i) = mask.at(i, j) ? 255 : 0;
+  write_png(m, png);
+}
+
+Mask coloured_pixels(const std::filesystem::path& picture) {
+  cv::Mat bgr;
+  try {
+    bgr = cv::imread(picture.string(), cv::IMREAD_COLOR);
+  } catch (const cv::Exception&) {
+    return {};
+  }
+  if (bgr.empty()) return {};
+  Mask m(bgr.cols, bgr.rows);
+  std::size_t n = 0;
+  for (int j = 0; j < bgr.rows; ++j)
+    for (int i = 0; i < bgr.cols; ++i) {
+      const cv::Vec3b p = bgr.at<cv::Vec3b>(j, i);
+      const int hi = std::max({p[0], p[1], p[2]}), lo = std::min({p[0], p[1], p[2]});
+      // Grey-scale B-mode (even with a blue or sepia tint map) has low chroma; overlays are saturated.
+      if (hi - lo > 60 && hi > 80) m.on[std::size_t(i) + std::size_t(bgr.cols) * j] = 1, ++n;
+    }
+  if (n == 0) return {};
+  return m;
+}
+
+void write_qc_image(const GreyImage& image, const FieldOfView& fov, const UsSegmentation& seg, const UsMeasures& m,
+                    const std::vector<std::string>& text, const std::filesystem::path& png) {
+  const int w = image.width, h = image.height;
+  cv::Mat view(h, w, CV_8UC3);
+  for (int j = 0; j < h; ++j)
+    for (int i = 0; i < w; ++i) {
+      const auto g = cv::saturate_cast<uchar>(image.at(i, j));
+      view.at<cv::Vec3b>(j, i) = {g, g, g};
+    }
+  const int shift = 3, scale = 1 << shift;  // sub-pixel drawing
+  const int thick = std::max(1, std::min(w, h) / 400);
+  // Field of view outline (dim blue).
+  {
+    cv::Mat fm(h, w, CV_8UC1, const_cast<std::uint8_t*>(fov.mask.on.data()));
+    std::vector<std::vector<cv::Point>> cs;
+    cv::findContours(fm.clone(), cs, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    cv::drawContours(view, cs, -1, cv::Scalar(160, 90, 40), thick, cv::LINE_AA);
+  }
+  // Muscle contour (yellow), user points (magenta).
+  std::vector<cv::Point> poly;
+  for (const auto& p : seg.contour) poly.push_back(to_cv(p, scale));
+  if (poly.size() >= 2) cv::polylines(view, std::vector<std::vector<cv::Point>>{poly}, true, cv::Scalar(0, 230, 255), thick, cv::LINE_AA, shift);
+  for (const auto& p : seg.user_points) cv::circle(view, to_cv(p, scale), (3 * thick + 2) * scale, cv::Scalar(255, 0, 255), thick, cv::LINE_AA, shift);
+  // Thickness (red) and fat thickness (cyan) at the centre column, with end ticks.
+  const double c = m.centre_column;
+  auto vline = [&](double y0, double y1, const cv::Scalar& colour) {
+    cv::line(view, to_cv({c, y0}, scale), to_cv({c, y1}, scale), colour, thick + 1, cv::LINE_AA, shift);
+    for (double y : {y0, y1}) cv::line(view, to_cv({c - 6.0 * thick, y}, scale), to_cv({c + 6.0 * thick, y}, scale), colour, thick + 1, cv::LINE_AA, shift);
+  };
+  vline(m.muscle_top_row - 0.5, m.muscle_bottom_row + 0.5, cv::Scalar(60, 60, 255));
+  if (m.sat_found) vline(m.skin_fat_row, m.fascia_row, cv::Scalar(255, 220, 0));
+  // Text panel (top left), sized to the picture.
+  const double font = std::clamp(w / 1400.0, 0.45, 1.2);
+  const int line_h = int(std::lround(22 * font)) + 4;
+  int width_px = 0;
+  for (const auto& t : text) {
+    int base = 0;
+    width_px = std::max(width_px, cv::getTextSize(t, cv::FONT_HERSHEY_SIMPLEX, font, 1, &base).width);
+  }
+  const cv::Rect panel(0, 0, std::min(w, width_px + 12), std::min(h, line_h * int(text.size()) + 8));
+  cv::Mat roi = view(panel);
+  roi *= 0.25;
+  for (std::size_t k = 0; k < text.size(); ++k)
+    cv::putText(view, text[k], {6, int(line_h * (k + 1))}, cv::FONT_HERSHEY_SIMPLEX, font,
+                k == 0 ? cv::Scalar(255, 255, 255) : cv::Scalar(0, 230, 255), 1, cv::LINE_AA);
+  write_png(view, png);
+}
+
+}  // namespace musclecsa::ultrasound

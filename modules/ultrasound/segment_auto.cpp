@@ -1,0 +1,511 @@
+// Automatic and assisted segmentation of the target muscle.
+//
+// Automatic: the image is flattened under the skin line (each column shifted so that the top of
+// the field of view is row 0: layers parallel to the skin become horizontal). A ridge filter
+// (bright line between darker rows above and below, smoothed along the layers) marks fascia and
+// aponeuroses. Each column keeps its strongest ridge candidates; dynamic programming over the
+// columns picks one (superficial, deep) ridge pair per column for one contiguous run of columns,
+// scoring ridge strength, penalising ridges skipped between the two (another muscle's
+// aponeurosis), depth (the target is the first muscle under the fascia), jumps between columns,
+// and thickness at the run's ends (muscles taper; only the field's edge may cut one). The pair's
+// inner half-maximum edges give the outline, closed at the ends, then an active contour snaps it
+// to the fascia's inner edge.
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <numbers>
+
+#include <opencv2/imgproc.hpp>
+
+#include "musclecsa/core/error.h"
+#include "us_internal.h"
+
+namespace musclecsa::ultrasound {
+
+namespace {
+
+struct Candidate {
+  int u = 0;         // flattened row
+  double s = 0;      // normalised ridge strength
+  double s_long = 0; // the same averaged along the layer (long lines keep it)
+};
+
+struct Pair {
+  int a = 0, b = 0;  // candidate indices (a above b)
+  double score = 0;
+};
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov, const UsProtocol& protocol,
+                                 const std::vector<Point2>& inside) {
+  const int w = image.width, h = image.height;
+  const double px_mm = detail::working_pixel_mm(image, fov);
+  const double px_w = image.calibrated ? image.pixel_width_mm : px_mm;
+  const double px_h = image.calibrated ? image.pixel_height_mm : px_mm;
+  // Skin line: the first field-of-view row of each column, median-smoothed.
+  std::vector<int> top(w, -1), depth(w, 0);
+  for (int i = 0; i < w; ++i) {
+    int first = -1, last = -1;
+    for (int j = fov.min_y; j <= fov.max_y; ++j)
+      if (fov.mask.at(i, j)) {
+        if (first < 0) first = j;
+        last = j;
+      }
+    if (first >= 0 && (last - first + 1) * px_h >= 10) top[i] = first, depth[i] = last - first + 1;
+  }
+  {
+    const int r = std::max(2, int(std::lround(1.0 / px_w)));
+    std::vector<int> smoothed = top;
+    for (int i = 0; i < w; ++i) {
+      if (top[i] < 0) continue;
+      std::vector<double> v;
+      for (int d = -r; d <= r; ++d)
+        if (i + d >= 0 && i + d < w && top[i + d] >= 0) v.push_back(top[i + d]);
+      smoothed[i] = int(std::lround(median_of(v)));
+    }
+    for (int i = 0; i < w; ++i)
+      if (top[i] >= 0) {
+        // Keep every flattened row inside the column's field of view.
+        const int last = top[i] + depth[i] - 1;
+        top[i] = std::max(top[i], smoothed[i]);
+        depth[i] = last - top[i] + 1;
+        if (depth[i] * px_h < 10) top[i] = -1, depth[i] = 0;
+      }
+  }
+  int hf = 0;
+  for (int i = 0; i < w; ++i) hf = std::max(hf, depth[i]);
+  if (hf == 0) throw Error(ErrorCode::InvalidInput, "image", "the field of view is less than 10 mm deep: nothing to segment");
+  cv::Mat flat(hf, w, CV_32FC1, cv::Scalar(0));
+  for (int i = 0; i < w; ++i) {
+    if (top[i] < 0) continue;
+    for (int u = 0; u < hf; ++u) {
+      const int y = top[i] + std::min(u, depth[i] - 1);
+      flat.at<float>(u, i) = image.at(i, y);
+    }
+  }
+  // Columns outside the field: copy the nearest valid column so that blurs do not see an edge.
+  {
+    std::vector<int> nearest(w, -1);
+    int last_valid = -1;
+    for (int i = 0; i < w; ++i) {
+      if (top[i] >= 0) last_valid = i;
+      nearest[i] = last_valid;
+    }
+    int next_valid = -1;
+    for (int i = w - 1; i >= 0; --i) {
+      if (top[i] >= 0) next_valid = i;
+      if (nearest[i] < 0 || (next_valid >= 0 && next_valid - i < i - nearest[i])) nearest[i] = next_valid;
+    }
+    for (int i = 0; i < w; ++i)
+      if (top[i] < 0 && nearest[i] >= 0) flat.col(nearest[i]).copyTo(flat.col(i));
+  }
+  // Ridge filter: Hessian of the Gaussian-smoothed image (scale 0.3 mm); a bright line has one
+  // strongly negative eigenvalue across it and none along it (blobs such as speckle or
+  // connective-tissue dots have two, and are suppressed). Smoothed again to integrate along lines.
+  cv::Mat along, fine, hxx, hyy, hxy;
+  const double sigma = std::max(1.0, 0.3 / px_h);
+  cv::GaussianBlur(flat, along, cv::Size(0, 0), std::max(1.0, 1.0 / px_w), std::max(0.7, 0.25 / px_h), cv::BORDER_REPLICATE);
+  cv::GaussianBlur(flat, fine, cv::Size(0, 0), std::max(1.0, 0.6 / px_w), std::max(0.7, 0.12 / px_h), cv::BORDER_REPLICATE);
+  {
+    cv::Mat gs;
+    cv::GaussianBlur(flat, gs, cv::Size(0, 0), sigma, sigma, cv::BORDER_REPLICATE);
+    cv::Sobel(gs, hxx, CV_32F, 2, 0, 3);
+    cv::Sobel(gs, hyy, CV_32F, 0, 2, 3);
+    cv::Sobel(gs, hxy, CV_32F, 1, 1, 3, 0.25);
+  }
+  const int d = std::max(2, int(std::lround(1.0 / px_h)));
+  cv::Mat ridge(hf, w, CV_32FC1, cv::Scalar(0));
+  for (int u = 0; u < hf; ++u) {
+    const float* a = hxx.ptr<float>(u);
+    const float* b = hyy.ptr<float>(u);
+    const float* c = hxy.ptr<float>(u);
+    float* r = ridge.ptr<float>(u);
+    for (int i = 0; i < w; ++i) {
+      if (top[i] < 0 || u >= depth[i]) continue;
+      const float mean = 0.5f * (a[i] + b[i]), dev = std::sqrt(0.25f * (a[i] - b[i]) * (a[i] - b[i]) + c[i] * c[i]);
+      const float l1 = mean - dev, l2 = mean + dev;  // l1 <= l2
+      if (l1 < 0) r[i] = -l1 - std::max(0.0f, -l2);
+    }
+  }
+  cv::GaussianBlur(ridge, ridge, cv::Size(0, 0), std::max(1.0, 0.3 / px_w), std::max(1.0, 0.3 / px_h), cv::BORDER_REPLICATE);
+  // Long ridges (fascia, aponeuroses) against short ones (septa inside a muscle, dots): the ridge
+  // strength averaged over +-3 mm along the line, at the best of five slopes.
+  const int half_length = std::max(3, int(std::lround(3.0 / px_w)));
+  auto long_strength = [&](int u, int i) {
+    double best = 0;
+    for (double m : {-1.0, -0.5, 0.0, 0.5, 1.0}) {
+      double sum = 0;
+      int n = 0;
+      for (int k = -half_length; k <= half_length; k += 2) {
+        const int x = i + k, y = int(std::lround(u + m * k));
+        if (x < 0 || x >= w || y < 0 || y >= hf || top[x] < 0) continue;
+        sum += ridge.at<float>(y, x), ++n;
+      }
+      if (n > half_length / 2) best = std::max(best, sum / n);
+    }
+    return best;
+  };
+  std::vector<float> positive;
+  for (int i = 0; i < w; ++i) {
+    if (top[i] < 0) continue;
+    for (int u = 0; u < depth[i]; u += 2) {
+      const float r = ridge.at<float>(u, i);
+      if (r > 0) positive.push_back(r);
+    }
+  }
+  if (positive.size() < 100) throw Error(ErrorCode::InvalidInput, "image", "no fascia or aponeurosis visible (the image is flat)");
+  std::nth_element(positive.begin(), positive.begin() + positive.size() * 98 / 100, positive.end());
+  const double scale = std::max(1e-3, double(positive[positive.size() * 98 / 100]));
+
+  // Ridge candidates per column.
+  const int K = 8;
+  const int local = std::max(1, int(std::lround(0.3 / px_h)));
+  const int u_min = std::max(d, int(std::lround(0.5 / px_h)));
+  std::vector<std::vector<Candidate>> cand(w);
+  for (int i = 0; i < w; ++i) {
+    if (top[i] < 0) continue;
+    std::vector<Candidate> c;
+    for (int u = u_min; u + d < depth[i]; ++u) {
+      const float v = ridge.at<float>(u, i);
+      if (v / scale < 0.1) continue;
+      bool peak = true;
+      for (int q = -local; q <= local && peak; ++q)
+        if (q != 0 && u + q >= 0 && u + q < hf && ridge.at<float>(u + q, i) > v) peak = false;
+      if (peak) c.push_back({u, std::min(2.0, v / scale), 0.0});
+    }
+    std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return x.s > y.s; });
+    if (c.size() > std::size_t(K)) c.resize(K);
+    for (auto& q : c) q.s_long = std::min(2.0, long_strength(q.u, i) / scale);
+    std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return x.u < y.u; });
+    cand[i] = std::move(c);
+  }
+
+  // Seeds (assisted with points inside): the run must contain their columns, the pair enclose them.
+  int seed_min = w, seed_max = -1;
+  std::vector<std::pair<int, double>> seed_rows;  // column, flattened row
+  for (const auto& p : inside) {
+    const int i = int(std::lround(p.x));
+    if (i < 0 || i >= w || top[i] < 0)
+      throw Error(ErrorCode::InvalidArgument, "--points", "a point lies outside the imaged region");
+    seed_min = std::min(seed_min, i), seed_max = std::max(seed_max, i);
+    seed_rows.push_back({i, p.y - top[i]});
+  }
+
+  // Column scores of the candidate pairs.
+  const double c0 = 1.0, w_between = protocol.layer_to_bone ? 0.3 : 1.5, w_depth = protocol.layer_to_bone ? 0.0 : 0.05;
+  const double w_jump = 0.03, w_end = 0.5;
+  // Ridges split where a muscle's boundary leaves the fascia: allow a jump of 1.5 mm, at a price.
+  const int easy_jump = std::max(2, int(std::lround(0.3 / px_h)));
+  const int max_jump = std::max(easy_jump + 2, int(std::lround(1.5 / px_h)));
+  auto jump_cost = [&](int j) { return w_jump * j + 0.06 * std::max(0, j - easy_jump); };
+  std::vector<std::vector<Pair>> pairs(w);
+  for (int i = 0; i < w; ++i) {
+    const auto& c = cand[i];
+    for (int a = 0; a < int(c.size()); ++a)
+      for (int b = a + 1; b < int(c.size()); ++b) {
+        const double t_mm = (c[b].u - c[a].u) * px_h;
+        if (t_mm < protocol.min_thickness_mm * 0.5 || t_mm > protocol.max_thickness_mm) continue;
+        bool ok = true;
+        for (const auto& [col, row] : seed_rows)
+          if (col == i && !(row > c[a].u && row < c[b].u)) ok = false;
+        if (!ok) continue;
+        double between = 0;
+        const int gap = std::max(2, int(std::lround(0.7 / px_h)));
+        for (int k = a + 1; k < b; ++k)
+          if (c[k].s > 0.6 && c[k].s_long > 0.5 && c[k].u - c[a].u > gap && c[b].u - c[k].u > gap) between += c[k].s;
+        // Both boundaries must be real ridges: the weaker one counts twice.
+        const double weaker = std::min({c[a].s, c[b].s, 1.5}), stronger = std::min(std::max(c[a].s, c[b].s), 1.5);
+        double score = 2 * weaker + 0.2 * (stronger - weaker) - c0 - w_between * between - w_depth * c[a].u * px_h / 10.0;
+        // Thinner than the protocol's minimum: only a tapering end (or a fat layer between septa).
+        if (t_mm < protocol.min_thickness_mm) score -= 2.0 * (protocol.min_thickness_mm - t_mm) / protocol.min_thickness_mm;
+        if (protocol.layer_to_bone) {
+          // The bone surface: bright with an acoustic shadow under it.
+          double above = 0, below = 0;
+          int na = 0, nb = 0;
+          for (int u = c[a].u + d; u < c[b].u - d; ++u) above += along.at<float>(u, i), ++na;
+          for (int u = c[b].u + 2 * d; u < std::min(depth[i], c[b].u + 6 * d); ++u) below += along.at<float>(u, i), ++nb;
+          if (na > 0 && nb > 0) score += 1.0 * std::clamp(1.0 - (below / nb) / std::max(1.0, above / na), 0.0, 1.0);
+        }
+        pairs[i].push_back({a, b, score});
+      }
+  }
+  // Dynamic programming: before -> run of pairs -> after.
+  const double neg = -std::numeric_limits<double>::infinity();
+  // States: a pair and the phases of its two boundaries. Going right from the muscle's left end,
+  // the superficial boundary rises to its shallowest point and then descends (phase 0, then 1);
+  // the deep boundary descends, then rises. Moves against the phase are small and paid for: a
+  // boundary does not climb back onto the fascia (the lens shape of RF, VL and gastrocnemius).
+  const bool shaped = !protocol.layer_to_bone;
+  const double w_against = 1.0;
+  std::vector<std::vector<double>> acc(w);
+  std::vector<std::vector<int>> from(w);  // state index in the previous column, -1 = entry
+  std::vector<double> after(w + 1, neg);
+  std::vector<std::pair<int, int>> after_from(w + 1, {-2, -1});  // (-2: stayed after) or (column, state)
+  auto thickness_mm = [&](int i, const Pair& p) { return (cand[i][p.b].u - cand[i][p.a].u) * px_h; };
+  auto edge_column = [&](int i, int dir) { const int n = i + dir; return n < 0 || n >= w || top[n] < 0; };
+  // Cost of a boundary move `delta` (flattened rows, positive = deeper) given the expected direction
+  // (+1 deeper, -1 shallower); infinity when not allowed.
+  auto move_cost = [&](int delta, int expected) {
+    const int j = std::abs(delta);
+    if (j > max_jump) return std::numeric_limits<double>::infinity();
+    double c = jump_cost(j);
+    if (shaped && delta * expected < 0) {
+      if (j > easy_jump) return std::numeric_limits<double>::infinity();
+      c += w_against * j;
+    }
+    return c;
+  };
+  for (int i = 0; i < w; ++i) {
+    acc[i].assign(pairs[i].size() * 4, neg);
+    from[i].assign(pairs[i].size() * 4, -1);
+    // After state at i: stayed, or a run ended at i-1.
+    if (i > 0) {
+      after[i] = after[i - 1];
+      after_from[i] = {-2, -1};
+      if (i - 1 >= seed_max)
+        for (std::size_t q = 0; q < acc[i - 1].size(); ++q) {
+          if (acc[i - 1][q] == neg) continue;
+          const double v = acc[i - 1][q] - (edge_column(i - 1, +1) ? 0.0 : w_end * thickness_mm(i - 1, pairs[i - 1][q / 4]));
+          if (v > after[i]) after[i] = v, after_from[i] = {i - 1, int(q)};
+        }
+    }
+    for (std::size_t st = 0; st < acc[i].size(); ++st) {
+      const Pair& pr = pairs[i][st / 4];
+      const int phase_top = int(st & 1), phase_bottom = int((st >> 1) & 1);
+      double best = neg;
+      int arg = -1;
+      // A run starts in phase 0 of both boundaries.
+      if ((i <= seed_min || seed_max < 0) && (st & 3) == 0) best = edge_column(i, -1) ? 0.0 : -w_end * thickness_mm(i, pr);
+      if (i > 0 && top[i - 1] >= 0) {
+        const auto& cp = cand[i - 1];
+        const auto& cc = cand[i];
+        for (std::size_t q = 0; q < acc[i - 1].size(); ++q) {
+          if (acc[i - 1][q] == neg) continue;
+          const int pq_top = int(q & 1), pq_bottom = int((q >> 1) & 1);
+          if (pq_top > phase_top || pq_bottom > phase_bottom) continue;  // phases only advance
+          const Pair& pq = pairs[i - 1][q / 4];
+          const double ca = move_cost(cc[pr.a].u - cp[pq.a].u, phase_top == 0 ? -1 : +1);
+          const double cb = move_cost(cc[pr.b].u - cp[pq.b].u, phase_bottom == 0 ? +1 : -1);
+          const double v = acc[i - 1][q] - ca - cb;
+          if (v > best) best = v, arg = int(q);
+        }
+      }
+      if (best == neg) continue;
+      acc[i][st] = best + pr.score;
+      from[i][st] = arg;
+    }
+  }
+  // Final: the after state at w (runs that ended at the last column included).
+  after[w] = after[w - 1];
+  after_from[w] = {-2, -1};
+  if (w - 1 >= seed_max)
+    for (std::size_t q = 0; q < acc[w - 1].size(); ++q)
+      if (acc[w - 1][q] != neg && acc[w - 1][q] > after[w]) after[w] = acc[w - 1][q], after_from[w] = {w - 1, int(q)};
+  const double final_best = after[w];
+  std::pair<int, int> end = {-1, -1};
+  {
+    int i = w;
+    while (i > 0 && after_from[i].first == -2) --i;
+    if (i > 0) end = after_from[i];
+  }
+  if (end.first < 0 || !(final_best > 0))
+    throw Error(ErrorCode::InvalidInput, "image",
+                "automatic segmentation found no " + protocol.structure_key +
+                    " (no pair of fascia lines enclosing a muscle of plausible thickness); give --points or an outline");
+  // Trace the run back.
+  std::vector<std::pair<int, int>> run;  // column, pair
+  for (int i = end.first, p = end.second; i >= 0 && p >= 0;) {
+    run.push_back({i, p});
+    const int q = from[i][p];
+    if (q < 0) break;
+    --i, p = q;
+  }
+  std::reverse(run.begin(), run.end());
+  const double width_mm = run.size() * px_w;
+  if (width_mm < protocol.min_width_mm)
+    throw Error(ErrorCode::InvalidInput, "image",
+                "automatic segmentation found only a " + std::to_string(int(std::lround(width_mm))) + " mm wide " +
+                    protocol.structure_key + " (at least " + std::to_string(int(protocol.min_width_mm)) +
+                    " mm expected); give --points or an outline");
+
+  // Inner half-maximum edges of the two ridges in each column.
+  const std::size_t m = run.size();
+  std::vector<double> top_edge(m), bottom_edge(m);
+  for (std::size_t k = 0; k < m; ++k) {
+    const int i = run[k].first;
+    const Pair& pr = pairs[i][run[k].second / 4];
+    const int ua = cand[i][pr.a].u, ub = cand[i][pr.b].u;
+    std::vector<double> mid;
+    for (int u = ua + (ub - ua) / 4; u <= ub - (ub - ua) / 4; ++u) mid.push_back(fine.at<float>(u, i));
+    const double interior = median_of(mid);
+    auto peak_near = [&](int u0) {
+      int best = u0;
+      for (int u = std::max(0, u0 - d / 2); u <= std::min(hf - 1, u0 + d / 2); ++u)
+        if (fine.at<float>(u, i) > fine.at<float>(best, i)) best = u;
+      return best;
+    };
+    const int pa = peak_near(ua), pb = peak_near(ub);
+    const double half_a = 0.5 * (fine.at<float>(pa, i) + interior), half_b = 0.5 * (fine.at<float>(pb, i) + interior);
+    double ea = pa + 0.5, eb = pb - 0.5;
+    for (int u = pa; u < pb; ++u)
+      if (fine.at<float>(u + 1, i) < half_a) {
+        const double f0 = fine.at<float>(u, i), f1 = fine.at<float>(u + 1, i);
+        ea = u + (f0 - half_a) / std::max(1e-6, f0 - f1);
+        break;
+      }
+    for (int u = pb; u > pa; --u)
+      if (fine.at<float>(u - 1, i) < half_b) {
+        const double f0 = fine.at<float>(u, i), f1 = fine.at<float>(u - 1, i);
+        eb = u - (f0 - half_b) / std::max(1e-6, f0 - f1);
+        break;
+      }
+    if (eb < ea) eb = ea = 0.5 * (ea + eb);
+    top_edge[k] = top[i] + ea;
+    bottom_edge[k] = top[i] + eb;
+  }
+  auto smooth = [&](std::vector<double>& v) {
+    const int r = std::max(2, int(std::lround(0.5 / px_w)));
+    std::vector<double> med(v.size());
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      std::vector<double> win;
+      for (int q = -r; q <= r; ++q)
+        if (int(k) + q >= 0 && int(k) + q < int(v.size())) win.push_back(v[k + q]);
+      med[k] = median_of(win);
+    }
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      double s = 0;
+      int n = 0;
+      for (int q = -r; q <= r; ++q)
+        if (int(k) + q >= 0 && int(k) + q < int(v.size())) s += med[k + q], ++n;
+      v[k] = s / n;
+    }
+  };
+  smooth(top_edge);
+  smooth(bottom_edge);
+  // Ends: where the muscle's end is steep, the column pairs stop before it. Along the mid-line
+  // beyond the last column, the first ridge (the end's epimysium, seen side-on) closes the muscle
+  // with a half-ellipse cap; without one, the end is closed straight.
+  auto cap = [&](int x_end, double y_t, double y_b, int dir, std::vector<Point2>& out) {
+    const double thick = y_b - y_t;
+    if (thick < 2) return;
+    const int u_mid = int(std::lround(0.5 * (y_t + y_b))) - top[x_end];
+    const int max_len = int(std::min(1.5 * thick * px_h / px_w, 15.0 / px_w));
+    double length = 0;
+    for (int k = 2; k <= max_len; ++k) {
+      const int x = x_end + dir * k;
+      if (x < 1 || x >= w - 1 || top[x] < 0 || u_mid < 0 || u_mid >= depth[x]) break;
+      const float v = ridge.at<float>(u_mid, x);
+      if (v / scale >= 0.6 && v >= ridge.at<float>(u_mid, x - 1) && v >= ridge.at<float>(u_mid, x + 1)) {
+        length = k - 0.35 / px_w;
+        break;
+      }
+    }
+    if (length <= 1) return;
+    const double y_mid = 0.5 * (y_t + y_b);
+    for (int n = 1; n < 24; ++n) {
+      const double t = -std::numbers::pi / 2 + std::numbers::pi * n / 24;
+      out.push_back({x_end + dir * length * std::cos(t), y_mid + dir * 0.5 * thick * std::sin(t)});
+    }
+  };
+  std::vector<Point2> contour;
+  const double x_first = run.front().first - 0.5, x_last = run.back().first + 0.5;
+  contour.push_back({x_first, top_edge.front()});
+  for (std::size_t k = 0; k < m; ++k) contour.push_back({double(run[k].first), top_edge[k]});
+  contour.push_back({x_last, top_edge.back()});
+  cap(run.back().first, top_edge.back(), bottom_edge.back(), +1, contour);
+  contour.push_back({x_last, bottom_edge.back()});
+  for (std::size_t k = m; k-- > 0;) contour.push_back({double(run[k].first), bottom_edge[k]});
+  contour.push_back({x_first, bottom_edge.front()});
+  {
+    // The left cap runs from the bottom up: built top-down, then reversed.
+    std::vector<Point2> left;
+    cap(run.front().first, top_edge.front(), bottom_edge.front(), -1, left);
+    contour.insert(contour.end(), left.begin(), left.end());
+  }
+
+  UsSegmentation s;
+  s.method = SegmentationMethod::Automatic;
+  const bool cut_left = edge_column(run.front().first, -1), cut_right = edge_column(run.back().first, +1);
+  // Snap to the fascia's inner edge (a short range: the ridge pair is already close).
+  contour = detail::snap_contour(image, fov, contour, 0.8, 2, inside);
+  s.contour = contour;
+  s.mask = rasterize_polygon(contour, w, h);
+  for (std::size_t n = 0; n < s.mask.on.size(); ++n) s.mask.on[n] &= fov.mask.on[n];
+  if (s.mask.count() == 0) throw Error(ErrorCode::InvalidInput, "image", "automatic segmentation produced an empty outline");
+  s.source = "ridge filter on the image flattened under the skin line, fascia pairs traced by dynamic programming, "
+             "active contour to the fascia's inner edge";
+  if (!image.calibrated)
+    s.notes.push_back("no calibration: the automatic segmentation's size limits assumed a 45 mm imaged depth");
+  if (cut_left || cut_right) {
+    s.qc_flags.push_back("muscle_cut_by_field_of_view");
+    s.notes.push_back("the muscle reaches the edge of the imaged region on the " + std::string(cut_left && cut_right ? "both sides" : cut_left ? "left" : "right") +
+                      ": the ACSA is the part in view");
+  }
+  return s;
+}
+
+UsSegmentation segment_assisted(const GreyImage& image, const FieldOfView& fov, const UsProtocol& protocol,
+                                const std::vector<Point2>& points) {
+  if (points.empty()) throw Error(ErrorCode::InvalidArgument, "--points", "no point given");
+  for (const auto& p : points) {
+    const int i = int(std::lround(p.x)), j = int(std::lround(p.y));
+    if (i < 0 || j < 0 || i >= image.width || j >= image.height)
+      throw Error(ErrorCode::InvalidArgument, "--points",
+                  "point " + std::to_string(p.x) + "," + std::to_string(p.y) + " lies outside the image (" + std::to_string(image.width) +
+                      "x" + std::to_string(image.height) + " pixels)");
+  }
+  UsSegmentation s;
+  const double px_mm = detail::working_pixel_mm(image, fov);
+  if (points.size() < 3) {
+    s = segment_automatic(image, fov, protocol, points);
+    s.source = "automatic segmentation constrained to contain the given point(s): " + s.source;
+  } else {
+    // Points on the border: the automatic method constrained to contain their centroid is taken
+    // when its outline passes within 1.5 mm of every point (it follows pointed ends better);
+    // otherwise a closed spline through the points. Either is then snapped to the fascia with
+    // the points pinned.
+    Point2 centre;
+    for (const auto& p : points) centre.x += p.x / double(points.size()), centre.y += p.y / double(points.size());
+    std::optional<std::vector<Point2>> automatic;
+    try {
+      UsSegmentation a = segment_automatic(image, fov, protocol, {centre});
+      const auto dense = detail::resample_closed(a.contour, 0.5);
+      bool near_all = true;
+      for (const auto& p : points) {
+        double best = std::numeric_limits<double>::max();
+        for (const auto& q : dense) best = std::min(best, std::hypot(p.x - q.x, p.y - q.y));
+        if (best * px_mm > 1.5) near_all = false;
+      }
+      if (near_all) automatic = a.contour;
+    } catch (const Error&) {
+      // no automatic outline near the points: the spline is used
+    }
+    if (automatic) {
+      s.contour = detail::snap_contour(image, fov, *automatic, 1.0, 2, points, 0.3);
+      s.source = "automatic outline containing the points' centroid (it passed within 1.5 mm of every point), "
+                 "active contour to the fascia's inner edge with the points pinned";
+    } else {
+      const std::vector<Point2> initial = detail::closed_spline(points, 24);
+      s.contour = detail::snap_contour(image, fov, initial, 3.0, 4, points, 0.3);
+      s.source = "closed spline through the points (angular order), active contour to the fascia's inner edge (+-3 mm) "
+                 "with the points pinned";
+    }
+    s.mask = rasterize_polygon(s.contour, image.width, image.height);
+    for (std::size_t n = 0; n < s.mask.on.size(); ++n) s.mask.on[n] &= fov.mask.on[n];
+    if (s.mask.count() == 0) throw Error(ErrorCode::InvalidArgument, "--points", "the points enclose no pixel of the imaged region");
+  }
+  s.method = SegmentationMethod::Assisted;
+  s.user_points = points;
+  return s;
+}
+
+}  // namespace musclecsa::ultrasound

@@ -1,0 +1,179 @@
+// musclecsa analyze on ultrasound: phantom DICOM (automatic, assisted, manual outline and mask),
+// pictures with and without a pixel size, the refusals, and the real panoramic images in
+// ../shared/data/us (every image gives a closed contour with plausible values and a QC image).
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "musclecsa/io/text_file.h"
+#include "test_support.h"
+
+using musclecsa::testing::quoted;
+using musclecsa::testing::run_command;
+using musclecsa::testing::TempDir;
+using nlohmann::json;
+
+namespace {
+
+const std::string kBinary = MUSCLECSA_BINARY;
+const std::filesystem::path kSource = MUSCLECSA_SOURCE_DIR;
+const std::filesystem::path kShared = SHARED_DATA_DIR;
+
+/// A rectus femoris phantom (data/phantoms/rf-us.json) written as DICOM into dir/ph; its truth.
+json make_phantom(const TempDir& dir, const std::string& extra = "") {
+  const auto r = run_command(kBinary + " phantom --preset " + quoted(kSource / "data/phantoms/rf-us.json") + " --out " +
+                             quoted(dir / "ph") + " --quiet " + extra);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return json::parse(musclecsa::io::read_text(dir / "ph" / "truth" / "truth.json"))["ultrasound"];
+}
+
+json results(const std::filesystem::path& out) { return json::parse(musclecsa::io::read_text(out / "results.json")); }
+
+/// The value of a measurement record, or NaN.
+double value(const json& r, const std::string& quantity) {
+  for (const auto& m : r["measurements"])
+    if (m["quantity"] == quantity) return m["value"].get<double>();
+  return std::nan("");
+}
+
+std::string unit(const json& r, const std::string& quantity) {
+  for (const auto& m : r["measurements"])
+    if (m["quantity"] == quantity) return m["unit"].get<std::string>();
+  return "";
+}
+
+}  // namespace
+
+TEST(UsCli, AutomaticOnPhantomDicomMeetsTheAccuracyTargetsAndWritesEveryOutput) {
+  TempDir dir;
+  const json truth = make_phantom(dir);
+  const auto out = dir / "auto";
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --out " + quoted(out));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Rectus femoris: ACSA"), std::string::npos) << r.output;
+  for (const char* name : {"results.json", "results.csv", "mask.png", "qc.png", "protocol.json"})
+    EXPECT_TRUE(std::filesystem::exists(out / name)) << name;
+  const json j = results(out);
+  EXPECT_EQ(j["input"]["modality"], "US");
+  EXPECT_EQ(j["protocol"]["name"], "rf-us");
+  EXPECT_EQ(j["ultrasound"]["method"], "automatic");
+  EXPECT_EQ(j["ultrasound"]["calibration"]["source"], "dicom_ultrasound_region");
+  EXPECT_NEAR(value(j, "acsa"), truth["acsa_cm2"].get<double>(), 0.05 * truth["acsa_cm2"].get<double>());
+  EXPECT_EQ(unit(j, "acsa"), "cm2");
+  EXPECT_NEAR(value(j, "muscle_thickness"), truth["muscle_thickness_cm"].get<double>(), 0.05);
+  EXPECT_NEAR(value(j, "subcutaneous_fat_thickness"), truth["sat_thickness_cm"].get<double>(), 0.03);
+  EXPECT_NEAR(value(j, "echo_intensity"), truth["echo_intensity"].get<double>(), 2.0);
+  // The published correction, recorded with its coefficient and source.
+  const json& ei = j["ultrasound"]["echo_intensity"];
+  EXPECT_DOUBLE_EQ(ei["correction"]["coefficient_per_cm"].get<double>(), 40.5278);
+  EXPECT_NE(ei["correction"]["source"].get<std::string>().find("Young"), std::string::npos);
+  EXPECT_NEAR(value(j, "echo_intensity_corrected"), value(j, "echo_intensity") + value(j, "subcutaneous_fat_thickness") * 40.5278, 1e-6);
+  EXPECT_EQ(j["ultrasound"]["histogram"]["counts"].size(), 256u);
+  EXPECT_EQ(j["ultrasound"]["glcm"]["levels"], 32);
+  // The field of view is the phantom's imaged region (burned-in text and scale outside it).
+  const auto box = j["ultrasound"]["field_of_view"]["bounding_box_px"];
+  EXPECT_NEAR(box[0].get<int>(), truth["region"][0].get<int>(), 4);
+  EXPECT_NEAR(box[2].get<int>(), truth["region"][2].get<int>(), 4);
+  const std::string csv = musclecsa::io::read_text(out / "results.csv");
+  EXPECT_NE(csv.find(",none,rectus_femoris,99MCSA:RF,acsa,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",acsa,"), std::string::npos);
+  std::printf("[figure] CLI automatic rf-us phantom: ACSA %.3f cm2 (truth %.3f), thickness %.2f cm (truth %.2f), SAT %.3f cm (truth %.3f)\n",
+              value(j, "acsa"), truth["acsa_cm2"].get<double>(), value(j, "muscle_thickness"), truth["muscle_thickness_cm"].get<double>(),
+              value(j, "subcutaneous_fat_thickness"), truth["sat_thickness_cm"].get<double>());
+}
+
+TEST(UsCli, ProtocolAutoIsChosenFromTheSeriesDescription) {
+  TempDir dir;
+  make_phantom(dir, "--us-muscle vastus_lateralis --seed 3");
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --out " + quoted(dir / "o") + " --quiet --side right");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json j = results(dir / "o");
+  EXPECT_EQ(j["protocol"]["name"], "vl-us");
+  EXPECT_EQ(j["measurements"][0]["side"], "right");
+  EXPECT_EQ(j["measurements"][0]["structure"], "vastus_lateralis");
+}
+
+TEST(UsCli, ManualOutlineAndMaskAreMeasuredAsGiven) {
+  TempDir dir;
+  const json truth = make_phantom(dir);
+  // The truth mask, as the mask picture written by a first run's manual outline round trip.
+  const auto a = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --out " + quoted(dir / "auto") + " --quiet");
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  // A rectangle outline in JSON and in CSV: the same pixels, area = 40 x 20 pixels of 0.1 mm.
+  std::ofstream(dir / "box.json") << "[[199.5,199.5],[239.5,199.5],[239.5,219.5],[199.5,219.5]]";
+  std::ofstream(dir / "box.csv") << "x,y\n199.5,199.5\n239.5,199.5\n239.5,219.5\n199.5,219.5\n";
+  for (const std::string name : {"box.json", "box.csv"}) {
+    const auto out = dir / ("m_" + name);
+    const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --quiet --outline " + quoted(dir / name) +
+                               " --out " + quoted(out));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const json j = results(out);
+    EXPECT_EQ(j["ultrasound"]["method"], "manual");
+    EXPECT_EQ(j["ultrasound"]["area_px"], 800);
+    EXPECT_NEAR(value(j, "acsa"), 800 * 0.01 / 100, 1e-9);
+    EXPECT_NEAR(value(j, "muscle_thickness"), 20 * 0.1 / 10, 1e-9);
+  }
+  // The automatic run's mask given back as a manual mask: the same area and echo intensity.
+  const auto out = dir / "m_mask";
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --quiet --outline " +
+                             quoted(dir / "auto" / "mask.png") + " --out " + quoted(out));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(results(out)["ultrasound"]["area_px"], results(dir / "auto")["ultrasound"]["area_px"]);
+  EXPECT_DOUBLE_EQ(value(results(out), "echo_intensity"), value(results(dir / "auto"), "echo_intensity"));
+}
+
+TEST(UsCli, AssistedPointsOnTheBorderAndOnePointInside) {
+  TempDir dir;
+  const json truth = make_phantom(dir);
+  // The automatic contour's points (every 20th) serve as user clicks on the border.
+  ASSERT_EQ(run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --quiet --out " + quoted(dir / "a")).exit_code, 0);
+  const json contour = results(dir / "a")["ultrasound"]["contour_px"];
+  std::string points;
+  for (std::size_t k = 0; k < contour.size(); k += contour.size() / 8)
+    points += (points.empty() ? "" : ";") + std::to_string(contour[k][0].get<double>()) + "," + std::to_string(contour[k][1].get<double>());
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --quiet --points '" + points + "' --out " +
+                             quoted(dir / "b"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json j = results(dir / "b");
+  EXPECT_EQ(j["ultrasound"]["method"], "assisted");
+  EXPECT_GE(j["ultrasound"]["user_points_px"].size(), 8u);
+  EXPECT_NEAR(value(j, "acsa"), truth["acsa_cm2"].get<double>(), 0.02 * truth["acsa_cm2"].get<double>());
+  // One point inside, from a JSON file.
+  const int column = truth["centre_column"].get<int>();
+  std::ofstream(dir / "inside.json") << "{\"points\": [[" << column << ", 250]]}";
+  const auto r2 = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --quiet --points-file " +
+                              quoted(dir / "inside.json") + " --out " + quoted(dir / "c"));
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  EXPECT_NEAR(value(results(dir / "c"), "acsa"), truth["acsa_cm2"].get<double>(), 0.05 * truth["acsa_cm2"].get<double>());
+}
+
+TEST(UsCli, WrongInputsGetClearErrorsNamingTheProblem) {
+  TempDir dir;
+  make_phantom(dir);
+  const std::string base = kBinary + " analyze " + quoted(dir / "ph") + " --out " + quoted(dir / "o") + " ";
+  struct Case {
+    std::string args;
+    int code;
+    std::string text;
+  };
+  const std::vector<Case> cases = {
+      {"--protocol thigh-ct", 2, "CT protocol"},
+      {"--protocol rf-us --format seg", 2, "not written for ultrasound"},
+      {"--protocol rf-us --format html", 2, "HTML report"},
+      {"--protocol rf-us --points '10,20;x,5'", 2, "item 2"},
+      {"--protocol rf-us --points '-50,20;10,10;20,20'", 2, "outside the image"},
+      {"--protocol rf-us --outline " + quoted(dir / "missing.json"), 3, "no such file"},
+      {"--protocol rf-us --frame 3", 2, "1 frame"},
+      {"--protocol elbow-us", 2, "unknown ultrasound protocol"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_command(base + c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.text), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "o" / "results.json")) << c.args;
+  }
+}
