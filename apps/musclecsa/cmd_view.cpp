@@ -186,6 +186,68 @@ render::CaseMeasurements panel_numbers(const quantify::CtResults& results, const
   return m;
 }
 
+/// An ultrasound analysis folder (analyze on US writes mask.png and results.json, no label map).
+struct UsCase {
+  json results;
+  LabelId label = 0;       ///< the analysed muscle's label id (its side, right when none was given)
+  std::string side;        ///< as the analysis recorded it ("none", "right", "left")
+  std::size_t frame = 0;   ///< the analysed frame (slice of the loaded volume)
+};
+
+/// The label map of an ultrasound analysis: mask.png's pixels as the analysed muscle on its frame.
+std::optional<std::pair<LabelMap, UsCase>> read_us_case(const fs::path& dir, const ScalarVolume& volume) {
+  if (!fs::exists(dir / "mask.png") || !fs::exists(dir / "results.json")) return std::nullopt;
+  UsCase c;
+  c.results = read_json_file(dir / "results.json");
+  if (c.results.value("format", "") != "musclecsa-results" || !c.results.contains("ultrasound")) return std::nullopt;
+  std::string structure;
+  for (const auto& m : c.results.value("measurements", json::array()))
+    if (m.contains("structure")) structure = m["structure"], c.side = m.value("side", "none");
+  const Structure* s = LabelCatalog::standard().find(structure);
+  if (s == nullptr)
+    throw Error(ErrorCode::InvalidInput, (dir / "results.json").string(), "names no analysed muscle of the catalog ('" + structure + "')");
+  c.label = LabelCatalog::standard().label_id(s->key, c.side == "left" ? Side::Left : Side::Right);
+  c.frame = std::size_t(c.results["ultrasound"].value("frame", 0));
+  const Geometry& g = volume.geometry;
+  if (c.frame >= g.size[2])
+    throw Error(ErrorCode::InvalidInput, (dir / "results.json").string(),
+                "analysed frame " + std::to_string(c.frame) + ", but the input has " + std::to_string(g.size[2]) + " frame(s)");
+  const io::BitmapImage mask = io::read_bitmap(dir / "mask.png", std::nullopt);
+  const auto& mg = mask.image.geometry;
+  if (mg.size[0] != g.size[0] || mg.size[1] != g.size[1])
+    throw Error(ErrorCode::InvalidInput, (dir / "mask.png").string(),
+                "the mask is " + std::to_string(mg.size[0]) + "x" + std::to_string(mg.size[1]) + " pixels, the image " +
+                    std::to_string(g.size[0]) + "x" + std::to_string(g.size[1]) + ": are these the results of this input?");
+  LabelMap labels(g, 0);
+  for (std::size_t o = 0; o < g.slice_voxel_count(); ++o)
+    if (mask.image.voxels[o] > 127) labels.slice(c.frame)[o] = c.label;
+  return std::pair{std::move(labels), std::move(c)};
+}
+
+/// Writes a two-level mask (255 where `label`) of slice k as a 24-bit BMP, the mask picture format
+/// analyze --outline reads.
+void write_mask_bmp(const LabelMap& labels, std::size_t k, LabelId label, const fs::path& path) {
+  const Geometry& g = labels.geometry;
+  const std::size_t w = g.size[0], h = g.size[1], row = (3 * w + 3) / 4 * 4;
+  std::string bytes(54 + row * h, '\0');
+  auto put32 = [&](std::size_t at, std::uint32_t v) {
+    for (int n = 0; n < 4; ++n) bytes[at + std::size_t(n)] = char((v >> (8 * n)) & 0xff);
+  };
+  bytes[0] = 'B', bytes[1] = 'M';
+  put32(2, std::uint32_t(bytes.size()));
+  put32(10, 54);
+  put32(14, 40);
+  put32(18, std::uint32_t(w));
+  put32(22, std::uint32_t(h));
+  bytes[26] = 1, bytes[28] = 24;
+  put32(34, std::uint32_t(row * h));
+  for (std::size_t j = 0; j < h; ++j)  // bottom-up rows
+    for (std::size_t i = 0; i < w; ++i)
+      if (labels.at(i, j, k) == label)
+        for (int c = 0; c < 3; ++c) bytes[54 + (h - 1 - j) * row + 3 * i + std::size_t(c)] = char(0xff);
+  io::write_text_atomically(path, bytes);
+}
+
 render::DisplayPreset preset_for(const OpenOptions& open, const LoadedInput& in, bool ct_results) {
   if (!open.preset.empty()) return render::display_preset_from_string(open.preset, "--preset");
   if (in.volume.modality == Modality::CT || ct_results) return render::DisplayPreset::CtMuscle;
@@ -209,14 +271,20 @@ std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs
   if (v.title.empty()) v.title = open.input;
   v.save_dir = save_dir;
   std::optional<CtCase> ct;
+  std::optional<std::pair<LabelMap, UsCase>> us;
   if (!open.results.empty()) {
     const fs::path dir = open.results;
     v.results_dir = dir;
     if (!fs::is_directory(dir)) throw Error(ErrorCode::InputNotFound, dir.string(), "no such results folder");
     const fs::path labels_path = dir / "labels.nii.gz";
-    if (!fs::exists(labels_path))
-      throw Error(ErrorCode::InvalidInput, dir.string(), "no labels.nii.gz in the results folder (the label map musclecsa analyze writes)");
-    LabelMap labels = io::read_label_map(labels_path);
+    if (!fs::exists(labels_path)) {
+      us = read_us_case(dir, in->volume);
+      if (!us)
+        throw Error(ErrorCode::InvalidInput, dir.string(),
+                    "no labels.nii.gz (a CT analysis's label map) and no mask.png with results.json (an ultrasound analysis) in the "
+                    "results folder");
+    }
+    LabelMap labels = us ? us->first : io::read_label_map(labels_path);
     const Geometry& a = labels.geometry;
     const Geometry& b = in->volume.geometry;
     if (!a.same_grid_as(b, 1e-3))
@@ -225,7 +293,7 @@ std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs
                       std::to_string(a.size[2]) + " against " + std::to_string(b.size[0]) + "x" + std::to_string(b.size[1]) + "x" +
                       std::to_string(b.size[2]) + ", or another position/spacing): are these the results of this input?");
     v.labels = std::move(labels);
-    ct = read_ct_case(dir, open);
+    if (!us) ct = read_ct_case(dir, open);
     if (ct && in->volume.modality != Modality::CT) {
       if (in->kind != "research")
         throw Error(ErrorCode::InvalidInput, open.input, "the results are a CT analysis but the input is " +
@@ -249,6 +317,54 @@ std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs
     };
     v.notes.push_back("CT analysis: numbers are measured again after every edit; Save writes corrected results into " +
                       save_dir.string());
+  } else if (us) {
+    auto c = std::make_shared<UsCase>(std::move(us->second));
+    const std::string pseudonym_map = open.pseudonym_map, input_path = open.input;
+    const std::optional<double> pixel_size = open.pixel_size_mm;
+    v.save = [in, c, pseudonym_map, input_path, pixel_size](const LabelMap& labels, const fs::path& folder) {
+      // The edited muscle becomes a mask picture and the ultrasound analysis runs on it as a manual outline.
+      const fs::path mask = folder / ".edited-mask.bmp";
+      write_mask_bmp(labels, c->frame, c->label, mask);
+      AnalyzeOptions o;
+      o.input = input_path;
+      o.out = folder.string();
+      o.quiet = true;
+      o.pseudonym_map = pseudonym_map;
+      o.include_patient_id = c->results.value("input", json::object()).contains("patient_id");
+      const std::string protocol = c->results.value("protocol", json::object()).value("name", "auto");
+      o.protocol = protocol == "rf-us" || protocol == "vl-us" || protocol == "quadriceps-us" || protocol == "gastrocnemius-us" ? protocol : "auto";
+      o.us.pixel_size_mm = pixel_size;
+      // The ultrasound options are being extended alongside this file (analyze_us.h): the outline,
+      // frame and side are set where the analysis has them; without an outline option the edited
+      // mask cannot be measured, and saving says so rather than measuring the automatic outline.
+      const bool measured = [&](auto& us_options) {
+        if constexpr (requires { us_options.outline = std::string(); }) {
+          us_options.outline = mask.string();
+          if constexpr (requires { us_options.frame = c->frame; })
+            if (in->volume.geometry.size[2] > 1) us_options.frame = c->frame;
+          if constexpr (requires { us_options.side = std::string(); })
+            if (c->side == "right" || c->side == "left") us_options.side = c->side;
+          return true;
+        } else {
+          return false;
+        }
+      }(o.us);
+      if (!measured)
+        throw Error(ErrorCode::Internal, folder.string(), "this build's ultrasound analysis cannot measure an edited outline");
+      LoadedInput copy = *in;
+      NullProgress silent;
+      try {
+        run_us_analysis(o, copy, silent);
+      } catch (...) {
+        std::error_code ec;
+        fs::remove(mask, ec);
+        throw;
+      }
+      std::error_code ec;
+      fs::remove(mask, ec);
+    };
+    v.notes.push_back("ultrasound analysis: the analysed muscle (mask.png) is shown and edited; Save runs the ultrasound "
+                      "measurements again on the edited outline and writes them into " + save_dir.string());
   } else if (v.labels) {
     v.notes.push_back("no CT analysis in the results folder: the panel shows each structure's area; Save writes the edited "
                       "labels.nii.gz and labels.json (no re-computed results for this modality yet)");

@@ -256,6 +256,7 @@ void SurfaceScene::reset_camera() {
   camera->Elevation(20);
   camera->OrthogonalizeViewUp();
   renderer_->ResetCamera();
+  camera->Zoom(1.3);
   renderer_->ResetCameraClippingRange();
 }
 

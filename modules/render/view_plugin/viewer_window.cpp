@@ -140,9 +140,9 @@ ViewerWindow::ViewerWindow(ViewerModel& model, const ViewOptions& options, bool 
   main_split->setStretchFactor(0, 4);
   main_split->setStretchFactor(1, 1);
   setCentralWidget(main_split);
-  setCentralWidget(main_split);
   panel->setLayout(new QVBoxLayout);
-  panel->setMinimumWidth(360);
+  panel->setMinimumWidth(340);
+  panel->setMaximumWidth(440);
   panel->setObjectName("panel");
   build_panel();
 
