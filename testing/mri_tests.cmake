@@ -1,1 +1,7 @@
-# (no tests yet)
+# MRI analysis (docs/mri.md): Dixon and T1-weighted phantoms against their ground truth (accuracy,
+# swaps, bias field, bad input), and the command line on Dixon and T1 DICOM folders.
+musclecsa_add_test(mri_tests SOURCES test_mr_dixon.cpp test_mr_weighted.cpp
+                   LIBS musclecsa::mri musclecsa::phantom musclecsa::segment musclecsa::quantify musclecsa::io)
+musclecsa_add_test(mri_cli_tests SOURCES test_mr_cli.cpp
+                   LIBS musclecsa::io musclecsa::phantom nlohmann_json::nlohmann_json)
+add_dependencies(mri_cli_tests musclecsa)

@@ -1,16 +1,666 @@
-// musclecsa analyze on MRI.
+// musclecsa analyze on MRI: finds and pairs the Dixon series (or takes a T1/T2-weighted series),
+// runs the mri module and writes the case folder (docs/mri.md).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "analyze.h"
+#include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/dicom/file_info.h"
+#include "musclecsa/dicom/series.h"
+#include "musclecsa/io/image_io.h"
+#include "musclecsa/io/label_names.h"
+#include "musclecsa/io/text_file.h"
+#include "musclecsa/mri/mr_analysis.h"
+#include "musclecsa/report/dicom_seg.h"
+#include "musclecsa/version.h"
 
 namespace musclecsa::app {
+namespace {
 
-void add_mr_analyze_options(CLI::App& analyze, MrAnalyzeOptions& o) {}
+using nlohmann::json;
 
-std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progress& progress) { return std::nullopt; }
+/// How the Dixon series were found, for results.json.
+struct Pairing {
+  std::string method;  ///< "image_type_or_description", "explicit"
+  json series = json::array();
+};
+
+json series_json(const std::string& role, const ScalarVolume& v, const std::optional<dicom::Series>& s, const std::string& how) {
+  json j = {{"role", role},
+            {"series_instance_uid", v.source.series_instance_uid},
+            {"series_description", v.source.series_description},
+            {"paired_by", how}};
+  if (s) {
+    j["series_number"] = s->series_number;
+    j["image_type"] = s->image_type;
+  }
+  return j;
+}
+
+std::string image_type_text(const dicom::Series& s) {
+  std::string t;
+  for (const auto& v : s.image_type) t += (t.empty() ? "" : "\\") + v;
+  return t;
+}
+
+/// How a series' Dixon role was recognised: by Image Type or by the description's suffix.
+std::string role_evidence(const dicom::Series& s) {
+  for (const auto& v : s.image_type) {
+    std::string u = v;
+    std::transform(u.begin(), u.end(), u.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+    if (u == "WATER" || u == "W" || u == "FAT" || u == "F" || u == "IN_PHASE" || u == "IP" || u == "IN" ||
+        u == "OUT_PHASE" || u == "OPP" || u == "OP" || u == "OPPOSED_PHASE" || u == "FF" || u == "FAT_FRACTION" ||
+        u == "FATFRACTION")
+      return "image type " + image_type_text(s);
+  }
+  return "series description \"" + s.series_description + "\"";
+}
+
+void check_mr(const LoadedInput& in, const std::string& what) {
+  if (in.kind == "dicom" && in.volume.modality != Modality::MR)
+    throw Error(ErrorCode::InvalidInput, what,
+                "not an MR series (modality " + std::string(to_string(in.volume.modality)) + ")");
+  if (in.kind == "bitmap") throw Error(ErrorCode::InvalidInput, what, "a picture is not an MR series");
+  for (const auto& flag : in.qc_flags)
+    if (flag == "no_pixel_spacing") throw Error(ErrorCode::InvalidInput, what, "the series has no Pixel Spacing: areas cannot be measured");
+}
+
+/// The first DICOM file under `path` (a file, or the first found in a folder walk), if any.
+std::optional<std::filesystem::path> first_dicom_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return dicom::looks_like_dicom(path) ? std::optional(path) : std::nullopt;
+  if (!std::filesystem::is_directory(path, ec)) return std::nullopt;
+  int seen = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    if (++seen > 200) break;
+    if (it->path().filename() == "DICOMDIR") continue;
+    if (dicom::looks_like_dicom(it->path())) return it->path();
+  }
+  return std::nullopt;
+}
+
+
+std::string level_name_of(const mri::MrAnalysis& a) { return a.protocol.compartments.level.name; }
+
+json structure_json(const mri::MrStructureMeasures& st, const mri::MercuriMapping& mercuri) {
+  return {{"structure", st.structure_key},
+          {"kind", st.is_group ? "muscle_group" : "muscle"},
+          {"csa_cm2", st.area_mm2 / 100},
+          {"mean_fat_fraction", st.mean_ff},
+          {"median_fat_fraction", st.median_ff},
+          {"fat_free_csa_cm2", st.fat_free_area_mm2 / 100},
+          {"intramuscular_fat_area_cm2", st.fat_area_mm2 / 100},
+          {"suggested_mercuri_grade", st.mercuri},
+          {"suggested_mercuri_ordinal", mercuri.ordinal_for(st.mean_ff)}};
+}
+
+json side_json(const mri::MrSideMeasures& m, const mri::MercuriMapping& mercuri) {
+  json structures = json::array();
+  for (const auto& st : m.structures) structures.push_back(structure_json(st, mercuri));
+  return {{"side", std::string(to_string(m.side))},
+          {"limb_area_cm2", m.limb_area_mm2 / 100},
+          {"skin_area_cm2", m.skin_area_mm2 / 100},
+          {"subcutaneous_fat_area_cm2", m.subcutaneous_fat_area_mm2 / 100},
+          {"compartment_area_cm2", m.compartment_area_mm2 / 100},
+          {"bone_area_cm2", m.bone_area_mm2 / 100},
+          {"muscle_csa_cm2", m.muscle_area_mm2 / 100},
+          {"muscle_mean_fat_fraction", m.muscle_mean_ff},
+          {"muscle_median_fat_fraction", m.muscle_median_ff},
+          {"fat_free_muscle_csa_cm2", m.fat_free_muscle_area_mm2 / 100},
+          {"imat_area_cm2", m.imat_area_mm2 / 100},
+          {"subcutaneous_fat_mean_fat_fraction", m.subcutaneous_fat_mean_ff},
+          {"marrow_mean_fat_fraction", m.marrow_mean_ff},
+          {"structures", structures}};
+}
+
+std::vector<Measurement> measurements_of(const mri::MrAnalysis& a) {
+  std::vector<Measurement> out;
+  const std::string level_name = level_name_of(a);
+  auto add = [&](const mri::MrSliceMeasures& s, const mri::MrSideMeasures& m, const std::string& level) {
+    auto push = [&](std::string quantity, double value, std::string unit, std::string structure) {
+      Measurement x;
+      x.quantity = std::move(quantity), x.value = value, x.unit_ucum = std::move(unit), x.structure_key = std::move(structure);
+      x.side = m.side, x.slice_index = s.slice_index, x.z_mm = s.z_mm, x.level = level, x.qc_flags = s.qc_flags;
+      out.push_back(std::move(x));
+    };
+    push("csa", m.muscle_area_mm2 / 100, "cm2", "skeletal_muscle");
+    push("mean_fat_fraction", m.muscle_mean_ff, "1", "skeletal_muscle");
+    push("median_fat_fraction", m.muscle_median_ff, "1", "skeletal_muscle");
+    push("fat_free_csa", m.fat_free_muscle_area_mm2 / 100, "cm2", "skeletal_muscle");
+    push("imat_area", m.imat_area_mm2 / 100, "cm2", "imat");
+    push("area", m.subcutaneous_fat_area_mm2 / 100, "cm2", "subcutaneous_fat");
+    push("area", m.bone_area_mm2 / 100, "cm2", a.protocol.compartments.level.bone_key);
+    push("limb_area", m.limb_area_mm2 / 100, "cm2", "skin");
+    for (const auto& st : m.structures) {
+      push("csa", st.area_mm2 / 100, "cm2", st.structure_key);
+      push("mean_fat_fraction", st.mean_ff, "1", st.structure_key);
+      push("fat_free_csa", st.fat_free_area_mm2 / 100, "cm2", st.structure_key);
+      if (level.empty()) continue;
+      push("median_fat_fraction", st.median_ff, "1", st.structure_key);
+      push("intramuscular_fat_area", st.fat_area_mm2 / 100, "cm2", st.structure_key);
+      push("suggested_mercuri_grade_ordinal", a.protocol.mercuri.ordinal_for(st.mean_ff), "{ordinal}", st.structure_key);
+    }
+  };
+  for (const auto& level : a.compartments.levels) {
+    if (!level.found) continue;
+    const auto& s = a.slices[std::size_t(level.slice_index)];
+    for (const auto& m : s.sides)
+      if (m.side == level.side) add(s, m, level_name);
+  }
+  for (const auto& s : a.slices)
+    for (const auto& m : s.sides) add(s, m, "");
+  return out;
+}
+
+std::vector<std::string> qc_text(const mri::MrAnalysis& a, const mri::MrSliceMeasures& s, const std::string& level_name) {
+  std::vector<std::string> text = {"MuscleCSA " MUSCLECSA_VERSION_STRING " - " + a.protocol.name + " (" + a.protocol.hash() + "), " +
+                                   (a.kind == "dixon" ? "Dixon fat fraction" : "T1 relative fat signal")};
+  char line[240];
+  std::snprintf(line, sizeof line, "slice %d, z %.1f mm%s", s.slice_index, s.z_mm, level_name.empty() ? "" : (", " + level_name).c_str());
+  text.emplace_back(line);
+  for (const auto& m : s.sides) {
+    std::snprintf(line, sizeof line, "%s: muscle %.1f cm2, FF %.1f%%, fat-free %.1f cm2, IMAT %.1f cm2",
+                  std::string(to_string(m.side)).c_str(), m.muscle_area_mm2 / 100, 100 * m.muscle_mean_ff,
+                  m.fat_free_muscle_area_mm2 / 100, m.imat_area_mm2 / 100);
+    text.emplace_back(line);
+    std::string groups = "   ";
+    for (const auto& st : m.structures) {
+      const Structure& structure = LabelCatalog::standard().get(st.structure_key);
+      if (!st.is_group && !structure.group_key.empty()) continue;
+      std::snprintf(line, sizeof line, "%s %.1f cm2 FF %.0f%% (Mercuri %s*); ", structure.name.c_str(), st.area_mm2 / 100,
+                    100 * st.mean_ff, st.mercuri.c_str());
+      if (groups.size() + std::strlen(line) > 120) text.push_back(groups), groups = "   ";
+      groups += line;
+    }
+    if (groups.size() > 3) text.push_back(groups);
+  }
+  text.emplace_back("* suggested Mercuri grade from mean FF (docs/mri.md), not a visual rating");
+  for (const auto& flag : s.qc_flags) text.push_back("qc flag: " + flag);
+  return text;
+}
+
+void refuse_unsupported_formats(const AnalyzeOptions& o) {
+  for (const char* format : {"sr", "html"})
+    if (wants_format(o, format))
+      throw Error(ErrorCode::InvalidArgument, std::string("--format ") + format,
+                  "not available for MRI in this version (DICOM SR codes and the HTML page cover the CT measurements "
+                  "only); leave it out: results.json, results.csv, labels and QC images are written, and --format seg works");
+}
+
+void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri::MrAnalysis& a, const json& mri_input) {
+  const std::string pseudonym = pseudonym_for_input(o, in);
+  const std::filesystem::path dir(o.out);
+  const std::string level_name = level_name_of(a);
+  auto measurements = measurements_of(a);
+  const double slice_mm = in.volume.geometry.spacing_mm[2];
+
+  std::vector<std::string> qc = in.qc_flags;
+  for (const auto& f : a.qc_flags)
+    if (std::find(qc.begin(), qc.end(), f) == qc.end()) qc.push_back(f);
+  std::vector<std::string> notes = in.notes;
+  notes.insert(notes.end(), a.notes.begin(), a.notes.end());
+  if (!a.protocol_decision.empty()) notes.push_back("protocol " + a.protocol.name + " chosen by " + a.protocol_decision);
+  for (const auto& swap : a.swaps) notes.push_back(swap.description);
+
+  // Volumes over the scanned range: outline (CSA) and fat-free volumes per muscle and group.
+  json volumes = json::array();
+  for (Side side : {Side::Right, Side::Left}) {
+    std::map<std::string, std::pair<double, double>> per;  // key -> (volume, fat-free volume) mm3
+    bool any = false;
+    for (const auto& s : a.slices)
+      for (const auto& m : s.sides) {
+        if (m.side != side) continue;
+        any = true;
+        per["skeletal_muscle"].first += m.muscle_area_mm2 * slice_mm;
+        per["skeletal_muscle"].second += m.fat_free_muscle_area_mm2 * slice_mm;
+        per["imat"].first += m.imat_area_mm2 * slice_mm;
+        per["subcutaneous_fat"].first += m.subcutaneous_fat_area_mm2 * slice_mm;
+        for (const auto& st : m.structures) {
+          per[st.structure_key].first += st.area_mm2 * slice_mm;
+          per[st.structure_key].second += st.fat_free_area_mm2 * slice_mm;
+        }
+      }
+    if (!any) continue;
+    json structures = json::object();
+    for (const auto& [key, v] : per) {
+      const bool tissue = key == "imat" || key == "subcutaneous_fat";
+      structures[key] = tissue ? json{{"volume_cm3", v.first / 1000}}
+                               : json{{"volume_cm3", v.first / 1000}, {"fat_free_volume_cm3", v.second / 1000}};
+      for (int fat_free = 0; fat_free < (tissue ? 1 : 2); ++fat_free) {
+        Measurement x;
+        x.quantity = fat_free ? "fat_free_volume" : "volume";
+        x.value = (fat_free ? v.second : v.first) / 1000;
+        x.unit_ucum = "cm3", x.structure_key = key, x.side = side, x.level = "scanned_range";
+        measurements.push_back(x);
+      }
+    }
+    volumes.push_back({{"side", std::string(to_string(side))}, {"structures", structures}});
+  }
+  json levels = json::array(), mri_levels = json::array();
+  for (const auto& l : a.compartments.levels) {
+    json j = {{"side", std::string(to_string(l.side))}, {"name", level_name}, {"found", l.found}};
+    if (l.found) {
+      j["method"] = l.method;
+      j["slice"] = l.slice_index;
+      j["z_mm"] = l.z_mm;
+      for (const auto& m : a.slices[std::size_t(l.slice_index)].sides)
+        if (m.side == l.side) {
+          json measures = side_json(m, a.protocol.mercuri);
+          if (o.height_m) {
+            const double per_h2 = m.muscle_area_mm2 / 100 / (*o.height_m * *o.height_m);
+            measures["muscle_csa_per_height2_cm2_m2"] = per_h2;
+            Measurement x;
+            x.quantity = "csa_per_height2", x.value = per_h2, x.unit_ucum = "cm2/m2", x.structure_key = "skeletal_muscle";
+            x.side = l.side, x.slice_index = l.slice_index, x.z_mm = l.z_mm, x.level = level_name;
+            measurements.push_back(x);
+          }
+          mri_levels.push_back({{"side", std::string(to_string(l.side))}, {"name", level_name}, {"slice", l.slice_index},
+                                {"z_mm", l.z_mm}, {"measures", measures}});
+        }
+    } else {
+      j["reason"] = l.reason;
+    }
+    if (l.bone_length_mm > 0) {
+      j["bone"] = a.protocol.compartments.level.bone_key;
+      j["bone_proximal_z_mm"] = l.bone_proximal_z_mm;
+      j["bone_distal_z_mm"] = l.bone_distal_z_mm;
+      j["bone_length_mm"] = l.bone_length_mm;
+      if (l.found && l.method == "segmented_bone") j["percent_of_length"] = l.percent_of_length;
+    }
+    levels.push_back(j);
+  }
+  json slices = json::array();
+  for (const auto& s : a.slices) {
+    json sides = json::array();
+    for (const auto& m : s.sides) sides.push_back(side_json(m, a.protocol.mercuri));
+    slices.push_back({{"slice", s.slice_index}, {"z_mm", s.z_mm}, {"qc_flags", s.qc_flags}, {"sides", sides}});
+  }
+  json swaps = json::array();
+  for (const auto& f : a.swaps)
+    swaps.push_back({{"slice", f.slice_index}, {"side", std::string(to_string(f.side))}, {"check", f.check},
+                     {"measured_fat_fraction", f.measured_ff}, {"low_sectors", f.low_sectors}, {"sectors", f.sectors},
+                     {"corrected", f.corrected}, {"description", f.description}});
+  const auto& mm = a.protocol.mercuri;
+  json mri = {
+      {"kind", a.kind},
+      {"series", mri_input},
+      {"fat_fraction_method", a.ff.method},
+      {"fat_fraction_definition",
+       a.kind == "dixon" ? "signal fat fraction F/(F+W) per voxel from magnitude images, each corrected for the Rician noise "
+                           "floor (A = sqrt(max(M^2 - 2 sigma^2, 0))); not a proton-density fat fraction (no T2* or T1 correction)"
+                         : "relative T1 fat signal after N4: 0 at the muscle class, 1 at the fat class (k-means); a contrast "
+                           "index, not a fat fraction"},
+      {"noise_sd", {{"water", a.ff.noise_sd_water}, {"fat", a.ff.noise_sd_fat}}},
+      {"noise_floor", {{"noise_sds", a.protocol.noise_floor_sd}, {"definition", "voxels whose W + F is below this many noise SDs have no fat fraction (0)"}}},
+      {"snr", a.snr},
+      {"fat_threshold", a.protocol.fat_ff_threshold},
+      {"n4", a.n4_applied ? json{{"applied", true},
+                                 {"shrink_factor", a.n4_applied->shrink_factor},
+                                 {"fitting_levels", a.n4_applied->fitting_levels},
+                                 {"iterations_per_level", a.n4_applied->iterations_per_level},
+                                 {"convergence_threshold", a.n4_applied->convergence_threshold},
+                                 {"spline_control_points", a.n4_applied->spline_control_points}}
+                          : json{{"applied", false}}},
+      {"swap_findings", swaps},
+      {"mercuri_mapping",
+       {{"note", "a suggestion derived from the mean fat fraction; Mercuri is a visual T1 scale (docs/mri.md)"},
+        {"grades", json::array({json{{"grade", "0-1"}, {"ordinal", 0}, {"fat_fraction_below", mm.grade_0_1_below}},
+                                json{{"grade", "2a"}, {"ordinal", 1}, {"fat_fraction_below", mm.grade_2a_below}},
+                                json{{"grade", "2b"}, {"ordinal", 2}, {"fat_fraction_below", mm.grade_2b_below}},
+                                json{{"grade", "3"}, {"ordinal", 3}, {"fat_fraction_below", mm.grade_3_below}},
+                                json{{"grade", "4"}, {"ordinal", 4}, {"fat_fraction_below", 1.0}}})}}},
+      {"levels", mri_levels},
+      {"volumes", volumes},
+      {"slices", slices}};
+
+  std::map<std::string, std::string> code_of;
+  for (const auto& st : LabelCatalog::standard().structures()) code_of[st.key] = st.type.scheme + ":" + st.type.code;
+  json records = json::array();
+  for (const auto& m : measurements)
+    records.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
+                       {"structure_code", code_of[m.structure_key]}, {"side", std::string(to_string(m.side))}, {"level", m.level},
+                       {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
+                       {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
+  json input = {{"path", o.include_patient_id ? o.input : std::string()},
+                {"kind", in.kind},
+                {"study_instance_uid", in.volume.source.study_instance_uid},
+                {"series_instance_uid", in.volume.source.series_instance_uid},
+                {"series_description", in.volume.source.series_description},
+                {"modality", "MR"},
+                {"kvp", nullptr},
+                {"contrast_agent", in.series ? in.series->contrast_agent : std::string()},
+                {"size", {in.volume.geometry.size[0], in.volume.geometry.size[1], in.volume.geometry.size[2]}},
+                {"spacing_mm", {in.volume.geometry.spacing_mm[0], in.volume.geometry.spacing_mm[1], in.volume.geometry.spacing_mm[2]}}};
+  if (o.include_patient_id) input["patient_id"] = in.series->patient_id;
+  if (!pseudonym.empty()) input["pseudonym"] = pseudonym;
+  const json out = {{"format", "musclecsa-results"},
+                    {"version", 1},
+                    {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
+                    {"created_utc", utc_now()},
+                    {"input", input},
+                    {"protocol", {{"name", a.protocol.name}, {"hash", a.protocol.hash()}, {"definition", json::parse(a.protocol.to_json())}}},
+                    {"segmentation",
+                     "muscle level on a pseudo-CT from the MR data (docs/mri.md): skin, subcutaneous fat, deep fascia, bones "
+                     "(signal void and marrow), each muscle (groups from members), IMAT"},
+                    {"qc_flags", qc},
+                    {"notes", notes},
+                    {"levels", levels},
+                    {"mri", mri},
+                    {"measurements", records}};
+
+  std::ostringstream csv;
+  csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
+         "quantity,value,unit\n";
+  const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
+  const std::string case_columns = subject + "," + csv_escape(in.volume.source.study_instance_uid) + "," +
+                                   csv_escape(in.volume.source.series_instance_uid) + "," + csv_escape(a.protocol.name) + "," +
+                                   a.protocol.hash() + ",";
+  for (const auto& m : measurements)
+    csv << case_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "") << ","
+        << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
+        << csv_escape(code_of[m.structure_key]) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum)
+        << "\n";
+
+  const auto& labels = a.segmentation.labels;
+  if (wants_format(o, "seg") && std::all_of(labels.voxels.begin(), labels.voxels.end(), [](LabelId l) { return l == 0; }))
+    throw Error(ErrorCode::InvalidInput, o.input, "nothing was segmented (no legs found): there is no DICOM SEG to write; leave out --format seg");
+  io::write_image(labels, dir / "labels.nii.gz");
+  io::write_label_names(dir / "labels.json");
+  io::write_image(a.ff.ff, dir / "fat_fraction.nii.gz");
+  io::write_text_atomically(dir / "protocol.json", json::parse(a.protocol.to_json()).dump(2) + "\n");
+  io::write_text_atomically(dir / "results.csv", csv.str());
+  std::vector<int> level_slices;
+  for (const auto& l : a.compartments.levels)
+    if (l.found && std::find(level_slices.begin(), level_slices.end(), l.slice_index) == level_slices.end())
+      level_slices.push_back(l.slice_index);
+  std::vector<std::string> outputs = {"results.json", "results.csv", "labels.nii.gz", "labels.json", "fat_fraction.nii.gz", "protocol.json"};
+  for (int k : level_slices) {
+    const std::string name = "qc_" + level_name + (level_slices.size() > 1 ? "_slice" + std::to_string(k) : "") + ".png";
+    mri::write_mr_qc_image(a, std::size_t(k), qc_text(a, a.slices[std::size_t(k)], level_name), dir / name);
+    outputs.push_back(name);
+  }
+  // Swapped slices get their QC picture too: that is where to look.
+  for (const auto& f : a.swaps) {
+    char name[48];
+    std::snprintf(name, sizeof name, "qc_swap_slice%04d.png", f.slice_index);
+    if (std::filesystem::exists(dir / name)) continue;
+    mri::write_mr_qc_image(a, std::size_t(f.slice_index), qc_text(a, a.slices[std::size_t(f.slice_index)], ""), dir / name);
+    outputs.push_back(name);
+  }
+  if (o.qc_every_slice)
+    for (const auto& s : a.slices) {
+      char name[32];
+      std::snprintf(name, sizeof name, "slice_%04d.png", s.slice_index);
+      mri::write_mr_qc_image(a, std::size_t(s.slice_index), qc_text(a, s, ""), dir / "qc" / name);
+    }
+  if (wants_format(o, "seg")) {
+    report::DicomSource source;
+    source.series = in.volume.source;
+    source.geometry = in.volume.geometry;
+    source.one_instance_per_slice = in.one_instance_per_slice;
+    source.any_file = in.any_dicom_file;
+    report::SegOptions seg_options;
+    seg_options.software_version = MUSCLECSA_VERSION_STRING;
+    report::write_dicom_seg(labels, source, seg_options, dir / "segmentation.dcm");
+    outputs.push_back("segmentation.dcm");
+  }
+  io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+
+  if (o.quiet) return;
+  std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze (MRI, " << (a.kind == "dixon" ? "Dixon" : "weighted")
+            << "): protocol " << a.protocol.name << " (" << a.protocol.hash() << ")\n";
+  for (const auto& l : a.compartments.levels) {
+    if (!l.found) {
+      std::cout << "  " << to_string(l.side) << " leg: no standard level: " << l.reason << "\n";
+      continue;
+    }
+    for (const auto& m : a.slices[std::size_t(l.slice_index)].sides) {
+      if (m.side != l.side) continue;
+      char line[400];
+      std::snprintf(line, sizeof line,
+                    "  %-5s %s: slice %d (z %.1f mm)\n        muscle CSA %.2f cm2, mean FF %.1f%%, fat-free CSA %.2f cm2, "
+                    "IMAT %.2f cm2, subcutaneous fat %.2f cm2\n",
+                    std::string(to_string(m.side)).c_str(), level_name.c_str(), l.slice_index, l.z_mm, m.muscle_area_mm2 / 100,
+                    100 * m.muscle_mean_ff, m.fat_free_muscle_area_mm2 / 100, m.imat_area_mm2 / 100,
+                    m.subcutaneous_fat_area_mm2 / 100);
+      std::cout << line;
+      for (const auto& st : m.structures) {
+        const Structure& structure = LabelCatalog::standard().get(st.structure_key);
+        if (!st.is_group && !structure.group_key.empty()) continue;
+        std::snprintf(line, sizeof line, "        %-20s CSA %6.2f cm2, FF %5.1f%% (median %5.1f%%), fat-free %6.2f cm2, Mercuri %s (suggested)\n",
+                      structure.name.c_str(), st.area_mm2 / 100, 100 * st.mean_ff, 100 * st.median_ff, st.fat_free_area_mm2 / 100,
+                      st.mercuri.c_str());
+        std::cout << line;
+      }
+    }
+  }
+  for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
+  for (const auto& note : notes) std::cout << "  note: " << note << "\n";
+  std::cout << "  Outputs in " << dir.string() << ":";
+  for (const auto& name : outputs) std::cout << " " << name;
+  if (o.qc_every_slice) std::cout << " qc/slice_*.png";
+  std::cout << "\n";
+}
+
+quantify::LevelOptions level_options(const AnalyzeOptions& o) {
+  quantify::LevelOptions l;
+  l.level_z_mm = o.level_z_mm;
+  l.level_slice = o.level_slice;
+  return l;
+}
+
+std::string mr_protocol_name(const AnalyzeOptions& o) {
+  if (o.protocol == "auto" || o.protocol == "thigh-mr" || o.protocol == "calf-mr") return o.protocol;
+  if (o.protocol == "thigh-ct" || o.protocol == "calf-ct")
+    throw Error(ErrorCode::InvalidArgument, "--protocol " + o.protocol,
+                "a CT protocol does not apply to MRI: use thigh-mr, calf-mr or auto");
+  throw Error(ErrorCode::InvalidArgument, "--protocol " + o.protocol,
+              "MRI analysis takes the built-in protocols thigh-mr, calf-mr or auto (protocol files are for CT)");
+}
+
+/// Loads one Dixon series named by --water/--fat: a path, or a series of INPUT.
+LoadedInput load_named(const AnalyzeOptions& o, const std::string& value, const std::string& option, Progress& progress) {
+  InputOptions options;
+  std::error_code ec;
+  LoadedInput in;
+  if (std::filesystem::exists(value, ec)) {
+    in = load_input(value, options, progress);
+  } else {
+    options.series = value;
+    try {
+      in = load_input(o.input, options, progress);
+    } catch (const Error& e) {
+      throw Error(e.code(), option + " " + value, "neither a file or folder nor a series of " + o.input + ": " + e.problem());
+    }
+  }
+  check_mr(in, option + " " + value);
+  if (in.kind == "research") in.volume.modality = Modality::MR;
+  return in;
+}
+
+int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::optional<LoadedInput> in_phase,
+              std::optional<LoadedInput> opposed, std::optional<LoadedInput> vendor_ff, json series, Progress& progress) {
+  refuse_unsupported_formats(o);
+  if (wants_format(o, "seg") && water.kind != "dicom")
+    throw Error(ErrorCode::InvalidArgument, o.input, "DICOM SEG needs DICOM input (it references the water series): leave out --format seg");
+  const std::string protocol = mr_protocol_name(o);
+  pseudonym_for_input(o, water);  // privacy options checked before the analysis
+  inject_fault_for_tests(water.volume.source.series_description);
+  mri::DixonSeries d;
+  d.water = water.volume;
+  d.fat = std::move(fat.volume);
+  if (in_phase) d.in_phase = std::move(in_phase->volume);
+  if (opposed) d.opposed_phase = std::move(opposed->volume);
+  if (vendor_ff) d.vendor_fat_fraction = std::move(vendor_ff->volume);
+  const mri::MrAnalysis a = mri::analyze_dixon(std::move(d), protocol, level_options(o), progress);
+  water.qc_flags.insert(water.qc_flags.end(), fat.qc_flags.begin(), fat.qc_flags.end());
+  write_mr_outputs(o, water, a, series);
+  return 0;
+}
+
+}  // namespace
+
+void add_mr_analyze_options(CLI::App& analyze, MrAnalyzeOptions& o) {
+  analyze.add_option("--water", o.water,
+                     "MRI Dixon: the water series (a file or folder, or a series id/number of INPUT); needs --fat");
+  analyze.add_option("--fat", o.fat, "MRI Dixon: the fat series (a file or folder, or a series id/number of INPUT); needs --water");
+  analyze.add_flag("--no-n4", o.no_n4, "MRI T1/T2-weighted: skip the N4 bias-field correction");
+}
+
+std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progress& progress) {
+  if (!o.mr.water.empty() || !o.mr.fat.empty()) {
+    if (o.mr.water.empty())
+      throw Error(ErrorCode::InvalidArgument, "--fat " + o.mr.fat, "a fat image without its water partner: give --water too");
+    if (o.mr.fat.empty())
+      throw Error(ErrorCode::InvalidArgument, "--water " + o.mr.water, "a water image without its fat partner: give --fat too");
+    LoadedInput water = load_named(o, o.mr.water, "--water", progress);
+    LoadedInput fat = load_named(o, o.mr.fat, "--fat", progress);
+    json series = json::array({series_json("water", water.volume, water.series, "explicit (--water)"),
+                               series_json("fat", fat.volume, fat.series, "explicit (--fat)")});
+    return run_dixon(o, std::move(water), std::move(fat), std::nullopt, std::nullopt, std::nullopt, series, progress);
+  }
+  if (o.files_from) return std::nullopt;
+  // Only MR DICOM input is looked at here: a quick look at one file keeps CT input from being scanned twice.
+  const auto first = first_dicom_file(o.input);
+  if (!first) return std::nullopt;
+  try {
+    if (dicom::read_file_info(*first).modality != "MR") return std::nullopt;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  const dicom::ScanResult scan = dicom::scan_paths({o.input}, progress);
+  const std::vector<dicom::Series> all = dicom::assemble_series(scan.files, {});
+  std::vector<const dicom::Series*> mr;
+  for (const auto& s : all)
+    if (s.usable && s.modality == "MR") mr.push_back(&s);
+  // With --series, only a chosen Dixon image brings in its partners.
+  const dicom::Series* chosen = nullptr;
+  if (!o.series.empty()) {
+    for (std::size_t n = 0; n < all.size(); ++n)
+      if (all[n].id == o.series || all[n].series_instance_uid == o.series || std::to_string(n + 1) == o.series) chosen = &all[n];
+    if (chosen == nullptr || chosen->dixon_role == dicom::DixonRole::None) return std::nullopt;
+  }
+  // Candidates: Dixon images of the chosen series' study and frame of reference (or of any).
+  std::map<dicom::DixonRole, std::vector<const dicom::Series*>> by_role;
+  for (const auto* s : mr) {
+    if (s->dixon_role == dicom::DixonRole::None) continue;
+    if (chosen && (s->study_instance_uid != chosen->study_instance_uid || s->frame_of_reference_uid != chosen->frame_of_reference_uid))
+      continue;
+    by_role[s->dixon_role].push_back(s);
+  }
+  if (by_role.empty()) return std::nullopt;
+  const auto& waters = by_role[dicom::DixonRole::Water];
+  const auto& fats = by_role[dicom::DixonRole::Fat];
+  std::string listing;
+  for (const auto& [role, list] : by_role)
+    for (const auto* s : list) listing += "\n  " + std::string(dicom::to_string(role)) + ": " + s->id + "  " + describe(*s);
+  if (waters.empty() && fats.empty()) {
+    const bool phases = !by_role[dicom::DixonRole::InPhase].empty() || !by_role[dicom::DixonRole::OpposedPhase].empty();
+    throw Error(ErrorCode::InvalidInput, o.input,
+                std::string(phases ? "in-phase/opposed-phase images without water and fat images: separating water from fat in "
+                                     "magnitude images is ambiguous (which is larger in each voxel is unknown); export the "
+                                     "scanner's water and fat series"
+                                   : "a fat-fraction map without water and fat images: the anatomy needs them") +
+                    "; found:" + listing);
+  }
+  if (fats.empty())
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "a Dixon water image without its fat partner (no fat series in the same study): add the fat series or give "
+                "--water and --fat; found:" + listing);
+  if (waters.empty())
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "a Dixon fat image without its water partner (no water series in the same study): add the water series or give "
+                "--water and --fat; found:" + listing);
+  // Pair water and fat on one grid in one study (and frame of reference).
+  auto same_acquisition = [](const dicom::Series& a, const dicom::Series& b) {
+    return a.study_instance_uid == b.study_instance_uid && a.frame_of_reference_uid == b.frame_of_reference_uid &&
+           a.geometry.same_grid_as(b.geometry, 0.01);
+  };
+  std::vector<std::pair<const dicom::Series*, const dicom::Series*>> pairs;
+  for (const auto* w : waters)
+    for (const auto* f : fats)
+      if (same_acquisition(*w, *f) && (!chosen || chosen == w || chosen == f || same_acquisition(*chosen, *w)))
+        pairs.emplace_back(w, f);
+  if (pairs.empty())
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "the water and fat series are not on one grid in one study (size, spacing, position or orientation differ): "
+                "not one Dixon acquisition; found:" + listing);
+  if (pairs.size() > 1)
+    throw Error(ErrorCode::InvalidArgument, o.input,
+                "holds " + std::to_string(pairs.size()) + " water/fat pairs: name one with --water and --fat (or --series):" + listing);
+  const dicom::Series& water_series = *pairs.front().first;
+  const dicom::Series& fat_series = *pairs.front().second;
+  auto load = [&](const dicom::Series& s) {
+    LoadedInput in;
+    in.kind = "dicom";
+    in.volume = dicom::load_series(s, scan.files, progress);
+    in.qc_flags = s.qc_flags;
+    in.notes = s.notes;
+    if (!s.slices.empty()) in.any_dicom_file = scan.files[s.slices.front().file_index].path;
+    std::set<std::size_t> files;
+    for (const auto& ref : s.slices) files.insert(ref.file_index);
+    in.one_instance_per_slice = !s.needs_resampling && files.size() == s.slices.size() && s.slices.size() == s.geometry.size[2];
+    in.series = s;
+    check_mr(in, s.id);
+    return in;
+  };
+  auto optional_partner = [&](dicom::DixonRole role) -> const dicom::Series* {
+    for (const auto* s : by_role[role])
+      if (same_acquisition(*s, water_series)) return s;
+    return nullptr;
+  };
+  json series = json::array({series_json("water", ScalarVolume(), water_series, role_evidence(water_series)),
+                             series_json("fat", ScalarVolume(), fat_series, role_evidence(fat_series))});
+  series[0]["series_instance_uid"] = water_series.series_instance_uid;
+  series[0]["series_description"] = water_series.series_description;
+  series[1]["series_instance_uid"] = fat_series.series_instance_uid;
+  series[1]["series_description"] = fat_series.series_description;
+  std::optional<LoadedInput> in_phase, opposed, vendor_ff;
+  for (auto [role, target] : {std::pair{dicom::DixonRole::InPhase, &in_phase}, std::pair{dicom::DixonRole::OpposedPhase, &opposed},
+                              std::pair{dicom::DixonRole::FatFraction, &vendor_ff}}) {
+    const dicom::Series* s = optional_partner(role);
+    if (s == nullptr) continue;
+    json j = {{"role", std::string(dicom::to_string(role))}, {"series_instance_uid", s->series_instance_uid},
+              {"series_description", s->series_description}, {"series_number", s->series_number}, {"image_type", s->image_type},
+              {"paired_by", role_evidence(*s)}};
+    // In- and opposed-phase are recorded (and checked for the grid); the FF map is used when present.
+    if (role == dicom::DixonRole::FatFraction || role == dicom::DixonRole::InPhase || role == dicom::DixonRole::OpposedPhase)
+      *target = load(*s);
+    j["used_for"] = role == dicom::DixonRole::FatFraction ? "fat fraction (vendor map)" : "grid check and provenance";
+    series.push_back(j);
+  }
+  return run_dixon(o, load(water_series), load(fat_series), std::move(in_phase), std::move(opposed), std::move(vendor_ff), series,
+                   progress);
+}
 
 int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
-  throw Error(ErrorCode::InvalidInput, o.input, "analyze handles CT so far; MRI analysis is not available in this version");
+  if (in.series && in.series->dixon_role != dicom::DixonRole::None) {
+    const std::string role(dicom::to_string(in.series->dixon_role));
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "a lone Dixon " + role + " image: the analysis needs the water and fat series of one acquisition (put them in "
+                "one folder, or give --water and --fat)");
+  }
+  refuse_unsupported_formats(o);
+  check_mr(in, o.input);
+  const std::string protocol = mr_protocol_name(o);
+  pseudonym_for_input(o, in);
+  mri::N4Settings n4 = mri::builtin_mr_protocol(protocol == "auto" ? "thigh-mr" : protocol).n4;
+  n4.enabled = !o.mr.no_n4;
+  const mri::MrAnalysis a = mri::analyze_weighted(in.volume, protocol, level_options(o), n4, progress);
+  json series = json::array({series_json("weighted", in.volume, in.series, "single series")});
+  write_mr_outputs(o, in, a, series);
+  return 0;
 }
 
 }  // namespace musclecsa::app

@@ -1,8 +1,9 @@
 #pragma once
-// musclecsa analyze on MRI: a T1/T2-weighted axial series or a Dixon set.
+// musclecsa analyze on MRI: a T1/T2-weighted axial series or a Dixon set (docs/mri.md).
 
 #include <CLI/CLI.hpp>
 #include <optional>
+#include <string>
 
 #include "input.h"
 #include "musclecsa/core/progress.h"
@@ -11,16 +12,22 @@ namespace musclecsa::app {
 
 struct AnalyzeOptions;
 
-struct MrAnalyzeOptions {};
+/// MRI-only options of `musclecsa analyze`.
+struct MrAnalyzeOptions {
+  std::string water;   ///< Dixon water series: a path, or a series id / list number within INPUT
+  std::string fat;     ///< Dixon fat series: a path, or a series id / list number within INPUT
+  bool no_n4 = false;  ///< T1/T2-weighted: skip N4 bias-field correction
+};
 
 /// Registers the MRI-only options of `musclecsa analyze`.
 void add_mr_analyze_options(CLI::App& analyze, MrAnalyzeOptions& o);
 
-/// Runs an MRI analysis that needs more than one series (e.g. a Dixon set) before the input is
-/// loaded as a single series; nullopt when the input is not such a case.
+/// Runs an MRI analysis that needs more than one series (a Dixon set, found in INPUT by Image Type
+/// or description, or named by --water/--fat) before the input is loaded as a single series;
+/// nullopt when the input is not such a case (a CT, a single weighted MR series, a research file).
 std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progress& progress);
 
-/// Analyses a loaded single MR series.
+/// Analyses a loaded single MR series (T1- or T2-weighted); a lone Dixon image is refused.
 int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress);
 
 }  // namespace musclecsa::app

@@ -1,0 +1,370 @@
+// Shared MRI steps: limb masks from a contrast-independent signal, the pseudo-CT, the CT
+// compartment logic run on it, MR measures per slice, side, muscle and group, marrow check.
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+
+#include "mri_internal.h"
+#include "musclecsa/core/catalog.h"
+#include "musclecsa/core/error.h"
+#include "musclecsa/core/parallel.h"
+#include "musclecsa/segment/ct_muscles.h"
+
+namespace musclecsa::mri::detail {
+namespace {
+
+/// Three passes of a separable box mean (about a Gaussian of SD radius * sqrt(3)/... ), in place.
+void box_blur(std::vector<float>& v, std::size_t nx, std::size_t ny, int radius) {
+  std::vector<float> tmp(v.size());
+  for (int pass = 0; pass < 3; ++pass) {
+    for (std::size_t j = 0; j < ny; ++j) {  // rows
+      const float* in = v.data() + j * nx;
+      float* out = tmp.data() + j * nx;
+      double sum = 0;
+      int count = 0;
+      for (int i = 0; i <= radius && i < int(nx); ++i) sum += in[i], ++count;
+      for (int i = 0; i < int(nx); ++i) {
+        out[i] = float(sum / count);
+        const int add = i + radius + 1, drop = i - radius;
+        if (add < int(nx)) sum += in[add], ++count;
+        if (drop >= 0) sum -= in[drop], --count;
+      }
+    }
+    for (std::size_t i = 0; i < nx; ++i) {  // columns
+      double sum = 0;
+      int count = 0;
+      for (int j = 0; j <= radius && j < int(ny); ++j) sum += tmp[i + nx * std::size_t(j)], ++count;
+      for (int j = 0; j < int(ny); ++j) {
+        v[i + nx * std::size_t(j)] = float(sum / count);
+        const int add = j + radius + 1, drop = j - radius;
+        if (add < int(ny)) sum += tmp[i + nx * std::size_t(add)], ++count;
+        if (drop >= 0) sum -= tmp[i + nx * std::size_t(drop)], --count;
+      }
+    }
+  }
+}
+
+double median_of(std::vector<float>& v) {
+  if (v.empty()) return 0;
+  const std::size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + long(mid), v.end());
+  return v[mid];
+}
+
+}  // namespace
+
+LimbMasks limb_masks(const ScalarVolume& signal, double body_fraction, Progress& progress, double fixed_level) {
+  const Geometry& g = signal.geometry;
+  const std::size_t nx = g.size[0], ny = g.size[1], nz = g.size[2], n = nx * ny;
+  LimbMasks m;
+  m.local_level = Image<float>(g);
+  m.limb = Image<std::uint8_t>(g);
+  m.depth_mm = Image<float>(g);
+  // Tissue level of the volume: median of the bright half above 30% of the 99th percentile.
+  std::vector<float> sample;
+  for (std::size_t o = 0; o < signal.voxels.size(); o += 7) sample.push_back(signal.voxels[o]);
+  std::vector<float> sorted = sample;
+  std::sort(sorted.begin(), sorted.end());
+  const double p99 = sorted.empty() ? 0 : sorted[std::size_t(0.99 * double(sorted.size() - 1))];
+  std::vector<float> tissue;
+  for (float v : sample)
+    if (v > 0.3 * p99) tissue.push_back(v);
+  m.tissue_level = fixed_level > 0 ? fixed_level : median_of(tissue);
+  const double level = m.tissue_level;
+  if (!(level > 0)) return m;
+  const int radius = std::max(2, int(std::lround(12.0 / g.spacing_mm[0])));
+  const double dx = g.spacing_mm[0], dy = g.spacing_mm[1], dd = std::hypot(dx, dy);
+  parallel_for(nz, progress, "MR limb masks", 0.1, [&](std::size_t k) {
+    const float* s = signal.slice(k);
+    // Local tissue level: normalised convolution of the tissue pixels (bias-field robust).
+    std::vector<float> num(n), den(n);
+    for (std::size_t o = 0; o < n; ++o) {
+      const bool t = s[o] > 0.5 * level;
+      num[o] = t ? s[o] : 0.0f;
+      den[o] = t ? 1.0f : 0.0f;
+    }
+    float* local = m.local_level.slice(k);
+    if (fixed_level > 0) {
+      std::fill(local, local + n, float(fixed_level));
+    } else {
+      box_blur(num, nx, ny, radius);
+      box_blur(den, nx, ny, radius);
+      for (std::size_t o = 0; o < n; ++o) local[o] = den[o] > 0.02f ? num[o] / den[o] : float(level);
+    }
+    // Outside: flood from the border through non-body pixels (4-connected).
+    std::vector<std::uint8_t> outside(n, 0);
+    std::deque<std::size_t> queue;
+    auto seed = [&](std::size_t o) {
+      if (!outside[o] && !(s[o] > body_fraction * local[o])) outside[o] = 1, queue.push_back(o);
+    };
+    for (std::size_t i = 0; i < nx; ++i) seed(i), seed(i + nx * (ny - 1));
+    for (std::size_t j = 0; j < ny; ++j) seed(nx * j), seed(nx - 1 + nx * j);
+    while (!queue.empty()) {
+      const std::size_t o = queue.front();
+      queue.pop_front();
+      const std::size_t i = o % nx, j = o / nx;
+      if (i > 0) seed(o - 1);
+      if (i + 1 < nx) seed(o + 1);
+      if (j > 0) seed(o - nx);
+      if (j + 1 < ny) seed(o + nx);
+    }
+    std::uint8_t* limb = m.limb.slice(k);
+    float* depth = m.depth_mm.slice(k);
+    const float big = 1e9f;
+    for (std::size_t o = 0; o < n; ++o) {
+      limb[o] = outside[o] ? 0 : 1;
+      depth[o] = outside[o] ? 0.0f : big;
+    }
+    // Chamfer distance (mm) to the outside, two passes.
+    for (std::size_t j = 0; j < ny; ++j)
+      for (std::size_t i = 0; i < nx; ++i) {
+        const std::size_t o = i + nx * j;
+        if (depth[o] == 0) continue;
+        float d = big;
+        if (i == 0 || j == 0 || i + 1 == nx) d = float(std::min(dx, dy));  // the border counts as outside
+        if (i > 0) d = std::min(d, depth[o - 1] + float(dx));
+        if (j > 0) d = std::min(d, depth[o - nx] + float(dy));
+        if (i > 0 && j > 0) d = std::min(d, depth[o - nx - 1] + float(dd));
+        if (i + 1 < nx && j > 0) d = std::min(d, depth[o - nx + 1] + float(dd));
+        depth[o] = d;
+      }
+    for (std::size_t jj = ny; jj-- > 0;)
+      for (std::size_t ii = nx; ii-- > 0;) {
+        const std::size_t o = ii + nx * jj;
+        if (depth[o] == 0) continue;
+        float d = depth[o];
+        if (jj + 1 == ny) d = std::min(d, float(std::min(dx, dy)));
+        if (ii + 1 < nx) d = std::min(d, depth[o + 1] + float(dx));
+        if (jj + 1 < ny) d = std::min(d, depth[o + nx] + float(dy));
+        if (ii + 1 < nx && jj + 1 < ny) d = std::min(d, depth[o + nx + 1] + float(dd));
+        if (ii > 0 && jj + 1 < ny) d = std::min(d, depth[o + nx - 1] + float(dd));
+        depth[o] = d;
+      }
+    return true;
+  });
+  return m;
+}
+
+ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, const Image<float>& fat_part,
+                            double void_fraction) {
+  ScalarVolume ct(signal.geometry, -1000.0f);
+  ct.modality = Modality::CT;
+  ct.unit_ucum = "[hnsf'U]";
+  ct.source = signal.source;
+  for (std::size_t o = 0; o < ct.voxels.size(); ++o) {
+    if (!masks.limb.voxels[o]) continue;
+    const bool deep = masks.depth_mm.voxels[o] > 2.0f;
+    if (deep && signal.voxels[o] < void_fraction * masks.local_level.voxels[o]) {
+      ct.voxels[o] = 1250.0f;  // signal void inside the limb: cortical bone
+    } else {
+      ct.voxels[o] = 50.0f - 150.0f * std::clamp(fat_part.voxels[o], 0.0f, 1.0f);
+    }
+  }
+  return ct;
+}
+
+namespace {
+
+struct Accumulator {
+  double area = 0, fat_area = 0, ff_sum = 0;
+  std::vector<float> ff;
+  void add(float v, double px, double threshold) {
+    area += px;
+    ff_sum += v;
+    ff.push_back(v);
+    if (v >= threshold) fat_area += px;
+  }
+  void add(const Accumulator& o) {
+    area += o.area, fat_area += o.fat_area, ff_sum += o.ff_sum;
+    ff.insert(ff.end(), o.ff.begin(), o.ff.end());
+  }
+};
+
+MrStructureMeasures structure_measures(const std::string& key, bool is_group, Accumulator a, const MrProtocol& p) {
+  MrStructureMeasures m;
+  m.structure_key = key;
+  m.is_group = is_group;
+  m.area_mm2 = a.area;
+  m.fat_area_mm2 = a.fat_area;
+  if (!a.ff.empty()) {
+    m.mean_ff = a.ff_sum / double(a.ff.size());  // unclamped voxel values: noise averages out
+    for (float& v : a.ff) v = std::clamp(v, 0.0f, 1.0f);
+    m.median_ff = median_of(a.ff);
+  }
+  m.fat_free_area_mm2 = m.area_mm2 * (1 - m.mean_ff);
+  m.mercuri = p.mercuri.grade_for(m.mean_ff);
+  return m;
+}
+
+MrSideMeasures measure_side(const MrAnalysis& a, std::size_t k, Side side) {
+  const auto& catalog = LabelCatalog::standard();
+  const MrProtocol& p = a.protocol;
+  const double px = a.ff.ff.geometry.pixel_area_mm2();
+  const std::size_t n = a.ff.ff.geometry.slice_voxel_count();
+  const LabelId* labels = a.segmentation.labels.slice(k);
+  const float* ff = a.ff.ff.slice(k);
+  MrSideMeasures m;
+  m.side = side;
+  std::map<std::string, Accumulator> per_muscle;
+  Accumulator muscle_all, sat, marrow;
+  for (std::size_t o = 0; o < n; ++o) {
+    if (labels[o] == 0) continue;
+    const auto d = catalog.decode(labels[o]);
+    if (!d || d->side != side) continue;
+    const Structure& st = *d->structure;
+    m.limb_area_mm2 += px;
+    if (st.key == "skin") {
+      m.skin_area_mm2 += px;
+      continue;
+    }
+    if (st.key == "subcutaneous_fat") {
+      m.subcutaneous_fat_area_mm2 += px;
+      sat.add(ff[o], px, p.fat_ff_threshold);
+      continue;
+    }
+    m.compartment_area_mm2 += px;
+    if (st.kind == StructureKind::Bone || st.key == "bone_marrow") {
+      m.bone_area_mm2 += px;
+      if (st.key == "bone_marrow") marrow.add(ff[o], px, p.fat_ff_threshold);
+      continue;
+    }
+    if (ff[o] >= p.fat_ff_threshold) m.imat_area_mm2 += px;
+    if (st.kind == StructureKind::Muscle || st.key == "skeletal_muscle") {
+      muscle_all.add(ff[o], px, p.fat_ff_threshold);
+      if (st.kind == StructureKind::Muscle) per_muscle[st.key].add(ff[o], px, p.fat_ff_threshold);
+    }
+  }
+  const MrStructureMeasures all = structure_measures("skeletal_muscle", true, muscle_all, p);
+  m.muscle_area_mm2 = all.area_mm2;
+  m.muscle_mean_ff = all.mean_ff;
+  m.muscle_median_ff = all.median_ff;
+  m.fat_free_muscle_area_mm2 = all.fat_free_area_mm2;
+  m.subcutaneous_fat_mean_ff = sat.ff.empty() ? 0 : sat.ff_sum / double(sat.ff.size());
+  m.marrow_mean_ff = marrow.ff.empty() ? 0 : marrow.ff_sum / double(marrow.ff.size());
+  const BodyRegion region = p.compartments.region;
+  for (const Structure* muscle : catalog.muscles_of(region)) {
+    auto it = per_muscle.find(muscle->key);
+    if (it == per_muscle.end()) continue;
+    m.structures.push_back(structure_measures(muscle->key, false, it->second, p));
+  }
+  for (const Structure* group : catalog.reporting_groups_of(region)) {
+    if (group->kind != StructureKind::MuscleGroup) continue;  // muscles reported alone are listed above
+    Accumulator sum;
+    bool any = false;
+    for (const Structure* member : catalog.members_of(group->key)) {
+      auto it = per_muscle.find(member->key);
+      if (it == per_muscle.end()) continue;
+      sum.add(it->second);
+      any = true;
+    }
+    if (any) m.structures.push_back(structure_measures(group->key, true, std::move(sum), p));
+  }
+  return m;
+}
+
+/// In-plane linear upsampling by 2 onto a grid whose even samples are the original voxel centres
+/// (size 2n - 1): the CT logic then follows septa at half the pixel size, and the labels at the
+/// original centres are read back exactly.
+ScalarVolume upsample2(const ScalarVolume& v) {
+  const Geometry& g = v.geometry;
+  Geometry f = g;
+  f.size[0] = 2 * g.size[0] - 1, f.size[1] = 2 * g.size[1] - 1;
+  f.spacing_mm[0] = g.spacing_mm[0] / 2, f.spacing_mm[1] = g.spacing_mm[1] / 2;
+  ScalarVolume out(f);
+  out.modality = v.modality, out.unit_ucum = v.unit_ucum, out.source = v.source;
+  const std::size_t nx = g.size[0], ny = g.size[1], fx = f.size[0], fy = f.size[1];
+  for (std::size_t k = 0; k < g.size[2]; ++k) {
+    const float* in = v.slice(k);
+    float* o = out.slice(k);
+    for (std::size_t j = 0; j < fy; ++j)
+      for (std::size_t i = 0; i < fx; ++i) {
+        const std::size_t i0 = i / 2, j0 = j / 2, i1 = std::min(nx - 1, i0 + (i & 1)), j1 = std::min(ny - 1, j0 + (j & 1));
+        o[i + fx * j] = 0.25f * (in[i0 + nx * j0] + in[i1 + nx * j0] + in[i0 + nx * j1] + in[i1 + nx * j1]);
+      }
+  }
+  return out;
+}
+
+}  // namespace
+
+void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const quantify::LevelOptions& level,
+                         Progress& progress) {
+  // Coarse pixels (> 1 mm) are segmented on a 2x finer grid (docs/mri.md); labels are read back at
+  // the original voxel centres.
+  const bool fine = a.pseudo_ct.geometry.spacing_mm[0] > 1.0 || a.pseudo_ct.geometry.spacing_mm[1] > 1.0;
+  const ScalarVolume fine_ct = fine ? upsample2(a.pseudo_ct) : ScalarVolume();
+  const ScalarVolume& seg_ct = fine ? fine_ct : a.pseudo_ct;
+  // Protocol: as CT's "auto", one bone per leg is a thigh, two a calf.
+  std::optional<segment::TissueSegmentation> probe;
+  if (protocol_name == "auto") {
+    a.protocol = builtin_mr_protocol("thigh-mr");
+    probe = segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress);
+    int one = 0, two = 0;
+    for (const auto& s : probe->slices)
+      for (const auto& leg : s.legs) {
+        if (leg.bone_count == 1) ++one;
+        if (leg.bone_count == 2) ++two;
+      }
+    a.protocol_decision = "auto: " + std::to_string(one) + " leg-slice(s) with one bone, " + std::to_string(two) + " with two";
+    if (two > one) {
+      a.protocol = builtin_mr_protocol("calf-mr");
+      probe.reset();
+    }
+  } else {
+    a.protocol = builtin_mr_protocol(protocol_name);
+  }
+  a.segmentation = probe ? std::move(*probe) : segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress);
+  segment::segment_ct_muscles(seg_ct, a.protocol.compartments, a.segmentation, progress);
+  if (fine) {
+    const Geometry& g = a.pseudo_ct.geometry;
+    LabelMap labels(g);
+    const std::size_t fx = seg_ct.geometry.size[0];
+    for (std::size_t k = 0; k < g.size[2]; ++k)
+      for (std::size_t j = 0; j < g.size[1]; ++j)
+        for (std::size_t i = 0; i < g.size[0]; ++i)
+          labels.slice(k)[i + g.size[0] * j] = a.segmentation.labels.slice(k)[2 * i + fx * 2 * j];
+    a.segmentation.labels = std::move(labels);
+    a.notes.push_back("pixels larger than 1 mm: compartments and muscles segmented on a 2x finer in-plane grid (linear "
+                      "interpolation), labels read back at the voxel centres");
+  }
+  a.compartments = quantify::measure_ct(a.pseudo_ct, a.segmentation, a.protocol.compartments, level);
+  a.qc_flags.insert(a.qc_flags.end(), a.segmentation.qc_flags.begin(), a.segmentation.qc_flags.end());
+  for (const auto& note : a.segmentation.notes) a.notes.push_back(note);
+  for (const auto& note : a.compartments.notes)
+    if (std::find(a.notes.begin(), a.notes.end(), note) == a.notes.end()) a.notes.push_back(note);
+  for (const auto& flag : a.compartments.qc_flags)
+    if (std::find(a.qc_flags.begin(), a.qc_flags.end(), flag) == a.qc_flags.end()) a.qc_flags.push_back(flag);
+
+  const Geometry& g = a.ff.ff.geometry;
+  a.slices.resize(g.size[2]);
+  bool marrow_low = false;
+  for (std::size_t k = 0; k < g.size[2]; ++k) {
+    MrSliceMeasures& s = a.slices[k];
+    s.slice_index = int(k);
+    s.z_mm = g.index_to_lps({0, 0, double(k)}).z;
+    if (k < a.segmentation.slices.size()) s.qc_flags = a.segmentation.slices[k].qc_flags;
+    for (Side side : {Side::Right, Side::Left}) {
+      MrSideMeasures m = measure_side(a, k, side);
+      if (m.limb_area_mm2 <= 0) continue;
+      // Marrow should read fatty (yellow marrow in adults): low FF there suggests a fat-water swap.
+      if (a.kind == "dixon" && m.bone_area_mm2 > 0 && m.marrow_mean_ff > 0 && m.marrow_mean_ff < a.protocol.marrow_low_ff) {
+        SwapFinding f;
+        f.slice_index = int(k);
+        f.side = side;
+        f.check = "marrow";
+        f.measured_ff = m.marrow_mean_ff;
+        f.description = "bone marrow reads FF " + std::to_string(int(std::lround(100 * m.marrow_mean_ff))) +
+                        "% (expected fatty): fat-water swap suspected (or red marrow)";
+        a.swaps.push_back(f);
+        s.qc_flags.push_back("marrow_fat_fraction_low");
+        marrow_low = true;
+      }
+      s.sides.push_back(std::move(m));
+    }
+  }
+  if (marrow_low) a.qc_flags.push_back("marrow_fat_fraction_low");
+}
+
+}  // namespace musclecsa::mri::detail
