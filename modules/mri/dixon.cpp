@@ -36,8 +36,8 @@ void check_axial(const ScalarVolume& v, const std::string& what) {
 
 double estimate_noise_sd(const ScalarVolume& image) {
   std::vector<float> sample;
-  sample.reserve(image.voxels.size() / 3 + 1);
-  for (std::size_t o = 0; o < image.voxels.size(); o += 3) sample.push_back(image.voxels[o]);
+  sample.reserve(image.voxels.size() / 7 + 1);
+  for (std::size_t o = 0; o < image.voxels.size(); o += 7) sample.push_back(image.voxels[o]);
   if (sample.size() < 100) return 0;
   std::vector<float> sorted = sample;
   const std::size_t i99 = std::size_t(0.99 * double(sorted.size() - 1));
@@ -197,13 +197,12 @@ MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const 
 
   MrAnalysis a;
   a.kind = "dixon";
-  const Geometry& g = d.water.geometry;
+  const Geometry g = d.water.geometry;
   FatFractionMap& map = a.ff;
   map.noise_sd_water = estimate_noise_sd(d.water);
   map.noise_sd_fat = estimate_noise_sd(d.fat);
   const double sw = map.noise_sd_water, sf = map.noise_sd_fat;
   map.signal = d.water;
-  map.signal.source.series_description = d.water.source.series_description;
   map.ff = Image<float>(g);
   map.defined = Image<std::uint8_t>(g);
   // Rician noise floor: a magnitude M of a zero signal is Rayleigh (mean 1.25 sigma), which biases
@@ -213,18 +212,24 @@ MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const 
     const double x = m * m - kRicianFloorFactor * sigma * sigma;
     return x >= 0 ? std::sqrt(x) : -std::sqrt(-x);
   };
-  std::vector<float> raw_sum(g.voxel_count());
-  for (std::size_t o = 0; o < g.voxel_count(); ++o) {
-    const double w = d.water.voxels[o], f = d.fat.voxels[o];
-    const double wc = denoise(w, sw), fc = denoise(f, sf);
-    map.signal.voxels[o] = float(std::max(0.0, wc + fc));
-    raw_sum[o] = float(w + f);
-    map.ff.voxels[o] = wc + fc > 0 ? float(std::clamp(fc / (wc + fc), -0.1, 1.1)) : 0.0f;
-  }
+  const std::size_t per_slice_voxels = g.slice_voxel_count();
+  parallel_for(g.size[2], progress, "fat fraction", 0.05, [&](std::size_t k) {
+    for (std::size_t o = k * per_slice_voxels; o < (k + 1) * per_slice_voxels; ++o) {
+      const double w = d.water.voxels[o], f = d.fat.voxels[o];
+      const double wc = denoise(w, sw), fc = denoise(f, sf);
+      map.signal.voxels[o] = float(std::max(0.0, wc + fc));
+      map.ff.voxels[o] = wc + fc > 0 ? float(std::clamp(fc / (wc + fc), -0.1, 1.1)) : 0.0f;
+    }
+    return true;
+  });
   const double sigma = std::max(sw, sf);
-  const detail::LimbMasks masks = detail::limb_masks(map.signal, probe_protocol.body_fraction, progress);
+  detail::LimbMasks masks = detail::limb_masks(map.signal, probe_protocol.body_fraction, progress);
   const double floor = sigma > 0 ? probe_protocol.noise_floor_sd * sigma : 0.02 * masks.tissue_level;
-  for (std::size_t o = 0; o < g.voxel_count(); ++o) map.defined.voxels[o] = raw_sum[o] > floor ? 1 : 0;
+  for (std::size_t o = 0; o < g.voxel_count(); ++o) map.defined.voxels[o] = d.water.voxels[o] + d.fat.voxels[o] > floor ? 1 : 0;
+  // The magnitudes are not needed any more (the FF map and W + F carry on): free them early.
+  const SourceSeries water_source = d.water.source;
+  d.water = ScalarVolume();
+  d.fat = ScalarVolume();
   map.method = "magnitude_dixon_noise_corrected";
   if (d.vendor_fat_fraction) {
     // Vendor maps come as fractions, percent or per mille: the scale follows from the range.
@@ -292,13 +297,16 @@ MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const 
     }
   }
   // Fat volume fraction per voxel for the pseudo-CT: FF x signal / local tissue level.
-  Image<float> fat_part(g);
-  for (std::size_t o = 0; o < g.voxel_count(); ++o)
-    fat_part.voxels[o] = map.defined.voxels[o] && masks.local_level.voxels[o] > 0
-                             ? float(map.ff.voxels[o] * map.signal.voxels[o] / masks.local_level.voxels[o])
-                             : 0.0f;
-  a.pseudo_ct = detail::make_pseudo_ct(map.signal, masks, fat_part, probe_protocol.void_fraction);
-  a.pseudo_ct.source = d.water.source;
+  {
+    Image<float> fat_part(g);
+    for (std::size_t o = 0; o < g.voxel_count(); ++o)
+      fat_part.voxels[o] = map.defined.voxels[o] && masks.local_level.voxels[o] > 0
+                               ? float(map.ff.voxels[o] * map.signal.voxels[o] / masks.local_level.voxels[o])
+                               : 0.0f;
+    a.pseudo_ct = detail::make_pseudo_ct(map.signal, masks, fat_part, probe_protocol.void_fraction);
+  }
+  a.pseudo_ct.source = water_source;
+  masks = detail::LimbMasks();  // free the masks before the segmentation
   detail::segment_and_measure(a, protocol_name, level, progress);
   return a;
 }

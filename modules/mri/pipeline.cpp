@@ -64,10 +64,11 @@ LimbMasks limb_masks(const ScalarVolume& signal, double body_fraction, Progress&
   m.depth_mm = Image<float>(g);
   // Tissue level of the volume: median of the bright half above 30% of the 99th percentile.
   std::vector<float> sample;
-  for (std::size_t o = 0; o < signal.voxels.size(); o += 7) sample.push_back(signal.voxels[o]);
+  for (std::size_t o = 0; o < signal.voxels.size(); o += 13) sample.push_back(signal.voxels[o]);
   std::vector<float> sorted = sample;
-  std::sort(sorted.begin(), sorted.end());
-  const double p99 = sorted.empty() ? 0 : sorted[std::size_t(0.99 * double(sorted.size() - 1))];
+  const std::size_t i99 = sorted.empty() ? 0 : std::size_t(0.99 * double(sorted.size() - 1));
+  if (!sorted.empty()) std::nth_element(sorted.begin(), sorted.begin() + long(i99), sorted.end());
+  const double p99 = sorted.empty() ? 0 : sorted[i99];
   std::vector<float> tissue;
   for (float v : sample)
     if (v > 0.3 * p99) tissue.push_back(v);
@@ -78,20 +79,37 @@ LimbMasks limb_masks(const ScalarVolume& signal, double body_fraction, Progress&
   const double dx = g.spacing_mm[0], dy = g.spacing_mm[1], dd = std::hypot(dx, dy);
   parallel_for(nz, progress, "MR limb masks", 0.1, [&](std::size_t k) {
     const float* s = signal.slice(k);
-    // Local tissue level: normalised convolution of the tissue pixels (bias-field robust).
-    std::vector<float> num(n), den(n);
-    for (std::size_t o = 0; o < n; ++o) {
-      const bool t = s[o] > 0.5 * level;
-      num[o] = t ? s[o] : 0.0f;
-      den[o] = t ? 1.0f : 0.0f;
-    }
+    // Local tissue level: normalised convolution of the tissue pixels (bias-field robust), on a
+    // 4x coarser grid (the level is smooth), then bilinear back to the pixels.
     float* local = m.local_level.slice(k);
     if (fixed_level > 0) {
       std::fill(local, local + n, float(fixed_level));
     } else {
-      box_blur(num, nx, ny, radius);
-      box_blur(den, nx, ny, radius);
-      for (std::size_t o = 0; o < n; ++o) local[o] = den[o] > 0.02f ? num[o] / den[o] : float(level);
+      const std::size_t b = 4, cx = (nx + b - 1) / b, cy = (ny + b - 1) / b;
+      std::vector<float> num(cx * cy, 0.0f), den(cx * cy, 0.0f);
+      for (std::size_t j = 0; j < ny; ++j)
+        for (std::size_t i = 0; i < nx; ++i) {
+          const float v = s[i + nx * j];
+          if (v > 0.5 * level) num[i / b + cx * (j / b)] += v, den[i / b + cx * (j / b)] += 1.0f;
+        }
+      const int coarse_radius = std::max(1, int(std::lround(double(radius) / double(b))));
+      box_blur(num, cx, cy, coarse_radius);
+      box_blur(den, cx, cy, coarse_radius);
+      std::vector<float> coarse(cx * cy);
+      const float min_den = 0.02f * float(b * b);
+      for (std::size_t o = 0; o < cx * cy; ++o) coarse[o] = den[o] > min_den ? num[o] / den[o] : float(level);
+      for (std::size_t j = 0; j < ny; ++j) {
+        const double y = std::clamp((double(j) + 0.5) / double(b) - 0.5, 0.0, double(cy - 1));
+        const std::size_t j0 = std::size_t(y), j1 = std::min(cy - 1, j0 + 1);
+        const double fy = y - double(j0);
+        for (std::size_t i = 0; i < nx; ++i) {
+          const double x = std::clamp((double(i) + 0.5) / double(b) - 0.5, 0.0, double(cx - 1));
+          const std::size_t i0 = std::size_t(x), i1 = std::min(cx - 1, i0 + 1);
+          const double fx = x - double(i0);
+          local[i + nx * j] = float((1 - fy) * ((1 - fx) * coarse[i0 + cx * j0] + fx * coarse[i1 + cx * j0]) +
+                                    fy * ((1 - fx) * coarse[i0 + cx * j1] + fx * coarse[i1 + cx * j1]));
+        }
+      }
     }
     // Outside: flood from the border through non-body pixels (4-connected).
     std::vector<std::uint8_t> outside(n, 0);
