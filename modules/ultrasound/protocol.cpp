@@ -26,12 +26,12 @@ UsProtocol builtin_us_protocol(const std::string& name) {
   if (name == "rf-us") {
     p.structure_key = "rectus_femoris";
     p.description = "Rectus femoris anatomical cross-section (transverse B-mode, mid-thigh)";
-    p.min_thickness_mm = 5, p.max_thickness_mm = 45, p.min_width_mm = 15;
+    p.min_thickness_mm = 8, p.max_thickness_mm = 45, p.min_width_mm = 15;
     p.ei_correction = true, p.ei_coefficient_per_cm = 40.5278, p.ei_source = kYoung2015;
   } else if (name == "vl-us") {
     p.structure_key = "vastus_lateralis";
     p.description = "Vastus lateralis anatomical cross-section (transverse B-mode or panoramic, 50% of thigh length)";
-    p.min_thickness_mm = 5, p.max_thickness_mm = 50, p.min_width_mm = 20;
+    p.min_thickness_mm = 8, p.max_thickness_mm = 50, p.min_width_mm = 20;
     p.ei_correction = true, p.ei_coefficient_per_cm = 41.5203, p.ei_source = kYoung2015;
   } else if (name == "quadriceps-us") {
     p.structure_key = "quadriceps";
@@ -41,7 +41,7 @@ UsProtocol builtin_us_protocol(const std::string& name) {
   } else if (name == "gastrocnemius-us") {
     p.structure_key = "gastrocnemius_medial";
     p.description = "Gastrocnemius medial head cross-section (transverse B-mode, proximal calf)";
-    p.min_thickness_mm = 4, p.max_thickness_mm = 35, p.min_width_mm = 15;
+    p.min_thickness_mm = 6, p.max_thickness_mm = 35, p.min_width_mm = 15;
   } else {
     throw Error(ErrorCode::InvalidArgument, "--protocol",
                 "unknown ultrasound protocol '" + name + "'; use rf-us, vl-us, quadriceps-us or gastrocnemius-us");

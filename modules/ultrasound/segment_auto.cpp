@@ -51,33 +51,31 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   const double px_mm = detail::working_pixel_mm(image, fov);
   const double px_w = image.calibrated ? image.pixel_width_mm : px_mm;
   const double px_h = image.calibrated ? image.pixel_height_mm : px_mm;
-  // Skin line: the first field-of-view row of each column, median-smoothed.
-  std::vector<int> top(w, -1), depth(w, 0);
+  // Skin line: the first field-of-view row of each column, median-smoothed over +-4 mm (marks at
+  // the edge of the region leave notches). Rows above the region replicate its first row.
+  std::vector<int> top(w, -1), depth(w, 0), first_row(w, -1), last_row(w, -1);
   for (int i = 0; i < w; ++i) {
-    int first = -1, last = -1;
     for (int j = fov.min_y; j <= fov.max_y; ++j)
       if (fov.mask.at(i, j)) {
-        if (first < 0) first = j;
-        last = j;
+        if (first_row[i] < 0) first_row[i] = j;
+        last_row[i] = j;
       }
-    if (first >= 0 && (last - first + 1) * px_h >= 10) top[i] = first, depth[i] = last - first + 1;
+    if (first_row[i] >= 0 && (last_row[i] - first_row[i] + 1) * px_h >= 10) top[i] = first_row[i];
   }
   {
-    const int r = std::max(2, int(std::lround(1.0 / px_w)));
+    const int r = std::max(2, int(std::lround(4.0 / px_w)));
     std::vector<int> smoothed = top;
     for (int i = 0; i < w; ++i) {
       if (top[i] < 0) continue;
       std::vector<double> v;
-      for (int d = -r; d <= r; ++d)
+      for (int d = -r; d <= r; d += 2)
         if (i + d >= 0 && i + d < w && top[i + d] >= 0) v.push_back(top[i + d]);
       smoothed[i] = int(std::lround(median_of(v)));
     }
     for (int i = 0; i < w; ++i)
       if (top[i] >= 0) {
-        // Keep every flattened row inside the column's field of view.
-        const int last = top[i] + depth[i] - 1;
-        top[i] = std::max(top[i], smoothed[i]);
-        depth[i] = last - top[i] + 1;
+        top[i] = smoothed[i];
+        depth[i] = last_row[i] - top[i] + 1;
         if (depth[i] * px_h < 10) top[i] = -1, depth[i] = 0;
       }
   }
@@ -88,7 +86,7 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   for (int i = 0; i < w; ++i) {
     if (top[i] < 0) continue;
     for (int u = 0; u < hf; ++u) {
-      const int y = top[i] + std::min(u, depth[i] - 1);
+      const int y = std::clamp(top[i] + u, first_row[i], last_row[i]);
       flat.at<float>(u, i) = image.at(i, y);
     }
   }
@@ -138,11 +136,11 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   }
   cv::GaussianBlur(ridge, ridge, cv::Size(0, 0), std::max(1.0, 0.3 / px_w), std::max(1.0, 0.3 / px_h), cv::BORDER_REPLICATE);
   // Long ridges (fascia, aponeuroses) against short ones (septa inside a muscle, dots): the ridge
-  // strength averaged over +-3 mm along the line, at the best of five slopes.
-  const int half_length = std::max(3, int(std::lround(3.0 / px_w)));
+  // strength averaged over +-6 mm along the line, at the best of nine slopes.
+  const int half_length = std::max(3, int(std::lround(6.0 / px_w)));
   auto long_strength = [&](int u, int i) {
     double best = 0;
-    for (double m : {-1.0, -0.5, 0.0, 0.5, 1.0}) {
+    for (double m : {-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0}) {
       double sum = 0;
       int n = 0;
       for (int k = -half_length; k <= half_length; k += 2) {
@@ -166,10 +164,13 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   std::nth_element(positive.begin(), positive.begin() + positive.size() * 98 / 100, positive.end());
   const double scale = std::max(1e-3, double(positive[positive.size() * 98 / 100]));
 
-  // Ridge candidates per column.
-  const int K = 8;
+  // Ridge candidates per column: local maxima across the layers, ranked by the stronger of their
+  // own strength and their strength along the line (a line through a speckle dropout keeps it);
+  // a long line of the previous column without a candidate nearby is continued through the gap.
+  const int K = 12;
   const int local = std::max(1, int(std::lround(0.3 / px_h)));
   const int u_min = std::max(d, int(std::lround(0.5 / px_h)));
+  const int near_rows = std::max(2, int(std::lround(0.3 / px_h)));
   std::vector<std::vector<Candidate>> cand(w);
   for (int i = 0; i < w; ++i) {
     if (top[i] < 0) continue;
@@ -183,8 +184,16 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
       if (peak) c.push_back({u, std::min(2.0, v / scale), 0.0});
     }
     std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return x.s > y.s; });
-    if (c.size() > std::size_t(K)) c.resize(K);
+    if (c.size() > std::size_t(2 * K)) c.resize(2 * K);
     for (auto& q : c) q.s_long = std::min(2.0, long_strength(q.u, i) / scale);
+    std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return std::max(x.s, x.s_long) > std::max(y.s, y.s_long); });
+    if (c.size() > std::size_t(K)) c.resize(K);
+    if (i > 0 && top[i - 1] >= 0)
+      for (const auto& prev : cand[i - 1]) {
+        if (prev.s_long < 0.5 || prev.u + d >= depth[i]) continue;
+        const bool continued = std::any_of(c.begin(), c.end(), [&](const Candidate& q) { return std::abs(q.u - prev.u) <= near_rows; });
+        if (!continued) c.push_back({prev.u, std::min(2.0, ridge.at<float>(prev.u, i) / scale), std::min(2.0, long_strength(prev.u, i) / scale)});
+      }
     std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return x.u < y.u; });
     cand[i] = std::move(c);
   }
@@ -200,142 +209,182 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
     seed_rows.push_back({i, p.y - top[i]});
   }
 
-  // Column scores of the candidate pairs.
-  const double c0 = 1.0, w_between = protocol.layer_to_bone ? 0.3 : 1.5, w_depth = protocol.layer_to_bone ? 0.0 : 0.05;
-  const double w_jump = 0.03, w_end = 0.5;
-  // Ridges split where a muscle's boundary leaves the fascia: allow a jump of 1.5 mm, at a price.
-  const int easy_jump = std::max(2, int(std::lround(0.3 / px_h)));
-  const int max_jump = std::max(easy_jump + 2, int(std::lround(1.5 / px_h)));
-  auto jump_cost = [&](int j) { return w_jump * j + 0.06 * std::max(0, j - easy_jump); };
-  std::vector<std::vector<Pair>> pairs(w);
-  for (int i = 0; i < w; ++i) {
-    const auto& c = cand[i];
-    for (int a = 0; a < int(c.size()); ++a)
-      for (int b = a + 1; b < int(c.size()); ++b) {
-        const double t_mm = (c[b].u - c[a].u) * px_h;
-        if (t_mm < protocol.min_thickness_mm * 0.5 || t_mm > protocol.max_thickness_mm) continue;
-        bool ok = true;
-        for (const auto& [col, row] : seed_rows)
-          if (col == i && !(row > c[a].u && row < c[b].u)) ok = false;
-        if (!ok) continue;
-        double between = 0;
-        const int gap = std::max(2, int(std::lround(0.7 / px_h)));
-        for (int k = a + 1; k < b; ++k)
-          if (c[k].s > 0.6 && c[k].s_long > 0.5 && c[k].u - c[a].u > gap && c[b].u - c[k].u > gap) between += c[k].s;
-        // Both boundaries must be real ridges: the weaker one counts twice.
-        const double weaker = std::min({c[a].s, c[b].s, 1.5}), stronger = std::min(std::max(c[a].s, c[b].s), 1.5);
-        double score = 2 * weaker + 0.2 * (stronger - weaker) - c0 - w_between * between - w_depth * c[a].u * px_h / 10.0;
-        // Thinner than the protocol's minimum: only a tapering end (or a fat layer between septa).
-        if (t_mm < protocol.min_thickness_mm) score -= 2.0 * (protocol.min_thickness_mm - t_mm) / protocol.min_thickness_mm;
-        if (protocol.layer_to_bone) {
-          // The bone surface: bright with an acoustic shadow under it.
-          double above = 0, below = 0;
-          int na = 0, nb = 0;
-          for (int u = c[a].u + d; u < c[b].u - d; ++u) above += along.at<float>(u, i), ++na;
-          for (int u = c[b].u + 2 * d; u < std::min(depth[i], c[b].u + 6 * d); ++u) below += along.at<float>(u, i), ++nb;
-          if (na > 0 && nb > 0) score += 1.0 * std::clamp(1.0 - (below / nb) / std::max(1.0, above / na), 0.0, 1.0);
-        }
-        pairs[i].push_back({a, b, score});
-      }
-  }
-  // Dynamic programming: before -> run of pairs -> after.
-  const double neg = -std::numeric_limits<double>::infinity();
-  // States: a pair and the phases of its two boundaries. Going right from the muscle's left end,
-  // the superficial boundary rises to its shallowest point and then descends (phase 0, then 1);
-  // the deep boundary descends, then rises. Moves against the phase are small and paid for: a
-  // boundary does not climb back onto the fascia (the lens shape of RF, VL and gastrocnemius).
-  const bool shaped = !protocol.layer_to_bone;
-  const double w_against = 1.0;
-  std::vector<std::vector<double>> acc(w);
-  std::vector<std::vector<int>> from(w);  // state index in the previous column, -1 = entry
-  std::vector<double> after(w + 1, neg);
-  std::vector<std::pair<int, int>> after_from(w + 1, {-2, -1});  // (-2: stayed after) or (column, state)
-  auto thickness_mm = [&](int i, const Pair& p) { return (cand[i][p.b].u - cand[i][p.a].u) * px_h; };
+  // Two passes: first strict about long lines skipped between the two boundaries (another
+  // muscle's aponeurosis) and about width; when that finds no muscle as wide as expected, a second
+  // pass tolerates long bright lines inside the muscle (real muscles have intramuscular septa and
+  // aponeuroses) and accepts the protocol's minimum width.
   auto edge_column = [&](int i, int dir) { const int n = i + dir; return n < 0 || n >= w || top[n] < 0; };
-  // Cost of a boundary move `delta` (flattened rows, positive = deeper) given the expected direction
-  // (+1 deeper, -1 shallower); infinity when not allowed.
-  auto move_cost = [&](int delta, int expected) {
-    const int j = std::abs(delta);
-    if (j > max_jump) return std::numeric_limits<double>::infinity();
-    double c = jump_cost(j);
-    if (shaped && delta * expected < 0) {
-      if (j > easy_jump) return std::numeric_limits<double>::infinity();
-      c += w_against * j;
-    }
-    return c;
-  };
-  for (int i = 0; i < w; ++i) {
-    acc[i].assign(pairs[i].size() * 4, neg);
-    from[i].assign(pairs[i].size() * 4, -1);
-    // After state at i: stayed, or a run ended at i-1.
-    if (i > 0) {
-      after[i] = after[i - 1];
-      after_from[i] = {-2, -1};
-      if (i - 1 >= seed_max)
-        for (std::size_t q = 0; q < acc[i - 1].size(); ++q) {
-          if (acc[i - 1][q] == neg) continue;
-          const double v = acc[i - 1][q] - (edge_column(i - 1, +1) ? 0.0 : w_end * thickness_mm(i - 1, pairs[i - 1][q / 4]));
-          if (v > after[i]) after[i] = v, after_from[i] = {i - 1, int(q)};
+  int fov_columns = 0;
+  for (int i = 0; i < w; ++i) fov_columns += top[i] >= 0 ? 1 : 0;
+  std::vector<std::vector<Pair>> pairs;
+  std::vector<std::pair<int, int>> run;  // column, state
+  std::string failure;
+  bool found = false;
+  for (int pass = 0; pass < 2 && !found; ++pass) {
+    const double long_line = pass == 0 ? 0.4 : 0.6;
+    const double wanted_width_mm =
+        pass == 0 ? std::max(protocol.min_width_mm, std::min(2 * protocol.min_width_mm, 0.5 * fov_columns * px_w)) : protocol.min_width_mm;
+    // Column scores of the candidate pairs.
+    const double c0 = 1.0, w_between = protocol.layer_to_bone ? 0.3 : (pass == 0 ? 1.5 : 0.75), w_depth = protocol.layer_to_bone ? 0.0 : 0.05, w_thick = 0.0;
+    const double w_jump = 0.03, w_end = 0.5;
+    // Ridges split where a muscle's boundary leaves the fascia: allow a jump of 1.5 mm, at a price.
+    const int easy_jump = std::max(2, int(std::lround(0.3 / px_h)));
+    const int max_jump = std::max(easy_jump + 2, int(std::lround(1.5 / px_h)));
+    auto jump_cost = [&](int j) { return w_jump * j + 0.06 * std::max(0, j - easy_jump); };
+    pairs.assign(w, {});
+    for (int i = 0; i < w; ++i) {
+      const auto& c = cand[i];
+      for (int a = 0; a < int(c.size()); ++a)
+        for (int b = a + 1; b < int(c.size()); ++b) {
+          if (c[a].u * px_h < 2.0) continue;  // the skin line is never the muscle's top
+          const double t_mm = (c[b].u - c[a].u) * px_h;
+          if (t_mm < protocol.min_thickness_mm * 0.5 || t_mm > protocol.max_thickness_mm) continue;
+          bool ok = true;
+          for (const auto& [col, row] : seed_rows)
+            if (col == i && !(row > c[a].u && row < c[b].u)) ok = false;
+          if (!ok) continue;
+          double between = 0;
+          const int gap = std::max(2, int(std::lround(0.7 / px_h)));
+          for (int k = a + 1; k < b; ++k)
+            if (std::max(c[k].s, c[k].s_long) > 0.6 && c[k].s_long > long_line && c[k].u - c[a].u > gap && c[b].u - c[k].u > gap) between += std::max(c[k].s, c[k].s_long);
+          // Both boundaries must be real ridges: the weaker one counts twice.
+          const double sa = std::max(c[a].s, c[a].s_long), sb = std::max(c[b].s, c[b].s_long);
+          const double weaker = std::min({sa, sb, 1.5}), stronger = std::min(std::max(sa, sb), 1.5);
+          double score = 2 * weaker + 0.2 * (stronger - weaker) - c0 - w_between * between - w_depth * c[a].u * px_h / 10.0 - w_thick * t_mm;
+          // Thinner than the protocol's minimum: only a tapering end (or a fat layer between septa).
+          if (t_mm < protocol.min_thickness_mm) score -= 2.0 * (protocol.min_thickness_mm - t_mm) / protocol.min_thickness_mm;
+          if (protocol.layer_to_bone) {
+            // The bone surface: bright with an acoustic shadow under it.
+            double above = 0, below = 0;
+            int na = 0, nb = 0;
+            for (int u = c[a].u + d; u < c[b].u - d; ++u) above += along.at<float>(u, i), ++na;
+            for (int u = c[b].u + 2 * d; u < std::min(depth[i], c[b].u + 6 * d); ++u) below += along.at<float>(u, i), ++nb;
+            if (na > 0 && nb > 0) score += 1.0 * std::clamp(1.0 - (below / nb) / std::max(1.0, above / na), 0.0, 1.0);
+          }
+          pairs[i].push_back({a, b, score});
         }
     }
-    for (std::size_t st = 0; st < acc[i].size(); ++st) {
-      const Pair& pr = pairs[i][st / 4];
-      const int phase_top = int(st & 1), phase_bottom = int((st >> 1) & 1);
-      double best = neg;
-      int arg = -1;
-      // A run starts in phase 0 of both boundaries.
-      if ((i <= seed_min || seed_max < 0) && (st & 3) == 0) best = edge_column(i, -1) ? 0.0 : -w_end * thickness_mm(i, pr);
-      if (i > 0 && top[i - 1] >= 0) {
-        const auto& cp = cand[i - 1];
-        const auto& cc = cand[i];
-        for (std::size_t q = 0; q < acc[i - 1].size(); ++q) {
-          if (acc[i - 1][q] == neg) continue;
-          const int pq_top = int(q & 1), pq_bottom = int((q >> 1) & 1);
-          if (pq_top > phase_top || pq_bottom > phase_bottom) continue;  // phases only advance
-          const Pair& pq = pairs[i - 1][q / 4];
-          const double ca = move_cost(cc[pr.a].u - cp[pq.a].u, phase_top == 0 ? -1 : +1);
-          const double cb = move_cost(cc[pr.b].u - cp[pq.b].u, phase_bottom == 0 ? +1 : -1);
-          const double v = acc[i - 1][q] - ca - cb;
-          if (v > best) best = v, arg = int(q);
-        }
+    // Dynamic programming: before -> run of pairs -> after.
+    const double neg = -std::numeric_limits<double>::infinity();
+    // States: a pair and the phases of its two boundaries. Going right from the muscle's left end,
+    // the superficial boundary rises to its shallowest point and then descends (phase 0, then 1);
+    // the deep boundary descends, then rises. Moves against the phase are small and paid for: a
+    // boundary does not climb back onto the fascia (the lens shape of RF, VL and gastrocnemius).
+    const bool shaped = !protocol.layer_to_bone;
+    const double w_against = 1.0;
+    const int against_limit = std::max(1, int(std::lround(0.1 / px_h)));  // jitter only
+    std::vector<std::vector<double>> acc(w);
+    std::vector<std::vector<int>> from(w);  // state index in the previous column, -1 = entry
+    std::vector<double> after(w + 1, neg);
+    std::vector<std::pair<int, int>> after_from(w + 1, {-2, -1});  // (-2: stayed after) or (column, state)
+    auto thickness_mm = [&](int i, const Pair& p) { return (cand[i][p.b].u - cand[i][p.a].u) * px_h; };
+    // Cost of a boundary move `delta` (flattened rows, positive = deeper) given the expected direction
+    // (+1 deeper, -1 shallower); infinity when not allowed.
+    auto move_cost = [&](int delta, int expected) {
+      const int j = std::abs(delta);
+      if (j > max_jump) return std::numeric_limits<double>::infinity();
+      double c = jump_cost(j);
+      if (shaped && delta * expected < 0) {
+        if (j > against_limit) return std::numeric_limits<double>::infinity();
+        c += w_against * j;
       }
-      if (best == neg) continue;
-      acc[i][st] = best + pr.score;
-      from[i][st] = arg;
+      return c;
+    };
+    std::vector<std::vector<int>> near_prev;
+    std::vector<int> pair_index_prev;
+    for (int i = 0; i < w; ++i) {
+      if (i > 0) {
+        // Candidates of the previous column within a jump of each candidate, and its pairs by (a, b).
+        const auto& cp = cand[i - 1];
+        near_prev.assign(cand[i].size(), {});
+        for (std::size_t k = 0; k < cand[i].size(); ++k)
+          for (std::size_t q = 0; q < cp.size(); ++q)
+            if (std::abs(cand[i][k].u - cp[q].u) <= max_jump) near_prev[k].push_back(int(q));
+        pair_index_prev.assign(cp.size() * cp.size(), -1);
+        for (std::size_t q = 0; q < pairs[i - 1].size(); ++q)
+          pair_index_prev[std::size_t(pairs[i - 1][q].a) * cp.size() + pairs[i - 1][q].b] = int(q);
+      }
+      acc[i].assign(pairs[i].size() * 4, neg);
+      from[i].assign(pairs[i].size() * 4, -1);
+      // After state at i: stayed, or a run ended at i-1.
+      if (i > 0) {
+        after[i] = after[i - 1];
+        after_from[i] = {-2, -1};
+        if (i - 1 >= seed_max)
+          for (std::size_t q = 0; q < acc[i - 1].size(); ++q) {
+            if (acc[i - 1][q] == neg) continue;
+            const double v = acc[i - 1][q] - (edge_column(i - 1, +1) ? 0.0 : w_end * thickness_mm(i - 1, pairs[i - 1][q / 4]));
+            if (v > after[i]) after[i] = v, after_from[i] = {i - 1, int(q)};
+          }
+      }
+      for (std::size_t st = 0; st < acc[i].size(); ++st) {
+        const Pair& pr = pairs[i][st / 4];
+        const int phase_top = int(st & 1), phase_bottom = int((st >> 1) & 1);
+        double best = neg;
+        int arg = -1;
+        // A run starts in phase 0 of both boundaries.
+        if ((i <= seed_min || seed_max < 0) && (st & 3) == 0) best = edge_column(i, -1) ? 0.0 : -w_end * thickness_mm(i, pr);
+        if (i > 0 && top[i - 1] >= 0) {
+          const auto& cp = cand[i - 1];
+          const auto& cc = cand[i];
+          for (int qa : near_prev[pr.a])
+            for (int qb : near_prev[pr.b]) {
+              const int q_pair = pair_index_prev[std::size_t(qa) * cp.size() + qb];
+              if (q_pair < 0) continue;
+              const double ca = move_cost(cc[pr.a].u - cp[qa].u, phase_top == 0 ? -1 : +1);
+              const double cb = move_cost(cc[pr.b].u - cp[qb].u, phase_bottom == 0 ? +1 : -1);
+              if (!std::isfinite(ca) || !std::isfinite(cb)) continue;
+              for (int ph = 0; ph < 4; ++ph) {
+                if ((ph & 1) > phase_top || ((ph >> 1) & 1) > phase_bottom) continue;  // phases only advance
+                const std::size_t q = std::size_t(q_pair) * 4 + ph;
+                if (acc[i - 1][q] == neg) continue;
+                const double v = acc[i - 1][q] - ca - cb;
+                if (v > best) best = v, arg = int(q);
+              }
+            }
+        }
+        if (best == neg) continue;
+        acc[i][st] = best + pr.score;
+        from[i][st] = arg;
+      }
     }
+    // Final: the after state at w (runs that ended at the last column included).
+    after[w] = after[w - 1];
+    after_from[w] = {-2, -1};
+    if (w - 1 >= seed_max)
+      for (std::size_t q = 0; q < acc[w - 1].size(); ++q)
+        if (acc[w - 1][q] != neg && acc[w - 1][q] > after[w]) after[w] = acc[w - 1][q], after_from[w] = {w - 1, int(q)};
+    const double final_best = after[w];
+    std::pair<int, int> end = {-1, -1};
+    {
+      int i = w;
+      while (i > 0 && after_from[i].first == -2) --i;
+      if (i > 0) end = after_from[i];
+    }
+    if (end.first < 0 || !(final_best > 0)) {
+      failure = "automatic segmentation found no " + protocol.structure_key +
+                " (no pair of fascia lines enclosing a muscle of plausible thickness); give --points or an outline";
+      continue;
+    }
+    // Trace the run back.
+    run.clear();
+    for (int i = end.first, p = end.second; i >= 0 && p >= 0;) {
+      run.push_back({i, p});
+      const int q = from[i][p];
+      if (q < 0) break;
+      --i, p = q;
+    }
+    std::reverse(run.begin(), run.end());
+    const double width_mm = run.size() * px_w;
+    if (width_mm < wanted_width_mm) {
+      failure = "automatic segmentation found only a " + std::to_string(int(std::lround(width_mm))) + " mm wide " +
+                protocol.structure_key + " (at least " + std::to_string(int(protocol.min_width_mm)) +
+                " mm expected); give --points or an outline";
+      continue;
+    }
+    found = true;
   }
-  // Final: the after state at w (runs that ended at the last column included).
-  after[w] = after[w - 1];
-  after_from[w] = {-2, -1};
-  if (w - 1 >= seed_max)
-    for (std::size_t q = 0; q < acc[w - 1].size(); ++q)
-      if (acc[w - 1][q] != neg && acc[w - 1][q] > after[w]) after[w] = acc[w - 1][q], after_from[w] = {w - 1, int(q)};
-  const double final_best = after[w];
-  std::pair<int, int> end = {-1, -1};
-  {
-    int i = w;
-    while (i > 0 && after_from[i].first == -2) --i;
-    if (i > 0) end = after_from[i];
-  }
-  if (end.first < 0 || !(final_best > 0))
-    throw Error(ErrorCode::InvalidInput, "image",
-                "automatic segmentation found no " + protocol.structure_key +
-                    " (no pair of fascia lines enclosing a muscle of plausible thickness); give --points or an outline");
-  // Trace the run back.
-  std::vector<std::pair<int, int>> run;  // column, pair
-  for (int i = end.first, p = end.second; i >= 0 && p >= 0;) {
-    run.push_back({i, p});
-    const int q = from[i][p];
-    if (q < 0) break;
-    --i, p = q;
-  }
-  std::reverse(run.begin(), run.end());
-  const double width_mm = run.size() * px_w;
-  if (width_mm < protocol.min_width_mm)
-    throw Error(ErrorCode::InvalidInput, "image",
-                "automatic segmentation found only a " + std::to_string(int(std::lround(width_mm))) + " mm wide " +
-                    protocol.structure_key + " (at least " + std::to_string(int(protocol.min_width_mm)) +
-                    " mm expected); give --points or an outline");
+  if (!found) throw Error(ErrorCode::InvalidInput, "image", failure);
 
   // Inner half-maximum edges of the two ridges in each column.
   const std::size_t m = run.size();
@@ -436,7 +485,7 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   s.method = SegmentationMethod::Automatic;
   const bool cut_left = edge_column(run.front().first, -1), cut_right = edge_column(run.back().first, +1);
   // Snap to the fascia's inner edge (a short range: the ridge pair is already close).
-  contour = detail::snap_contour(image, fov, contour, 0.8, 2, inside);
+  contour = detail::snap_contour(image, fov, contour, 0.8, 2);
   s.contour = contour;
   s.mask = rasterize_polygon(contour, w, h);
   for (std::size_t n = 0; n < s.mask.on.size(); ++n) s.mask.on[n] &= fov.mask.on[n];
