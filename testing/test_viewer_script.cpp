@@ -250,14 +250,27 @@ TEST(ViewerScript, WindowNavigationAnd3dViewRunWithoutErrors) {
   TempDir dir;
   write_file(dir / "look.txt",
              "slice 0\nnext\nnext\nwheel 3\nprint\nwheel -1\nprevious\nprint\n"
+             "key Up\nkey Up\nkey Up\nprint\nkey PgDown\nprint\nkey End\nprint\nkey L\nprint\n"  // keyboard through Qt
+             "tool brush\nstructure rectus_femoris right\npaint 10 10\nkey Ctrl+Z\nkey Ctrl+Y\nkey Ctrl+Z\nkey Ctrl+S\n"
              "preset mr\npreset ct\nopacity 0.3\nhide vastus_lateralis right\nshow vastus_lateralis right\nhide femur left\n"
              "zoom 1.5\nreset-view\nrotate-3d 40\ntool contour\ntool navigate\nscreenshot " + (dir / "window.png").string() + "\n");
-  const auto r = run_command(kBinary + " view " + quoted(c.dicom) + " --results " + quoted(c.dicom_results) + " --script " +
-                             quoted(dir / "look.txt"));
+  const auto r = run_command(kBinary + " view " + quoted(c.dicom) + " --results " + quoted(c.dicom_results) + " --save " +
+                             quoted(dir / "nav") + " --script " + quoted(dir / "look.txt"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_clean_log(r.output);
-  EXPECT_NE(r.output.find("measure\tslice 5\n"), std::string::npos) << r.output;  // 0, 1, 2, then three wheel steps
-  EXPECT_NE(r.output.find("measure\tslice 3\n"), std::string::npos) << r.output;
+  std::vector<std::string> slices;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("measure\tslice ", 0) == 0) slices.push_back(line.substr(14));
+  // 0, 1, 2 and three wheel steps; back one step and one slice; Up x3; PgDown (5 slices); End; L (the level).
+  EXPECT_EQ(slices, (std::vector<std::string>{"5", "3", "6", "1", "24", std::to_string(c.level_slice)})) << r.output;
+  // Ctrl+Z, Ctrl+Y, Ctrl+Z, Ctrl+S: the brush stroke undone, redone, undone, saved.
+  std::vector<std::string> actions;
+  std::istringstream log(io::read_text(dir / "nav/edits.jsonl"));
+  for (std::string line; std::getline(log, line);) actions.push_back(json::parse(line)["action"]);
+  EXPECT_EQ(actions, (std::vector<std::string>{"brush", "undo", "redo", "undo"}));
+  const LabelMap saved = io::read_label_map(dir / "nav/labels.nii.gz");
+  EXPECT_EQ(saved.voxels, io::read_label_map(c.dicom_results / "labels.nii.gz").voxels);
   const cv::Mat png = cv::imread((dir / "window.png").string(), cv::IMREAD_COLOR);
   ASSERT_FALSE(png.empty());
   EXPECT_EQ(png.cols, 1400);

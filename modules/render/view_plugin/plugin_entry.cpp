@@ -229,6 +229,10 @@ extern "C" __attribute__((visibility("default"))) int musclecsa_view_run(ViewerM
     ViewerWindow window(*model, *o, scripted);
     window.resize(o->width_px, o->height_px);
     window.show();
+    // Keyboard shortcuts act in the active window; without a window manager (Xvfb) nothing
+    // activates it, so it is activated here.
+    window.activateWindow();
+    QApplication::setActiveWindow(&window);
     QApplication::processEvents();
     window.reset_views();
     std::optional<ScriptError> failure;

@@ -31,7 +31,7 @@ const std::map<std::string, Arity>& actions() {
       {"opacity", {1, 1}},     {"structure", {1, 2}},    {"tool", {1, 1}},        {"radius", {1, 1}},
       {"paint", {2, 1000, true}}, {"erase", {2, 1000, true}}, {"contour", {6, 1000, true}}, {"outline", {0, 0}},
       {"move-point", {3, 3}},  {"apply-contour", {0, 0}}, {"drag", {2, 1000, true}}, {"click", {2, 2, true}},
-      {"wheel", {1, 1}},          {"undo", {0, 0}},        {"redo", {0, 0}},
+      {"wheel", {1, 1}},       {"key", {1, 1}},          {"undo", {0, 0}},        {"redo", {0, 0}},
       {"hide", {1, 2}},        {"show", {1, 2}},         {"zoom", {1, 1}},        {"reset-view", {0, 0}},
       {"rotate-3d", {1, 1}},   {"print", {0, 0}},        {"screenshot", {1, 1}},  {"save", {0, 0}},
       {"quit", {0, 0}},        {"wait", {1, 1}},
@@ -133,6 +133,8 @@ void run_one(ViewerWindow& w, const ScriptAction& a, const std::string& where) {
       vtkRenderWindowInteractor* interactor = w.axial().renderer()->GetRenderWindow()->GetInteractor();
       interactor->InvokeEvent(steps > 0 ? vtkCommand::MouseWheelForwardEvent : vtkCommand::MouseWheelBackwardEvent);
     }
+  } else if (what == "key") {
+    if (!w.press_key(a.words[1])) throw ScriptError(where, "'" + a.words[1] + "' is not a key (e.g. Up, PgDown, Ctrl+Z)");
   } else if (what == "undo") {
     w.undo();
   } else if (what == "redo") {
@@ -206,8 +208,7 @@ void run_script(ViewerWindow& window, const std::filesystem::path& path, const s
     } catch (const std::exception& e) {
       throw ScriptError(where, e.what(), 4);
     }
-    window.render_now();
-    QApplication::processEvents();
+    QApplication::processEvents();  // every action has redrawn what it changed
   }
 }
 

@@ -25,6 +25,7 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <QVTKOpenGLNativeWidget.h>
+#include <QtTest/QTest>
 
 #include <vtkCamera.h>
 #include <vtkGenericOpenGLRenderWindow.h>
@@ -274,7 +275,7 @@ void ViewerWindow::build_panel() {
   shortcut(QKeySequence(Qt::Key_Enter), [this] { apply_contour(); });
   shortcut(QKeySequence(Qt::Key_Escape), [this] { set_contour({}); });
   shortcut(QKeySequence(Qt::Key_Backspace), [this] {
-    if (!contour_.empty()) contour_.pop_back(), show_path_preview(), render_now();
+    if (!contour_.empty()) contour_.pop_back(), show_path_preview(), render_axial();
   });
   shortcut(QKeySequence(Qt::Key_BracketRight), [this] { radius_box_->setValue(radius_mm_ + 1); });
   shortcut(QKeySequence(Qt::Key_BracketLeft), [this] { radius_box_->setValue(std::max(0.5, radius_mm_ - 1)); });
@@ -315,14 +316,14 @@ void ViewerWindow::set_slice(int k) {
   }
   refresh_slice_view();
   refresh_measurements();
-  render_now();
+  render_axial();
 }
 
 void ViewerWindow::set_preset(DisplayPreset preset) {
   axial_->display().window = model_.window_level(preset);
   preset_box_->setCurrentIndex(preset_box_->findData(int(preset)));
   refresh_slice_view();
-  render_now();
+  render_axial();
 }
 
 void ViewerWindow::set_opacity(double opacity) {
@@ -332,7 +333,7 @@ void ViewerWindow::set_opacity(double opacity) {
     opacity_slider_->setValue(int(std::lround(opacity * 100)));
   }
   refresh_slice_view();
-  render_now();
+  render_axial();
 }
 
 void ViewerWindow::set_tool(Tool tool) {
@@ -344,7 +345,7 @@ void ViewerWindow::set_tool(Tool tool) {
                                 "brush: left drag paints the structure", "eraser: left drag erases the structure",
                                 "contour: click points (drag a point to move it), Enter applies, O loads the outline"};
   statusBar()->showMessage(names[int(tool)]);
-  render_now();
+  render_axial();
 }
 
 void ViewerWindow::set_structure(LabelId label) {
@@ -352,7 +353,7 @@ void ViewerWindow::set_structure(LabelId label) {
   structure_ = label;
   structure_box_->setCurrentIndex(structure_box_->findData(int(label)));
   show_path_preview();
-  render_now();
+  render_axial();
 }
 
 void ViewerWindow::set_radius_mm(double radius_mm) {
@@ -384,7 +385,7 @@ void ViewerWindow::set_contour(std::vector<PixelPoint> points) {
   contour_ = std::move(points);
   dragged_vertex_ = -1;
   show_path_preview();
-  render_now();
+  render_axial();
 }
 
 void ViewerWindow::load_outline() {
@@ -397,7 +398,7 @@ void ViewerWindow::move_contour_vertex(std::size_t n, PixelPoint to) {
   if (n >= contour_.size()) throw std::runtime_error("the contour has no point " + std::to_string(n));
   contour_[n] = to;
   show_path_preview();
-  render_now();
+  render_axial();
 }
 
 std::size_t ViewerWindow::apply_contour() {
@@ -434,7 +435,7 @@ void ViewerWindow::save() {
 
 void ViewerWindow::zoom(double factor) {
   axial_->renderer()->GetActiveCamera()->Zoom(factor);
-  render_now();
+  render_axial();
 }
 
 void ViewerWindow::reset_views() {
@@ -476,10 +477,28 @@ void ViewerWindow::screenshot(const std::filesystem::path& path) {
   if (ec) throw std::runtime_error(path.string() + ": cannot write the screenshot: " + ec.message());
 }
 
+bool ViewerWindow::press_key(const std::string& key) {
+  const QKeySequence sequence = QKeySequence::fromString(QString::fromStdString(key));
+  if (sequence.count() != 1 || sequence[0] == 0 ||
+      sequence.toString(QKeySequence::PortableText).compare(QString::fromStdString(key), Qt::CaseInsensitive) != 0)
+    return false;
+  const int combined = sequence[0];
+  // Shortcuts act in the active window. Under a shared X server (tests run side by side on one
+  // Xvfb) another program may hold the X focus, so the window is made active for this key.
+  activateWindow();
+  QApplication::setActiveWindow(this);
+  axial_widget_->setFocus();
+  QTest::keyClick(axial_widget_, Qt::Key(combined & ~int(Qt::KeyboardModifierMask)),
+                  Qt::KeyboardModifiers(combined & int(Qt::KeyboardModifierMask)));
+  return true;
+}
+
 void ViewerWindow::render_now() {
   axial_window_->Render();
   surface_window_->Render();
 }
+
+void ViewerWindow::render_axial() { axial_window_->Render(); }
 
 void ViewerWindow::left_press(double x, double y) {
   const PixelPoint p = axial_->display_to_pixel(x, y);
@@ -487,7 +506,7 @@ void ViewerWindow::left_press(double x, double y) {
     stroking_ = true;
     stroke_.assign(1, p);
     show_path_preview();
-    render_now();
+    render_axial();
     return;
   }
   if (tool_ == Tool::Contour) {
@@ -500,7 +519,7 @@ void ViewerWindow::left_press(double x, double y) {
     }
     if (dragged_vertex_ < 0) contour_.push_back(p);
     show_path_preview();
-    render_now();
+    render_axial();
   }
 }
 
@@ -508,11 +527,11 @@ void ViewerWindow::mouse_move(double x, double y) {
   if (stroking_) {
     stroke_.push_back(axial_->display_to_pixel(x, y));
     show_path_preview();
-    render_now();
+    render_axial();
   } else if (dragged_vertex_ >= 0) {
     contour_[std::size_t(dragged_vertex_)] = axial_->display_to_pixel(x, y);
     show_path_preview();
-    render_now();
+    render_axial();
   }
 }
 

@@ -70,8 +70,13 @@ class ViewerWindow : public QMainWindow {
   std::vector<std::string> measurement_lines() const;
   /// The whole window as a PNG (what the user sees).
   void screenshot(const std::filesystem::path& path);
+  /// Presses a key (e.g. "Up", "Ctrl+Z") in the axial view as the keyboard would, through Qt's
+  /// event delivery and shortcuts; false when the text is not a key.
+  bool press_key(const std::string& key);
   /// Renders both views now (the script runner calls it after every action).
   void render_now();
+  /// Renders the axial view only (slice, display and tool changes leave the 3-D view as it is).
+  void render_axial();
 
   // Mouse in the axial view (VTK display coordinates), from the interactor style.
   bool wants_left_button() const { return tool_ != Tool::Navigate; }
