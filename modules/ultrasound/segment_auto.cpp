@@ -209,10 +209,10 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
     seed_rows.push_back({i, p.y - top[i]});
   }
 
-  // Two passes: first strict about long lines skipped between the two boundaries (another
-  // muscle's aponeurosis) and about width; when that finds no muscle as wide as expected, a second
-  // pass tolerates long bright lines inside the muscle (real muscles have intramuscular septa and
-  // aponeuroses) and accepts the protocol's minimum width.
+  // Passes: first strict about long lines skipped between the two boundaries (another muscle's
+  // aponeurosis) and about width (twice the protocol's minimum, or half the imaged width); when that
+  // finds no muscle as wide, the next passes tolerate more bright lines inside the muscle (real
+  // muscles have intramuscular septa and aponeuroses), the last accepting the protocol's minimum width.
   auto edge_column = [&](int i, int dir) { const int n = i + dir; return n < 0 || n >= w || top[n] < 0; };
   int fov_columns = 0;
   for (int i = 0; i < w; ++i) fov_columns += top[i] >= 0 ? 1 : 0;
@@ -220,12 +220,18 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   std::vector<std::pair<int, int>> run;  // column, state
   std::string failure;
   bool found = false;
-  for (int pass = 0; pass < 2 && !found; ++pass) {
-    const double long_line = pass == 0 ? 0.4 : 0.6;
-    const double wanted_width_mm =
-        pass == 0 ? std::max(protocol.min_width_mm, std::min(2 * protocol.min_width_mm, 0.5 * fov_columns * px_w)) : protocol.min_width_mm;
+  struct Pass {
+    double long_line, w_between;
+    bool strict_width;
+  };
+  const Pass passes[] = {{0.4, 1.5, true}, {0.6, 0.75, true}, {0.8, 0.3, true}, {0.8, 0.3, false}};
+  for (int pass = 0; pass < 4 && !found; ++pass) {
+    const double long_line = passes[pass].long_line;
+    const double wanted_width_mm = passes[pass].strict_width
+                                       ? std::max(protocol.min_width_mm, std::min(2 * protocol.min_width_mm, 0.5 * fov_columns * px_w))
+                                       : protocol.min_width_mm;
     // Column scores of the candidate pairs.
-    const double c0 = 1.0, w_between = protocol.layer_to_bone ? 0.3 : (pass == 0 ? 1.5 : 0.75), w_depth = protocol.layer_to_bone ? 0.0 : 0.05, w_thick = 0.0;
+    const double c0 = 1.0, w_between = protocol.layer_to_bone ? 0.3 : passes[pass].w_between, w_depth = protocol.layer_to_bone ? 0.0 : 0.05, w_thick = -0.02;
     const double w_jump = 0.03, w_end = 0.5;
     // Ridges split where a muscle's boundary leaves the fascia: allow a jump of 1.5 mm, at a price.
     const int easy_jump = std::max(2, int(std::lround(0.3 / px_h)));
@@ -252,7 +258,7 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
           const double weaker = std::min({sa, sb, 1.5}), stronger = std::min(std::max(sa, sb), 1.5);
           double score = 2 * weaker + 0.2 * (stronger - weaker) - c0 - w_between * between - w_depth * c[a].u * px_h / 10.0 - w_thick * t_mm;
           // Thinner than the protocol's minimum: only a tapering end (or a fat layer between septa).
-          if (t_mm < protocol.min_thickness_mm) score -= 2.0 * (protocol.min_thickness_mm - t_mm) / protocol.min_thickness_mm;
+          if (t_mm < protocol.min_thickness_mm) score -= 4.0 * (protocol.min_thickness_mm - t_mm) / protocol.min_thickness_mm;
           if (protocol.layer_to_bone) {
             // The bone surface: bright with an acoustic shadow under it.
             double above = 0, below = 0;
