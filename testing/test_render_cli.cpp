@@ -29,6 +29,7 @@ struct ViewerCase {
   std::filesystem::path dicom, dicom_results;  ///< CT phantom (DICOM), analysed
   std::filesystem::path nifti, nifti_results;  ///< the same CT as NIfTI, analysed with --modality ct
   std::filesystem::path us_dicom, us_labels;   ///< ultrasound phantom and its truth labels folder
+  std::filesystem::path us_results;            ///< its ultrasound analysis (mask.png, results.json)
   int level_slice = -1;                        ///< the standard level slice of both analyses
 };
 const ViewerCase& viewer_case();

@@ -26,6 +26,7 @@ struct ViewerCase {
   std::filesystem::path dicom, dicom_results;
   std::filesystem::path nifti, nifti_results;
   std::filesystem::path us_dicom, us_labels;
+  std::filesystem::path us_results;
   int level_slice = -1;
 };
 
@@ -43,6 +44,7 @@ void make_case(const ViewerCase& c) {
   run(binary + " convert " + quoted(c.dicom) + " " + quoted(c.nifti) + " --quiet");
   run(binary + " analyze " + quoted(c.nifti) + " --modality ct --quiet --out " + quoted(c.nifti_results));
   run(binary + " phantom --anatomy thigh --modality us --quiet --out " + quoted(c.root / "us"));
+  run(binary + " analyze " + quoted(c.us_dicom) + " --quiet --out " + quoted(c.us_results));
   musclecsa::io::write_text_atomically(c.root / "complete", "made by test_viewer_case.cpp\n");
 }
 
@@ -55,6 +57,7 @@ ViewerCase paths_in(const std::filesystem::path& root) {
   c.nifti_results = root / "an-nifti";
   c.us_dicom = root / "us/dicom/us";
   c.us_labels = root / "us/truth";
+  c.us_results = root / "us-an";
   return c;
 }
 
@@ -67,7 +70,7 @@ const ViewerCase& viewer_case() {
   const fs::path binary = MUSCLECSA_BINARY;
   const auto stamp = fs::last_write_time(binary).time_since_epoch().count();
   const fs::path cache = binary.parent_path().parent_path() / "testing-cache";
-  const fs::path root = cache / ("viewer-case-" + std::to_string(stamp));
+  const fs::path root = cache / ("viewer-case-v2-" + std::to_string(stamp));
   if (!fs::exists(root / "complete")) {
     fs::create_directories(cache);
     std::error_code ec;

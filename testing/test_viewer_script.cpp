@@ -32,6 +32,7 @@ struct ViewerCase {
   std::filesystem::path dicom, dicom_results;  ///< CT phantom (DICOM), analysed
   std::filesystem::path nifti, nifti_results;  ///< the same CT as NIfTI, analysed with --modality ct
   std::filesystem::path us_dicom, us_labels;   ///< ultrasound phantom and its truth labels folder
+  std::filesystem::path us_results;            ///< its ultrasound analysis (mask.png, results.json)
   int level_slice = -1;                        ///< the standard level slice of both analyses
 };
 const ViewerCase& viewer_case();
@@ -325,4 +326,32 @@ TEST(ViewerScript, UltrasoundOpensWithItsLabelsAndSavesEdits) {
   const LabelMap saved = io::read_label_map(dir / "us-edit/labels.nii.gz");
   for (std::size_t o : erased) EXPECT_EQ(saved.voxels[o], 0);
   EXPECT_TRUE(std::filesystem::exists(dir / "us-edit/edits.jsonl"));
+}
+
+TEST(ViewerScript, UltrasoundAnalysisIsMeasuredAgainOnTheEditedOutline) {
+  const ViewerCase& c = viewer_case();
+  TempDir dir;
+  const auto before = json::parse(io::read_text(c.us_results / "results.json"));
+  const std::string muscle = before["measurements"][0]["structure"];
+  // Erase a disc in the middle of the analysed muscle's outline.
+  double sum_x = 0, sum_y = 0;
+  const auto& contour = before["ultrasound"]["contour_px"];
+  for (const auto& p : contour) sum_x += p[0].get<double>(), sum_y += p[1].get<double>();
+  const int ci = int(sum_x / double(contour.size())), cj = int(sum_y / double(contour.size()));
+  write_file(dir / "us.txt", "structure " + muscle + " right\ntool eraser\nradius 3\nerase " + std::to_string(ci) + " " +
+                                 std::to_string(cj) + "\nprint\nsave\n");
+  const auto r = run_command(kBinary + " view " + quoted(c.us_dicom) + " --results " + quoted(c.us_results) + " --save " +
+                             quoted(dir / "edited") + " --script " + quoted(dir / "us.txt"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_clean_log(r.output);
+  const auto entry = json::parse(io::read_text(dir / "edited/edits.jsonl"));
+  const int erased = entry["voxels_changed"];
+  ASSERT_GT(erased, 100);
+  const auto after = json::parse(io::read_text(dir / "edited/results.json"));
+  EXPECT_EQ(after["ultrasound"]["area_px"].get<int>(), before["ultrasound"]["area_px"].get<int>() - erased);
+  EXPECT_EQ(after["ultrasound"]["method"], "manual");
+  EXPECT_TRUE(std::filesystem::exists(dir / "edited/mask.png"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "edited/.edited-mask.bmp"));
+  const io::BitmapImage mask = io::read_bitmap(dir / "edited/mask.png", std::nullopt);
+  EXPECT_EQ(mask.image.voxels[std::size_t(ci) + mask.image.geometry.size[0] * std::size_t(cj)], 0.0f);
 }

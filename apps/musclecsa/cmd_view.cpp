@@ -334,23 +334,9 @@ std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs
       const std::string protocol = c->results.value("protocol", json::object()).value("name", "auto");
       o.protocol = protocol == "rf-us" || protocol == "vl-us" || protocol == "quadriceps-us" || protocol == "gastrocnemius-us" ? protocol : "auto";
       o.us.pixel_size_mm = pixel_size;
-      // The ultrasound options are being extended alongside this file (analyze_us.h): the outline,
-      // frame and side are set where the analysis has them; without an outline option the edited
-      // mask cannot be measured, and saving says so rather than measuring the automatic outline.
-      const bool measured = [&](auto& us_options) {
-        if constexpr (requires { us_options.outline = std::string(); }) {
-          us_options.outline = mask.string();
-          if constexpr (requires { us_options.frame = c->frame; })
-            if (in->volume.geometry.size[2] > 1) us_options.frame = c->frame;
-          if constexpr (requires { us_options.side = std::string(); })
-            if (c->side == "right" || c->side == "left") us_options.side = c->side;
-          return true;
-        } else {
-          return false;
-        }
-      }(o.us);
-      if (!measured)
-        throw Error(ErrorCode::Internal, folder.string(), "this build's ultrasound analysis cannot measure an edited outline");
+      o.us.outline = mask.string();
+      if (in->volume.geometry.size[2] > 1) o.us.frame = c->frame;
+      if (c->side == "right" || c->side == "left") o.us.side = c->side;
       LoadedInput copy = *in;
       NullProgress silent;
       try {
