@@ -331,6 +331,22 @@ TEST(MrDixon, UnswappedPhantomsRaiseNoSwapFlag) {
   }
 }
 
+// Muscle beyond ~50% fat reads as fat to the compartment logic (its area goes to IMAT or subcutaneous fat): the slice is
+// flagged, never reported silently (docs/mri.md, limits).
+TEST(MrDixon, MuscleInfiltratedBeyondHalfFatIsFlaggedNotSilentlyLost) {
+  NullProgress progress;
+  auto p = dixon_params(phantom::Anatomy::Thigh, 3);
+  p.slices = 6;
+  p.infiltration["vastus_lateralis"] = {0.7, phantom::FatPattern::Diffuse};
+  const auto a = run(phantom::make_phantom(p, progress), "thigh-mr");
+  EXPECT_TRUE(has_flag(a.qc_flags, "fatty_muscle_counted_as_fat"));
+  int flagged = 0;
+  for (const auto& s : a.slices) flagged += has_flag(s.qc_flags, "fatty_muscle_counted_as_fat");
+  EXPECT_GE(flagged, 4);
+  p.infiltration["vastus_lateralis"] = {0.3, phantom::FatPattern::Diffuse};
+  EXPECT_FALSE(has_flag(run(phantom::make_phantom(p, progress), "thigh-mr").qc_flags, "fatty_muscle_counted_as_fat"));
+}
+
 // A coil bias field of +-30% moves no group CSA by more than 2% (the body and bone thresholds are
 // relative to the local tissue level, and FF is a ratio).
 TEST(MrDixon, BiasFieldOf30PercentMovesCsaByLessThan2Percent) {

@@ -357,7 +357,7 @@ void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const 
 
   const Geometry& g = a.ff.ff.geometry;
   a.slices.resize(g.size[2]);
-  bool marrow_low = false;
+  bool marrow_low = false, fatty_muscle = false;
   for (std::size_t k = 0; k < g.size[2]; ++k) {
     MrSliceMeasures& s = a.slices[k];
     s.slice_index = int(k);
@@ -381,8 +381,46 @@ void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const 
       }
       s.sides.push_back(std::move(m));
     }
+    // Muscle infiltrated beyond ~50% fat looks like fat to the compartment logic: its territory
+    // becomes IMAT, or subcutaneous fat when it lies under the fascia. Pure fat reads near 100%; a
+    // block of such voxels reading 45-90% (every neighbour too, so not a partial-volume edge) is
+    // such a muscle: flag it.
+    const std::size_t nx = g.size[0], ny = g.size[1];
+    const LabelId* labels = a.segmentation.labels.slice(k);
+    const float* ff = a.ff.ff.slice(k);
+    const auto& catalog = LabelCatalog::standard();
+    auto intermediate = [&](std::size_t o) { return ff[o] >= 0.45f && ff[o] <= 0.9f; };
+    for (Side side : {Side::Right, Side::Left}) {
+      const LabelId imat = catalog.label_id("imat", side), sat = catalog.label_id("subcutaneous_fat", side);
+      std::size_t count = 0;
+      for (std::size_t j = 1; j + 1 < ny; ++j)
+        for (std::size_t i = 1; i + 1 < nx; ++i) {
+          const std::size_t o = i + nx * j;
+          if ((labels[o] != imat && labels[o] != sat) || !intermediate(o)) continue;
+          bool interior = true;
+          for (long dj = -1; dj <= 1 && interior; ++dj)
+            for (long di = -1; di <= 1; ++di)
+              if (!intermediate(std::size_t(long(o) + di + long(nx) * dj))) {
+                interior = false;
+                break;
+              }
+          count += interior;
+        }
+      if (double(count) * g.pixel_area_mm2() >= 100.0) {
+        s.qc_flags.push_back("fatty_muscle_counted_as_fat");
+        fatty_muscle = true;
+      }
+    }
   }
   if (marrow_low) a.qc_flags.push_back("marrow_fat_fraction_low");
+  if (fatty_muscle) {
+    a.qc_flags.push_back("fatty_muscle_counted_as_fat");
+    a.notes.push_back("muscle with more than about 50% fat reads as fat to the compartment logic: in the slices flagged "
+                      "fatty_muscle_counted_as_fat, more than 1 cm2 of IMAT or subcutaneous fat reads 45-90% fat (pure fat "
+                      "reads near 100%), i.e. an infiltrated muscle whose area went to fat; its CSA and the group's are too "
+                      "low there "
+                      "(docs/mri.md)");
+  }
 }
 
 }  // namespace musclecsa::mri::detail
