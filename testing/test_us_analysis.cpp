@@ -370,3 +370,25 @@ TEST(UsProtocols, FourProtocolsWithTheirMusclesAndPublishedCorrections) {
   EXPECT_NE(builtin_us_protocol("rf-us").hash(), builtin_us_protocol("vl-us").hash());
   EXPECT_THROW(builtin_us_protocol("thigh-ct"), Error);
 }
+
+TEST(UsQuadricepsLayer, ThicknessIsTheFasciaToFemurDistanceOfThePhantom) {
+  const UsCase c = make_case("rectus_femoris", 7);
+  const UsProtocol protocol = builtin_us_protocol("quadriceps-us");
+  const FieldOfView fov = detect_field_of_view(c.image);
+  const UsSegmentation s = segment_automatic(c.image, fov, protocol);
+  const UsMeasures m = measure(c.image, fov, s, protocol);
+  // Truth along the measured column: from the first muscle row under the deep fascia (the target's
+  // top, which touches the fascia at its centre) to the femur's surface.
+  const LabelId femur = LabelCatalog::standard().label_id("femur", Side::Right);
+  int muscle_top = -1, bone_top = -1;
+  for (int j = 0; j < c.image.height; ++j) {
+    if (muscle_top < 0 && c.truth.at(m.centre_column, j)) muscle_top = j;
+    if (bone_top < 0 && c.ph.labels.at(m.centre_column, j, 0) == femur) bone_top = j;
+  }
+  ASSERT_GT(muscle_top, 0);
+  ASSERT_GT(bone_top, muscle_top);
+  EXPECT_NEAR(m.muscle_thickness_mm, (bone_top - muscle_top) * c.image.pixel_height_mm, 0.5);
+  EXPECT_NEAR(m.muscle_top_row, muscle_top, 5);
+  std::printf("[figure] quadriceps-us layer thickness %.2f mm (truth %.2f)\n", m.muscle_thickness_mm,
+              (bone_top - muscle_top) * c.image.pixel_height_mm);
+}

@@ -112,6 +112,7 @@ int run_us_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress
     throw Error(ErrorCode::InvalidArgument, "--frame " + std::to_string(frame),
                 "the image has " + std::to_string(frames) + " frame(s), numbered from 0");
   std::vector<std::string> notes = in.notes, qc = in.qc_flags;
+  qc.erase(std::remove(qc.begin(), qc.end(), "single_slice"), qc.end());  // one frame is the normal case here
   if (frames > 1 && !o.us.frame)
     notes.push_back("multi-frame image (" + std::to_string(frames) + " frames): frame 0 analysed; choose another with --frame");
   us::GreyImage image;
@@ -176,6 +177,10 @@ int run_us_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress
   qc.insert(qc.end(), seg.qc_flags.begin(), seg.qc_flags.end());
   notes.insert(notes.end(), seg.notes.begin(), seg.notes.end());
   if (!decision.empty()) notes.push_back("protocol " + protocol.name + " chosen by " + decision);
+  if (protocol.layer_to_bone && seg.method != us::SegmentationMethod::Manual)
+    notes.push_back("quadriceps-us: the region is the anterior muscle layer (rectus femoris + vastus intermedius) from the deep "
+                    "fascia to the femur where the femur is in view; its thickness is the quadriceps muscle layer thickness, its "
+                    "area is not the quadriceps ACSA");
   progress.report(0.7, "ultrasound: measurements");
   const us::UsMeasures m = us::measure(image, fov, seg, protocol);
   if (!m.sat_found) {

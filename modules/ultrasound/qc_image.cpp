@@ -89,20 +89,16 @@ void write_qc_image(const GreyImage& image, const FieldOfView& fov, const UsSegm
   };
   vline(m.muscle_top_row - 0.5, m.muscle_bottom_row + 0.5, cv::Scalar(60, 60, 255));
   if (m.sat_found) vline(m.skin_fat_row, m.fascia_row, cv::Scalar(255, 220, 0));
-  // Text panel (top left), sized to the picture.
+  // Text in a band above the picture (the image itself stays uncovered), sized to the picture.
   const double font = std::clamp(w / 1400.0, 0.45, 1.2);
   const int line_h = int(std::lround(22 * font)) + 4;
-  int width_px = 0;
-  for (const auto& t : text) {
-    int base = 0;
-    width_px = std::max(width_px, cv::getTextSize(t, cv::FONT_HERSHEY_SIMPLEX, font, 1, &base).width);
-  }
-  const cv::Rect panel(0, 0, std::min(w, width_px + 12), std::min(h, line_h * int(text.size()) + 8));
-  cv::Mat roi = view(panel);
-  roi *= 0.25;
+  const int band = line_h * int(text.size()) + 10;
+  cv::Mat canvas(h + band, w, CV_8UC3, cv::Scalar(24, 24, 24));
+  view.copyTo(canvas(cv::Rect(0, band, w, h)));
   for (std::size_t k = 0; k < text.size(); ++k)
-    cv::putText(view, text[k], {6, int(line_h * (k + 1))}, cv::FONT_HERSHEY_SIMPLEX, font,
+    cv::putText(canvas, text[k], {6, int(line_h * (k + 1))}, cv::FONT_HERSHEY_SIMPLEX, font,
                 k == 0 ? cv::Scalar(255, 255, 255) : cv::Scalar(0, 230, 255), 1, cv::LINE_AA);
+  view = canvas;
   write_png(view, png);
 }
 
