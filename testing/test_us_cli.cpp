@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "musclecsa/dicom/series_writer.h"
 #include "musclecsa/io/text_file.h"
+#include "musclecsa/phantom/phantom.h"
 #include "test_support.h"
 
 using musclecsa::testing::quoted;
@@ -246,5 +248,45 @@ TEST(UsCli, RealPanoramicImagesGiveClosedContoursWithPlausibleValues) {
     EXPECT_LT(ei, 120.0) << picture;
     std::printf("[figure] real %s: ACSA %.2f cm2, thickness %.2f cm, EI %.1f, SAT %s cm\n", picture.filename().c_str(), acsa, thickness,
                 ei, std::isnan(value(j, "subcutaneous_fat_thickness")) ? "-" : std::to_string(value(j, "subcutaneous_fat_thickness")).c_str());
+  }
+}
+
+TEST(UsCli, MultiFrameSeriesAnalysesTheChosenFrame) {
+  // A two-frame ultrasound series (a cine of two phantoms of different size), calibrated by its
+  // Sequence of Ultrasound Regions: frame 0 by default (said in the notes), frame 1 with --frame 1.
+  TempDir dir;
+  musclecsa::NullProgress progress;
+  musclecsa::phantom::PhantomParams p;
+  p.modality = musclecsa::phantom::PhantomModality::US;
+  p.seed = 21;
+  const auto small = musclecsa::phantom::make_phantom(p, progress);
+  p.muscle_area_scale = 1.4;
+  const auto large = musclecsa::phantom::make_phantom(p, progress);
+  musclecsa::ScalarVolume cine = small.series[0].image;
+  musclecsa::Geometry g = cine.geometry;
+  g.size[2] = 2;
+  cine.geometry = g;
+  cine.voxels.insert(cine.voxels.end(), large.series[0].image.voxels.begin(), large.series[0].image.voxels.end());
+  musclecsa::dicom::SeriesWriteOptions w;
+  w.study_instance_uid = musclecsa::dicom::uid_from_text("us cine study");
+  w.series_instance_uid = musclecsa::dicom::uid_from_text("us cine series");
+  w.frame_of_reference_uid = musclecsa::dicom::uid_from_text("us cine frame");
+  w.series_description = "cine rectus femoris";
+  w.image_type = {"ORIGINAL", "PRIMARY"};
+  const auto& t = small.ultrasound;
+  w.ultrasound_region = musclecsa::dicom::UltrasoundRegion{t.region_min_x, t.region_min_y, t.region_max_x, t.region_max_y, 0.01, 0.01};
+  musclecsa::dicom::write_series(cine, w, dir / "cine");
+  for (const int frame : {-1, 1}) {
+    const auto out = dir / ("f" + std::to_string(frame));
+    const auto r = run_command(kBinary + " analyze " + quoted(dir / "cine") + " --quiet --out " + quoted(out) +
+                               (frame >= 0 ? " --frame " + std::to_string(frame) : std::string()));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const json j = results(out);
+    const auto& truth = frame == 1 ? large.ultrasound : small.ultrasound;
+    EXPECT_EQ(j["ultrasound"]["frames"], 2);
+    EXPECT_EQ(j["ultrasound"]["frame"], frame == 1 ? 1 : 0);
+    EXPECT_EQ(j["protocol"]["name"], "rf-us");  // from the description
+    EXPECT_NEAR(value(j, "acsa"), truth.acsa_mm2 / 100, 0.05 * truth.acsa_mm2 / 100) << frame;
+    if (frame < 0) EXPECT_NE(j["notes"].dump().find("frame 0 analysed"), std::string::npos);
   }
 }

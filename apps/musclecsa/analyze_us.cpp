@@ -86,7 +86,23 @@ struct Record {
 
 }  // namespace
 
+namespace {
+int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress);
+}  // namespace
+
 int run_us_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
+  try {
+    return analyse(o, in, progress);
+  } catch (const Error& e) {
+    // The module names the picture "image"; users need the file.
+    if (e.input() == "image") throw Error(e.code(), o.input, e.problem());
+    throw;
+  }
+}
+
+namespace {
+
+int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
   // What cannot be written is refused before any work.
   if (wants_format(o, "seg") || wants_format(o, "sr"))
     throw Error(ErrorCode::InvalidArgument, o.input,
@@ -340,5 +356,7 @@ int run_us_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress
   std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, mask.png, qc.png, protocol.json\n";
   return 0;
 }
+
+}  // namespace
 
 }  // namespace musclecsa::app

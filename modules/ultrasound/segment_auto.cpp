@@ -494,8 +494,16 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   contour = detail::snap_contour(image, fov, contour, 0.8, 2);
   s.contour = contour;
   s.mask = rasterize_polygon(contour, w, h);
+  const std::size_t enclosed = s.mask.count();
   for (std::size_t n = 0; n < s.mask.on.size(); ++n) s.mask.on[n] &= fov.mask.on[n];
-  if (s.mask.count() == 0) throw Error(ErrorCode::InvalidInput, "image", "automatic segmentation produced an empty outline");
+  // A muscle mostly outside the imaged region, or smaller than the protocol's smallest plausible
+  // muscle, is not reported as one.
+  const double area_mm2 = double(s.mask.count()) * px_w * px_h;
+  if (s.mask.count() * 2 < enclosed || area_mm2 < 0.5 * protocol.min_thickness_mm * protocol.min_width_mm)
+    throw Error(ErrorCode::InvalidInput, "image",
+                "automatic segmentation found no plausible " + protocol.structure_key + " (the best outline holds " +
+                    std::to_string(int(std::lround(area_mm2))) + " mm2" + (image.calibrated ? "" : " at a nominal pixel size") +
+                    "); give --points or an outline");
   s.source = "ridge filter on the image flattened under the skin line, fascia pairs traced by dynamic programming, "
              "active contour to the fascia's inner edge";
   if (!image.calibrated)
