@@ -459,7 +459,7 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
       const int x = x_end + dir * k;
       if (x < 1 || x >= w - 1 || top[x] < 0 || u_mid < 0 || u_mid >= depth[x]) break;
       const float v = ridge.at<float>(u_mid, x);
-      if (v / scale >= 0.6 && v >= ridge.at<float>(u_mid, x - 1) && v >= ridge.at<float>(u_mid, x + 1)) {
+      if (v / scale >= 0.35 && v >= ridge.at<float>(u_mid, x - 1) && v >= ridge.at<float>(u_mid, x + 1)) {
         length = k - 0.35 / px_w;
         break;
       }
