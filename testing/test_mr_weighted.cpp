@@ -77,7 +77,7 @@ TEST(MrWeighted, T1GroupCsaMatchesTheTruthAndIgnoresA30PercentBiasField) {
 }
 
 // The relative fat signal is a T1 contrast index against the subject's own muscle class: one
-// muscle at 40% fat reads about 0.4 while the others read near 0. (Uniform infiltration of every
+// muscle at 30% fat reads about 0.3 while the others read near 0. (Uniform infiltration of every
 // muscle moves the muscle class itself and cannot be measured on T1: use Dixon; docs/mri.md.)
 TEST(MrWeighted, RelativeFatSignalFindsTheInfiltratedMuscle) {
   phantom::PhantomParams p;
@@ -88,7 +88,7 @@ TEST(MrWeighted, RelativeFatSignalFindsTheInfiltratedMuscle) {
   p.slices = 24;
   p.slice_spacing_mm = 20;
   p.bias_field_amplitude = 0.2;
-  p.infiltration["vastus_lateralis"] = {0.4, phantom::FatPattern::Diffuse};
+  p.infiltration["vastus_lateralis"] = {0.3, phantom::FatPattern::Diffuse};
   NullProgress progress;
   const auto ph = phantom::make_phantom(p, progress);
   const auto a = analyse(ph);
@@ -98,7 +98,7 @@ TEST(MrWeighted, RelativeFatSignalFindsTheInfiltratedMuscle) {
   for (const auto& side : a.slices[std::size_t(k)].sides)
     for (const auto& m : side.structures) {
       if (m.is_group || m.area_mm2 < 300) continue;
-      if (m.structure_key == "vastus_lateralis") EXPECT_NEAR(m.mean_ff, 0.4, 0.06);
+      if (m.structure_key == "vastus_lateralis") EXPECT_NEAR(m.mean_ff, 0.3, 0.05);
       else EXPECT_LT(m.mean_ff, 0.08) << m.structure_key;
       ++checked;
     }

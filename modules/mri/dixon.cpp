@@ -303,7 +303,7 @@ MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const 
       fat_part.voxels[o] = map.defined.voxels[o] && masks.local_level.voxels[o] > 0
                                ? float(map.ff.voxels[o] * map.signal.voxels[o] / masks.local_level.voxels[o])
                                : 0.0f;
-    a.pseudo_ct = detail::make_pseudo_ct(map.signal, masks, fat_part, probe_protocol.void_fraction);
+    a.pseudo_ct = detail::make_pseudo_ct(map.signal, masks, fat_part, probe_protocol.void_fraction, &a.infiltrated_regions);
   }
   a.pseudo_ct.source = water_source;
   masks = detail::LimbMasks();  // free the masks before the segmentation

@@ -26,8 +26,10 @@ LimbMasks limb_masks(const ScalarVolume& signal, double body_fraction, Progress&
 /// inside the limb (< void_fraction of the local level) +1250; other limb voxels 50 - 150 x the
 /// voxel's fat volume fraction `fat_part` (fat signal / local tissue level: muscle +50, fat -100,
 /// linear in the volume of fat as CT partial volume is, also next to low-density tissue).
+/// Blocks of at least 2 cm2 reading 35-88% fat (infiltrated muscle, not pure fat) are rescaled so
+/// that their median maps to muscle; their number per slice is returned in `infiltrated_regions`.
 ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, const Image<float>& fat_part,
-                            double void_fraction);
+                            double void_fraction, std::vector<std::size_t>* infiltrated_regions = nullptr);
 
 /// Everything after the pseudo-CT: protocol choice, CT segmentation, levels, MR measures,
 /// marrow check and QC flags. `analysis` holds ff, pseudo_ct and the flags so far.

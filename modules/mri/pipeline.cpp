@@ -165,21 +165,109 @@ LimbMasks limb_masks(const ScalarVolume& signal, double body_fraction, Progress&
   return m;
 }
 
+namespace {
+
+/// Square min (erode) or max (dilate) filter of a 0/1 mask with half-width r, separable, in place.
+void square_filter(std::vector<std::uint8_t>& m, std::size_t nx, std::size_t ny, int r, bool dilate) {
+  std::vector<std::uint8_t> tmp(m.size());
+  for (std::size_t j = 0; j < ny; ++j)
+    for (std::size_t i = 0; i < nx; ++i) {
+      std::uint8_t v = dilate ? 0 : 1;
+      for (long d = -r; d <= r; ++d) {
+        const long ii = long(i) + d;
+        const std::uint8_t x = (ii < 0 || ii >= long(nx)) ? 0 : m[std::size_t(ii) + nx * j];
+        v = dilate ? std::max(v, x) : std::min(v, x);
+      }
+      tmp[i + nx * j] = v;
+    }
+  for (std::size_t j = 0; j < ny; ++j)
+    for (std::size_t i = 0; i < nx; ++i) {
+      std::uint8_t v = dilate ? 0 : 1;
+      for (long d = -r; d <= r; ++d) {
+        const long jj = long(j) + d;
+        const std::uint8_t x = (jj < 0 || jj >= long(ny)) ? 0 : tmp[i + nx * std::size_t(jj)];
+        v = dilate ? std::max(v, x) : std::min(v, x);
+      }
+      m[i + nx * j] = v;
+    }
+}
+
+}  // namespace
+
 ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, const Image<float>& fat_part,
-                            double void_fraction) {
+                            double void_fraction, std::vector<std::size_t>* infiltrated_regions) {
   ScalarVolume ct(signal.geometry, -1000.0f);
   ct.modality = Modality::CT;
   ct.unit_ucum = "[hnsf'U]";
   ct.source = signal.source;
-  for (std::size_t o = 0; o < ct.voxels.size(); ++o) {
-    if (!masks.limb.voxels[o]) continue;
-    const bool deep = masks.depth_mm.voxels[o] > 2.0f;
-    if (deep && signal.voxels[o] < void_fraction * masks.local_level.voxels[o]) {
-      ct.voxels[o] = 1250.0f;  // signal void inside the limb: cortical bone
-    } else {
-      ct.voxels[o] = 50.0f - 150.0f * std::clamp(fat_part.voxels[o], 0.0f, 1.0f);
+  const Geometry& g = signal.geometry;
+  const std::size_t nx = g.size[0], ny = g.size[1], n = nx * ny;
+  const double px = g.pixel_area_mm2();
+  std::vector<std::size_t> regions(g.size[2], 0);
+  for (std::size_t k = 0; k < g.size[2]; ++k) {
+    const std::uint8_t* limb = masks.limb.slice(k);
+    const float* depth = masks.depth_mm.slice(k);
+    const float* s = signal.slice(k);
+    const float* local = masks.local_level.slice(k);
+    const float* f = fat_part.slice(k);
+    float* out = ct.slice(k);
+    std::vector<std::uint8_t> tissue(n, 0);
+    for (std::size_t o = 0; o < n; ++o) {
+      if (!limb[o]) continue;
+      if (depth[o] > 2.0f && s[o] < void_fraction * local[o]) {
+        out[o] = 1250.0f;  // signal void inside the limb: cortical bone
+      } else {
+        out[o] = 50.0f - 150.0f * std::clamp(f[o], 0.0f, 1.0f);
+        tissue[o] = 1;
+      }
+    }
+    // Infiltrated muscle: pure fat (septa, subcutaneous fat, IMAT) reads near 100% fat, muscle with
+    // diffuse fat in between. Blocks of tissue whose 3x3 mean reads 35-88% fat, at least 2 cm2 after
+    // an opening of 2 pixels (which removes the partial-volume edges of septa), are muscle: there
+    // the fat scale starts at the block's median, so the muscle maps to muscle HU and only fat
+    // above it (streaks, septa) to fat HU. Without this a muscle over ~50% fat became "fat".
+    std::vector<std::uint8_t> mid(n, 0);
+    for (std::size_t j = 1; j + 1 < ny; ++j)
+      for (std::size_t i = 1; i + 1 < nx; ++i) {
+        const std::size_t o = i + nx * j;
+        if (!tissue[o] || depth[o] < 3.0f) continue;
+        double sum = 0;
+        bool all_tissue = true;
+        for (long dj = -1; dj <= 1; ++dj)
+          for (long di = -1; di <= 1; ++di) {
+            const std::size_t q = std::size_t(long(o) + di + long(nx) * dj);
+            all_tissue = all_tissue && tissue[q];
+            sum += std::clamp(f[q], 0.0f, 1.0f);
+          }
+        const double mean = sum / 9;
+        mid[o] = all_tissue && mean >= 0.35 && mean <= 0.88;
+      }
+    square_filter(mid, nx, ny, 2, false);
+    square_filter(mid, nx, ny, 2, true);
+    std::vector<int> component(n, -1);
+    for (std::size_t start = 0; start < n; ++start) {
+      if (!mid[start] || component[start] >= 0) continue;
+      std::vector<std::size_t> pixels = {start};
+      component[start] = 0;
+      for (std::size_t q = 0; q < pixels.size(); ++q) {
+        const std::size_t o = pixels[q];
+        const std::size_t i = o % nx, j = o / nx;
+        for (std::size_t next : {i > 0 ? o - 1 : o, i + 1 < nx ? o + 1 : o, j > 0 ? o - nx : o, j + 1 < ny ? o + nx : o})
+          if (mid[next] && component[next] < 0 && tissue[next]) component[next] = 0, pixels.push_back(next);
+      }
+      if (double(pixels.size()) * px < 200.0) continue;
+      std::vector<float> values;
+      values.reserve(pixels.size());
+      for (std::size_t o : pixels) values.push_back(std::clamp(f[o], 0.0f, 1.0f));
+      const float base = std::min(0.85f, float(median_of(values)));
+      for (std::size_t o : pixels) {
+        const float g2 = std::clamp((f[o] - base) / (1.0f - base), 0.0f, 1.0f);
+        out[o] = 50.0f - 150.0f * g2;
+      }
+      ++regions[k];
     }
   }
+  if (infiltrated_regions != nullptr) *infiltrated_regions = std::move(regions);
   return ct;
 }
 
@@ -357,12 +445,16 @@ void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const 
 
   const Geometry& g = a.ff.ff.geometry;
   a.slices.resize(g.size[2]);
-  bool marrow_low = false, fatty_muscle = false;
+  bool marrow_low = false, fatty_muscle = false, infiltrated = false;
   for (std::size_t k = 0; k < g.size[2]; ++k) {
     MrSliceMeasures& s = a.slices[k];
     s.slice_index = int(k);
     s.z_mm = g.index_to_lps({0, 0, double(k)}).z;
     if (k < a.segmentation.slices.size()) s.qc_flags = a.segmentation.slices[k].qc_flags;
+    if (k < a.infiltrated_regions.size() && a.infiltrated_regions[k] > 0) {
+      s.qc_flags.push_back("infiltrated_muscle_split_uncertain");
+      infiltrated = true;
+    }
     for (Side side : {Side::Right, Side::Left}) {
       MrSideMeasures m = measure_side(a, k, side);
       if (m.limb_area_mm2 <= 0) continue;
@@ -383,13 +475,13 @@ void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const 
     }
     // Muscle infiltrated beyond ~50% fat looks like fat to the compartment logic: its territory
     // becomes IMAT, or subcutaneous fat when it lies under the fascia. Pure fat reads near 100%; a
-    // block of such voxels reading 45-90% (every neighbour too, so not a partial-volume edge) is
+    // block of such voxels reading 45-95% (every neighbour too, so not a partial-volume edge) is
     // such a muscle: flag it.
     const std::size_t nx = g.size[0], ny = g.size[1];
     const LabelId* labels = a.segmentation.labels.slice(k);
     const float* ff = a.ff.ff.slice(k);
     const auto& catalog = LabelCatalog::standard();
-    auto intermediate = [&](std::size_t o) { return ff[o] >= 0.45f && ff[o] <= 0.9f; };
+    auto intermediate = [&](std::size_t o) { return ff[o] >= 0.45f && ff[o] <= 0.95f; };
     for (Side side : {Side::Right, Side::Left}) {
       const LabelId imat = catalog.label_id("imat", side), sat = catalog.label_id("subcutaneous_fat", side);
       std::size_t count = 0;
@@ -413,10 +505,16 @@ void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const 
     }
   }
   if (marrow_low) a.qc_flags.push_back("marrow_fat_fraction_low");
+  if (infiltrated) {
+    a.qc_flags.push_back("infiltrated_muscle_split_uncertain");
+    a.notes.push_back("muscle reading 35-88% fat was rescaled to muscle for the compartment logic (docs/mri.md): its group's "
+                      "CSA and FF hold, but the boundary between it and its neighbours is uncertain in the slices flagged "
+                      "infiltrated_muscle_split_uncertain (a fatty muscle can take a lean neighbour's area)");
+  }
   if (fatty_muscle) {
     a.qc_flags.push_back("fatty_muscle_counted_as_fat");
     a.notes.push_back("muscle with more than about 50% fat reads as fat to the compartment logic: in the slices flagged "
-                      "fatty_muscle_counted_as_fat, more than 1 cm2 of IMAT or subcutaneous fat reads 45-90% fat (pure fat "
+                      "fatty_muscle_counted_as_fat, more than 1 cm2 of IMAT or subcutaneous fat reads 45-95% fat (pure fat "
                       "reads near 100%), i.e. an infiltrated muscle whose area went to fat; its CSA and the group's are too "
                       "low there "
                       "(docs/mri.md)");

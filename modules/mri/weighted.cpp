@@ -113,7 +113,7 @@ MrAnalysis analyze_weighted(const ScalarVolume& image, const std::string& protoc
                 "fat signal (muscle class 0, fat class 1), a T1 contrast index, not a proton-density fat fraction",
                 centre[order[0]], muscle, fat);
   a.notes.push_back(text);
-  a.pseudo_ct = detail::make_pseudo_ct(corrected, masks, a.ff.ff, 0.3);
+  a.pseudo_ct = detail::make_pseudo_ct(corrected, masks, a.ff.ff, 0.3, &a.infiltrated_regions);
   a.pseudo_ct.source = image.source;
   detail::segment_and_measure(a, protocol_name, level, progress);
   return a;

@@ -146,6 +146,7 @@ struct MrAnalysis {
   std::vector<SwapFinding> swaps;
   std::vector<std::string> qc_flags, notes;
   double snr = 0;                         ///< median tissue signal / noise SD
+  std::vector<std::size_t> infiltrated_regions;  ///< per slice: blocks of infiltrated muscle rescaled in the pseudo-CT
   std::optional<N4Settings> n4_applied;
 };
 
