@@ -66,6 +66,16 @@ AxialScene::AxialScene(ViewerModel& model) : model_(model) {
   path_actor_->VisibilityOff();
   renderer_->AddActor(path_actor_);
 
+  cursor_ = vtkSmartPointer<vtkPolyData>::New();
+  auto cursor_mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
+  cursor_mapper->SetInputData(cursor_);
+  cursor_actor_ = vtkSmartPointer<vtkActor>::New();
+  cursor_actor_->SetMapper(cursor_mapper);
+  cursor_actor_->GetProperty()->SetLighting(false);
+  cursor_actor_->GetProperty()->SetLineWidth(1.5f);
+  cursor_actor_->VisibilityOff();
+  renderer_->AddActor(cursor_actor_);
+
   caption_ = vtkSmartPointer<vtkTextActor>::New();
   caption_->GetTextProperty()->SetFontSize(14);
   caption_->GetTextProperty()->SetColor(1.0, 1.0, 0.7);
@@ -151,6 +161,29 @@ void AxialScene::set_overlay_path(const std::vector<PixelPoint>& points, bool cl
   path_actor_->GetProperty()->SetLineWidth(float(width_px));
   path_actor_->GetProperty()->SetPointSize(float(std::max(width_px, 2.0) + 4));
   path_actor_->SetVisibility(!points.empty());
+}
+
+void AxialScene::set_brush_cursor(PixelPoint centre, double radius_mm, Rgb colour) {
+  if (!(radius_mm > 0)) {
+    cursor_actor_->VisibilityOff();
+    return;
+  }
+  const Geometry& g = model_.volume().geometry;
+  const double cx = centre.i * g.spacing_mm[0], cy = (double(g.size[1] - 1) - centre.j) * g.spacing_mm[1];
+  auto points = vtkSmartPointer<vtkPoints>::New();
+  auto lines = vtkSmartPointer<vtkCellArray>::New();
+  const int n = 64;
+  lines->InsertNextCell(n + 1);
+  for (int m = 0; m <= n; ++m) {
+    const double t = 2 * 3.14159265358979323846 * m / n;
+    lines->InsertCellPoint(points->InsertNextPoint(cx + radius_mm * std::cos(t), cy + radius_mm * std::sin(t), 0.6));
+  }
+  cursor_->Initialize();
+  cursor_->SetPoints(points);
+  cursor_->SetLines(lines);
+  cursor_->Modified();
+  cursor_actor_->GetProperty()->SetColor(colour.r / 255.0, colour.g / 255.0, colour.b / 255.0);
+  cursor_actor_->VisibilityOn();
 }
 
 SurfaceScene::SurfaceScene(ViewerModel& model) : model_(model) {

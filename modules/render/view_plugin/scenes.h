@@ -44,10 +44,14 @@ class AxialScene {
   /// The polyline drawn over the slice (brush path preview or the contour being edited).
   void set_overlay_path(const std::vector<PixelPoint>& points, bool closed, Rgb colour, double width_px);
   void set_caption(const std::string& text);
+  /// The brush outline (a circle of radius_mm around a voxel position); hidden when radius_mm <= 0.
+  void set_brush_cursor(PixelPoint centre, double radius_mm, Rgb colour);
 
  private:
   ViewerModel& model_;
   int slice_ = 0;
+  vtkSmartPointer<vtkPolyData> cursor_;
+  vtkSmartPointer<vtkActor> cursor_actor_;
   SliceDisplay display_;
   vtkSmartPointer<vtkRenderer> renderer_;
   vtkSmartPointer<vtkImageData> image_;

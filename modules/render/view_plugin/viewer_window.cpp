@@ -339,6 +339,7 @@ void ViewerWindow::set_opacity(double opacity) {
 void ViewerWindow::set_tool(Tool tool) {
   tool_ = tool;
   tool_box_->setCurrentIndex(tool_box_->findData(int(tool)));
+  if (tool != Tool::Brush && tool != Tool::Eraser) axial_->set_brush_cursor({}, 0, {});
   if (tool != Tool::Contour) contour_.clear();
   show_path_preview();
   static const char* names[] = {"navigate: left drag pans, right drag zooms, wheel changes slice",
@@ -524,6 +525,12 @@ void ViewerWindow::left_press(double x, double y) {
 }
 
 void ViewerWindow::mouse_move(double x, double y) {
+  if (tool_ == Tool::Brush || tool_ == Tool::Eraser) {
+    const LabelEntry* e = model_.entry(structure_);
+    axial_->set_brush_cursor(axial_->display_to_pixel(x, y), radius_mm_,
+                             tool_ == Tool::Eraser || e == nullptr ? Rgb{255, 255, 255} : e->colour);
+    if (!stroking_) render_axial();
+  }
   if (stroking_) {
     stroke_.push_back(axial_->display_to_pixel(x, y));
     show_path_preview();
