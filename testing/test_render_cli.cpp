@@ -166,7 +166,7 @@ TEST(RenderCli, LabelsOfAnotherScanAreRefusedNamingTheFile) {
   EXPECT_FALSE(std::filesystem::exists(dir / "x.png"));
 }
 
-TEST(RenderCli, MissingResultsAndMissingXServerAreNamed) {
+TEST(RenderCli, MissingResultsXServerOrPluginAreNamed) {
   const ViewerCase& c = viewer_case();
   TempDir dir;
   auto r = run_command(kBinary + " render " + quoted(c.dicom) + " --results " + quoted(dir / "nothing") + " --out " +
@@ -177,6 +177,16 @@ TEST(RenderCli, MissingResultsAndMissingXServerAreNamed) {
                   " --out " + quoted(dir / "x.png"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("xvfb-run"), std::string::npos) << r.output;
+  // A plugin that is not there, or not a library: named, exit code 70 (a broken installation).
+  r = run_command("MUSCLECSA_VIEW_PLUGIN=" + quoted(dir / "none.so") + " " + kBinary + " render " + quoted(c.dicom) +
+                  " --results " + quoted(c.dicom_results) + " --out " + quoted(dir / "x.png"));
+  EXPECT_EQ(r.exit_code, 70) << r.output;
+  EXPECT_NE(r.output.find("none.so"), std::string::npos) << r.output;
+  io::write_text_atomically(dir / "fake.so", "not a library");
+  r = run_command("MUSCLECSA_VIEW_PLUGIN=" + quoted(dir / "fake.so") + " " + kBinary + " render " + quoted(c.dicom) +
+                  " --results " + quoted(c.dicom_results) + " --out " + quoted(dir / "x.png"));
+  EXPECT_EQ(r.exit_code, 70) << r.output;
+  EXPECT_NE(r.output.find("cannot load the viewer plugin"), std::string::npos) << r.output;
   r = run_command(kBinary + " render " + quoted(c.dicom) + " --results " + quoted(c.dicom_results) + " --out " +
                   quoted(dir / "x.png") + " --slice 99");
   EXPECT_EQ(r.exit_code, 2) << r.output;

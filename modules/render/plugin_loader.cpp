@@ -20,13 +20,16 @@ std::filesystem::path executable_folder() {
   return ec ? std::filesystem::current_path() : exe.parent_path();
 }
 
-/// The plugin: $MUSCLECSA_VIEW_PLUGIN, else lib/ beside the executable's bin/, else beside it.
+/// The plugin: $MUSCLECSA_VIEW_PLUGIN when set, else lib/ beside the executable's bin/, else beside it.
 void* open_plugin() {
   std::vector<std::filesystem::path> candidates;
-  if (const char* env = std::getenv("MUSCLECSA_VIEW_PLUGIN"); env != nullptr && *env != '\0') candidates.emplace_back(env);
-  const auto bin = executable_folder();
-  candidates.push_back(bin.parent_path() / "lib" / MUSCLECSA_VIEW_PLUGIN_NAME);
-  candidates.push_back(bin / MUSCLECSA_VIEW_PLUGIN_NAME);
+  if (const char* env = std::getenv("MUSCLECSA_VIEW_PLUGIN"); env != nullptr && *env != '\0') {
+    candidates.emplace_back(env);  // named by the user: that one only
+  } else {
+    const auto bin = executable_folder();
+    candidates.push_back(bin.parent_path() / "lib" / MUSCLECSA_VIEW_PLUGIN_NAME);
+    candidates.push_back(bin / MUSCLECSA_VIEW_PLUGIN_NAME);
+  }
   std::string tried;
   for (const auto& path : candidates) {
     if (!std::filesystem::exists(path)) {
