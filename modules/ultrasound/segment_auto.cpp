@@ -228,7 +228,7 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   for (int pass = 0; pass < 4 && !found; ++pass) {
     const double long_line = passes[pass].long_line;
     const double wanted_width_mm = passes[pass].strict_width
-                                       ? std::max(protocol.min_width_mm, std::min(2 * protocol.min_width_mm, 0.5 * fov_columns * px_w))
+                                       ? std::max(protocol.min_width_mm, 0.5 * fov_columns * px_w)
                                        : protocol.min_width_mm;
     // Column scores of the candidate pairs.
     const double c0 = 1.0, w_between = protocol.layer_to_bone ? 0.3 : passes[pass].w_between, w_depth = protocol.layer_to_bone ? 0.0 : 0.05, w_thick = -0.02;
@@ -428,7 +428,7 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
     bottom_edge[k] = top[i] + eb;
   }
   auto smooth = [&](std::vector<double>& v) {
-    const int r = std::max(2, int(std::lround(0.5 / px_w)));
+    const int r = std::max(2, int(std::lround(1.5 / px_w)));
     std::vector<double> med(v.size());
     for (std::size_t k = 0; k < v.size(); ++k) {
       std::vector<double> win;
