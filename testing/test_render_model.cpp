@@ -235,3 +235,21 @@ TEST(RenderModel, LabelsOnAnotherGridAreRefused) {
     EXPECT_NE(std::string(e.what()).find("some/results"), std::string::npos) << e.what();
   }
 }
+
+TEST(RenderModel, ChangedLabelsTellViewsWhatToRedraw) {
+  auto in = small_case();
+  for (std::size_t j = 0; j < 30; ++j)
+    for (std::size_t i = 0; i < 20; ++i) in.labels->at(i, j, 0) = kVastusRight;
+  auto model = render::make_viewer_model(std::move(in));
+  const auto start = model->revision();
+  EXPECT_TRUE(model->labels_changed_since(start).empty());
+  model->brush(0, {{19, 10}}, 2.0, kRectusRight);  // over vastus lateralis and background
+  const auto after_brush = model->revision();
+  EXPECT_EQ(model->labels_changed_since(start), (std::vector<LabelId>{0, kRectusRight, kVastusRight}));
+  model->erase(1, {{5, 5}}, 2.0, kRectusRight);  // nothing there: no change, no revision
+  EXPECT_EQ(model->revision(), after_brush);
+  model->brush(2, {{5, 5}}, 1.0, kRectusRight);
+  EXPECT_EQ(model->labels_changed_since(after_brush), (std::vector<LabelId>{0, kRectusRight}));
+  model->undo();
+  EXPECT_EQ(model->labels_changed_since(after_brush), (std::vector<LabelId>{0, kRectusRight}));
+}

@@ -202,8 +202,8 @@ class Model final : public ViewerModel {
     done_.pop_back();
     for (auto it = edit.changes.rbegin(); it != edit.changes.rend(); ++it) set_voxel(it->offset, it->before);
     log_undo_redo("undo", edit);
+    changed(edit);
     undone_.push_back(std::move(edit));
-    changed();
     return true;
   }
 
@@ -213,14 +213,22 @@ class Model final : public ViewerModel {
     undone_.pop_back();
     for (const auto& c : edit.changes) set_voxel(c.offset, c.after);
     log_undo_redo("redo", edit);
+    changed(edit);
     done_.push_back(std::move(edit));
-    changed();
     return true;
   }
 
   bool can_undo() const override { return !done_.empty(); }
   bool can_redo() const override { return !undone_.empty(); }
   std::uint64_t revision() const override { return revision_; }
+  std::vector<LabelId> labels_changed_since(std::uint64_t revision) const override {
+    std::vector<LabelId> out;
+    for (const auto& [at, labels] : changed_labels_)
+      if (at > revision) out.insert(out.end(), labels.begin(), labels.end());
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
   bool modified_since_save() const override { return revision_ != saved_revision_; }
 
   void save() override {
@@ -318,9 +326,9 @@ class Model final : public ViewerModel {
     }
     audit_.push_back(a);
     const std::size_t n = edit.changes.size();
+    changed(edit);
     done_.push_back(std::move(edit));
     undone_.clear();
-    changed();
     return n;
   }
 
@@ -335,8 +343,13 @@ class Model final : public ViewerModel {
     audit_.push_back(a);
   }
 
-  void changed() {
+  void changed(const Edit& edit) {
     ++revision_;
+    std::vector<LabelId> labels;
+    for (const auto& c : edit.changes) labels.push_back(c.before), labels.push_back(c.after);
+    std::sort(labels.begin(), labels.end());
+    labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
+    changed_labels_.emplace_back(revision_, std::move(labels));
     remeasure();
   }
 
@@ -374,6 +387,7 @@ class Model final : public ViewerModel {
   std::size_t audit_saved_ = 0;
   int edit_count_ = 0;
   std::uint64_t revision_ = 0, saved_revision_ = 0;
+  std::vector<std::pair<std::uint64_t, std::vector<LabelId>>> changed_labels_;  ///< per revision
 };
 
 }  // namespace

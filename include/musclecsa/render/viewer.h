@@ -160,6 +160,9 @@ class ViewerModel {
   virtual bool can_redo() const = 0;
   /// Counts every change of the label map (edits, undo, redo), so views know when to redraw.
   virtual std::uint64_t revision() const = 0;
+  /// The labels that gained or lost voxels in the changes after `revision` (what a view built at
+  /// that revision must redraw).
+  virtual std::vector<LabelId> labels_changed_since(std::uint64_t revision) const = 0;
   virtual bool modified_since_save() const = 0;
 
   /// Writes the edited label map and results into save_dir() and appends the audit entries made

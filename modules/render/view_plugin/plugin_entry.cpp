@@ -165,7 +165,7 @@ void render_axial(ViewerModel& model, const RenderOptions& o, vtkRenderWindow* w
 
 void render_3d(ViewerModel& model, const RenderOptions& o, vtkRenderWindow* window) {
   SurfaceScene scene(model);
-  scene.rebuild({});
+  scene.update();
   int level = o.slice.value_or(-1);
   if (!o.slice && !model.measurements().levels.empty()) level = model.measurements().levels.front().slice;
   scene.set_level_slice(level);

@@ -18,6 +18,8 @@
 #include <vtkTextProperty.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -189,8 +191,6 @@ void AxialScene::set_brush_cursor(PixelPoint centre, double radius_mm, Rgb colou
 SurfaceScene::SurfaceScene(ViewerModel& model) : model_(model) {
   renderer_ = vtkSmartPointer<vtkRenderer>::New();
   renderer_->SetBackground(0.12, 0.12, 0.16);
-  surfaces_ = vtkSmartPointer<vtkActor>::New();
-  renderer_->AddActor(surfaces_);
   plane_ = vtkSmartPointer<vtkActor>::New();
   plane_->GetProperty()->SetColor(0.3, 0.9, 1.0);
   plane_->GetProperty()->SetOpacity(0.35);
@@ -205,56 +205,103 @@ SurfaceScene::SurfaceScene(ViewerModel& model) : model_(model) {
   renderer_->AddViewProp(caption_);
 }
 
-void SurfaceScene::rebuild(const std::vector<LabelId>& hidden) {
-  const Geometry& g = model_.volume().geometry;
-  // Muscles and bones; the unassigned muscle tissue (the fascia layer) only when no muscle was
-  // segmented, since it wraps the muscles and would hide them.
-  bool muscles = false;
-  for (const auto& e : model_.entries()) muscles = muscles || (e.is_muscle && model_.present(e.label));
-  std::vector<LabelId> values;
-  for (const auto& e : model_.entries())
-    if ((e.is_muscle || (e.is_bone && e.key != "bone_marrow") || (!muscles && e.key == "skeletal_muscle")) && model_.present(e.label) &&
-        std::find(hidden.begin(), hidden.end(), e.label) == hidden.end())
-      values.push_back(e.label);
-  surface_count_ = 0;
-  if (g.size[2] < 2 || values.empty()) {
-    surfaces_->VisibilityOff();
-    caption_->SetInput(g.size[2] < 2 ? "2-D image: no 3-D view" : "3-D: no muscle or bone labels to show");
+void SurfaceScene::update() {
+  if (model_.volume().geometry.size[2] < 2) {
+    caption_->SetInput("2-D image: no 3-D view");
+    built_ = true;
     return;
   }
-  auto labels = vtkSmartPointer<vtkImageData>::New();
-  labels->SetDimensions(int(g.size[0]), int(g.size[1]), int(g.size[2]));
-  labels->SetSpacing(g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2]);
-  labels->SetOrigin(0, 0, 0);
-  labels->AllocateScalars(VTK_UNSIGNED_SHORT, 1);
-  std::memcpy(labels->GetScalarPointer(), model_.labels().voxels.data(), model_.labels().voxels.size() * sizeof(LabelId));
-  auto surfaces = vtkSmartPointer<vtkDiscreteFlyingEdges3D>::New();
-  surfaces->SetInputData(labels);
-  for (std::size_t n = 0; n < values.size(); ++n) surfaces->SetValue(int(n), values[n]);
-  surfaces->ComputeScalarsOn();
-  surfaces->ComputeNormalsOff();  // its gradient normals point either way on label boundaries; the mapper shades faces
-  surfaces->Update();
-  auto output = vtkSmartPointer<vtkPolyData>::New();
-  output->DeepCopy(surfaces->GetOutput());
-  const LabelId max_label = *std::max_element(values.begin(), values.end());
-  auto colours = vtkSmartPointer<vtkLookupTable>::New();
-  colours->SetNumberOfTableValues(max_label + 1);
-  colours->SetTableRange(0, max_label);
-  for (int n = 0; n <= max_label; ++n) colours->SetTableValue(n, 0.5, 0.5, 0.5, 1);
-  for (LabelId v : values) {
-    const LabelEntry* e = model_.entry(v);
-    if (e) colours->SetTableValue(v, e->colour.r / 255.0, e->colour.g / 255.0, e->colour.b / 255.0, 1);
+  // The unassigned muscle tissue (the fascia layer) wraps the muscles and would hide them: shown
+  // only when no muscle was segmented.
+  bool muscles = false;
+  for (const auto& e : model_.entries()) muscles = muscles || (e.is_muscle && model_.present(e.label));
+  std::vector<LabelId> labels;
+  if (!built_ || muscles == unassigned_shown_) {
+    for (const auto& [label, actor] : actors_) renderer_->RemoveActor(actor);
+    actors_.clear();
+    for (const auto& e : model_.entries()) labels.push_back(e.label);
+  } else {
+    labels = model_.labels_changed_since(built_revision_);
   }
-  auto mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
-  mapper->SetInputData(output);
-  mapper->SetLookupTable(colours);
-  mapper->SetScalarRange(0, max_label);
-  mapper->SetScalarModeToUsePointData();
-  mapper->ScalarVisibilityOn();
-  surfaces_->SetMapper(mapper);
-  surfaces_->VisibilityOn();
-  surface_count_ = values.size();
-  caption_->SetInput(("3-D: " + std::to_string(values.size()) + " muscle and bone labels; plane: the standard level").c_str());
+  unassigned_shown_ = !muscles;
+  built_ = true;
+  built_revision_ = model_.revision();
+  rebuild(labels);
+  refresh_caption();
+}
+
+void SurfaceScene::rebuild(const std::vector<LabelId>& candidates) {
+  const Geometry& g = model_.volume().geometry;
+  std::vector<char> wanted(65536, 0);
+  for (LabelId label : candidates) {
+    const LabelEntry* e = model_.entry(label);
+    if (e && (e->is_muscle || (e->is_bone && e->key != "bone_marrow") || (unassigned_shown_ && e->key == "skeletal_muscle")))
+      wanted[label] = 1;
+    if (auto it = actors_.find(label); it != actors_.end()) renderer_->RemoveActor(it->second), actors_.erase(it);
+  }
+  // The box around each wanted label's voxels, in one pass.
+  struct Box {
+    std::size_t lo[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}, hi[3] = {0, 0, 0};
+  };
+  std::map<LabelId, Box> boxes;
+  const LabelId* l = model_.labels().voxels.data();
+  for (std::size_t k = 0, o = 0; k < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i, ++o) {
+        if (!wanted[l[o]]) continue;
+        Box& b = boxes[l[o]];
+        const std::size_t at[3] = {i, j, k};
+        for (int n = 0; n < 3; ++n) b.lo[n] = std::min(b.lo[n], at[n]), b.hi[n] = std::max(b.hi[n], at[n]);
+      }
+  for (const auto& [label, box] : boxes) {
+    // The label as 0/1 in its box, one voxel of background around it so its surface closes.
+    const int x0 = int(box.lo[0]) - 1, x1 = int(box.hi[0]) + 1, y0 = int(box.lo[1]) - 1, y1 = int(box.hi[1]) + 1;
+    const int z0 = int(box.lo[2]) - 1, z1 = int(box.hi[2]) + 1;
+    auto mask = vtkSmartPointer<vtkImageData>::New();
+    mask->SetExtent(x0, x1, y0, y1, z0, z1);
+    mask->SetSpacing(g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2]);
+    mask->SetOrigin(0, 0, 0);
+    mask->AllocateScalars(VTK_UNSIGNED_CHAR, 1);
+    auto* out = static_cast<unsigned char*>(mask->GetScalarPointer());
+    std::fill(out, out + std::size_t(x1 - x0 + 1) * std::size_t(y1 - y0 + 1) * std::size_t(z1 - z0 + 1), 0);
+    for (std::size_t k = box.lo[2]; k <= box.hi[2]; ++k)
+      for (std::size_t j = box.lo[1]; j <= box.hi[1]; ++j) {
+        const LabelId* row = model_.labels().voxels.data() + g.offset(0, j, k);
+        unsigned char* target = static_cast<unsigned char*>(mask->GetScalarPointer(x0, int(j), int(k)));
+        for (std::size_t i = box.lo[0]; i <= box.hi[0]; ++i) target[long(i) - x0] = row[i] == label;
+      }
+    auto surface = vtkSmartPointer<vtkDiscreteFlyingEdges3D>::New();
+    surface->SetInputData(mask);
+    surface->SetValue(0, 1);
+    surface->ComputeNormalsOff();  // the mapper shades the faces
+    surface->ComputeScalarsOff();
+    surface->Update();
+    auto polygons = vtkSmartPointer<vtkPolyData>::New();
+    polygons->ShallowCopy(surface->GetOutput());
+    auto mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
+    mapper->SetInputData(polygons);
+    mapper->ScalarVisibilityOff();
+    auto actor = vtkSmartPointer<vtkActor>::New();
+    actor->SetMapper(mapper);
+    const LabelEntry* e = model_.entry(label);
+    actor->GetProperty()->SetColor(e->colour.r / 255.0, e->colour.g / 255.0, e->colour.b / 255.0);
+    actor->SetVisibility(std::find(hidden_.begin(), hidden_.end(), label) == hidden_.end());
+    renderer_->AddActor(actor);
+    actors_[label] = actor;
+  }
+}
+
+void SurfaceScene::set_hidden(const std::vector<LabelId>& hidden) {
+  hidden_ = hidden;
+  for (const auto& [label, actor] : actors_) actor->SetVisibility(std::find(hidden_.begin(), hidden_.end(), label) == hidden_.end());
+  refresh_caption();
+}
+
+void SurfaceScene::refresh_caption() {
+  std::size_t shown = 0;
+  for (const auto& [label, actor] : actors_) shown += actor->GetVisibility() != 0;
+  caption_->SetInput(shown == 0 ? "3-D: no muscle or bone labels to show"
+                                : ("3-D: " + std::to_string(shown) + " muscle and bone labels; plane: the standard level").c_str());
 }
 
 void SurfaceScene::set_level_slice(int k) {

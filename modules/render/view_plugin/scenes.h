@@ -5,6 +5,7 @@
 
 #include <vtkSmartPointer.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -66,21 +67,31 @@ class SurfaceScene {
  public:
   explicit SurfaceScene(ViewerModel& model);
   vtkRenderer* renderer() const { return renderer_; }
-  /// Rebuilds the surfaces from the model's label map (muscles, unassigned muscle tissue, bones).
-  void rebuild(const std::vector<LabelId>& hidden_labels);
+  /// Brings the surfaces of muscles and bones (and the unassigned muscle tissue when no muscle
+  /// was segmented) up to date with the model: all of them the first time, afterwards only the
+  /// labels changed since, each from the box around its voxels.
+  void update();
+  /// Hides these labels' surfaces (no rebuild).
+  void set_hidden(const std::vector<LabelId>& hidden);
   /// Shows the plane of slice k (the standard level); k < 0 hides it.
   void set_level_slice(int k);
   /// Looks at the legs from the front (patient right on the screen's left), turned a little.
   void reset_camera();
-  std::size_t surface_count() const { return surface_count_; }
+  std::size_t surface_count() const { return actors_.size(); }
 
  private:
+  void rebuild(const std::vector<LabelId>& labels);
+  void refresh_caption();
+
   ViewerModel& model_;
   vtkSmartPointer<vtkRenderer> renderer_;
-  vtkSmartPointer<vtkActor> surfaces_;
+  std::map<LabelId, vtkSmartPointer<vtkActor>> actors_;
+  std::vector<LabelId> hidden_;
   vtkSmartPointer<vtkActor> plane_;
   vtkSmartPointer<vtkTextActor> caption_;
-  std::size_t surface_count_ = 0;
+  bool built_ = false;
+  bool unassigned_shown_ = false;
+  std::uint64_t built_revision_ = 0;
 };
 
 }  // namespace musclecsa::render::view

@@ -371,7 +371,7 @@ void ViewerWindow::set_label_visible(LabelId label, bool visible) {
   hidden_ = hidden;
   refresh_legend();
   refresh_slice_view();
-  rebuild_3d();
+  surfaces_->set_hidden(hidden_);
   render_now();
 }
 
@@ -636,7 +636,7 @@ void ViewerWindow::refresh_actions() {
 }
 
 void ViewerWindow::rebuild_3d() {
-  surfaces_->rebuild(hidden_);
+  surfaces_->update();
   surfaces_revision_ = model_.revision();
 }
 
