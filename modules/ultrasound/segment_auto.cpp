@@ -252,7 +252,7 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
           double between = 0;
           const int gap = std::max(2, int(std::lround(0.7 / px_h)));
           for (int k = a + 1; k < b; ++k)
-            if (std::max(c[k].s, c[k].s_long) > 0.6 && c[k].s_long > long_line && c[k].u - c[a].u > gap && c[b].u - c[k].u > gap) between += std::max(c[k].s, c[k].s_long);
+            if (std::max(c[k].s, c[k].s_long) > 0.45 && c[k].s_long > long_line && c[k].u - c[a].u > gap && c[b].u - c[k].u > gap) between += std::max(c[k].s, c[k].s_long);
           // Both boundaries must be real ridges: the weaker one counts twice.
           const double sa = std::max(c[a].s, c[a].s_long), sb = std::max(c[b].s, c[b].s_long);
           const double weaker = std::min({sa, sb, 1.5}), stronger = std::min(std::max(sa, sb), 1.5);
