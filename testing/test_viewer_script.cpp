@@ -253,7 +253,7 @@ TEST(ViewerScript, WindowNavigationAnd3dViewRunWithoutErrors) {
              "slice 0\nnext\nnext\nwheel 3\nprint\nwheel -1\nprevious\nprint\n"
              "key Up\nkey Up\nkey Up\nprint\nkey PgDown\nprint\nkey End\nprint\nkey L\nprint\n"  // keyboard through Qt
              "tool brush\nstructure rectus_femoris right\npaint 10 10\nkey Ctrl+Z\nkey Ctrl+Y\nkey Ctrl+Z\nkey Ctrl+S\n"
-             "preset mr\npreset ct\nopacity 0.3\nhide vastus_lateralis right\nshow vastus_lateralis right\nhide femur left\n"
+             "preset mr\npreset ct\nwindow 60 250\nopacity 0.3\nhide vastus_lateralis right\nshow vastus_lateralis right\nhide femur left\n"
              "zoom 1.5\nreset-view\nrotate-3d 40\ntool contour\ntool navigate\nscreenshot " + (dir / "window.png").string() + "\n");
   const auto r = run_command(kBinary + " view " + quoted(c.dicom) + " --results " + quoted(c.dicom_results) + " --save " +
                              quoted(dir / "nav") + " --script " + quoted(dir / "look.txt"));
@@ -292,6 +292,11 @@ TEST(ViewerScript, MistakesAreNamedWithTheirLine) {
                   quoted(dir / "bad.txt"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("bad.txt:2: unknown action 'flip'"), std::string::npos) << r.output;
+  write_file(dir / "bad.txt", "window 40 400\nwindow 40 0\n");
+  r = run_command(kBinary + " view " + quoted(c.dicom) + " --results " + quoted(c.dicom_results) + " --script " +
+                  quoted(dir / "bad.txt"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("bad.txt:2: the window width must be positive"), std::string::npos) << r.output;
   write_file(dir / "bad.txt", "slice 999\n");
   r = run_command(kBinary + " view " + quoted(c.dicom) + " --results " + quoted(c.dicom_results) + " --script " +
                   quoted(dir / "bad.txt"));

@@ -27,7 +27,7 @@ struct Arity {
 
 const std::map<std::string, Arity>& actions() {
   static const std::map<std::string, Arity> table = {
-      {"slice", {1, 1}},       {"next", {0, 0}},         {"previous", {0, 0}},    {"preset", {1, 1}},
+      {"slice", {1, 1}},       {"next", {0, 0}},         {"previous", {0, 0}},    {"preset", {1, 1}},      {"window", {2, 2}},
       {"opacity", {1, 1}},     {"structure", {1, 2}},    {"tool", {1, 1}},        {"radius", {1, 1}},
       {"paint", {2, 1000, true}}, {"erase", {2, 1000, true}}, {"contour", {6, 1000, true}}, {"outline", {0, 0}},
       {"move-point", {3, 3}},  {"apply-contour", {0, 0}}, {"drag", {2, 1000, true}}, {"click", {2, 2, true}},
@@ -89,6 +89,10 @@ void run_one(ViewerWindow& w, const ScriptAction& a, const std::string& where) {
     const std::string& p = a.words[1];
     if (p != "ct" && p != "mr" && p != "us") throw ScriptError(where, "preset is ct, mr or us");
     w.set_preset(p == "ct" ? DisplayPreset::CtMuscle : p == "mr" ? DisplayPreset::MrAuto : DisplayPreset::Ultrasound);
+  } else if (what == "window") {
+    const double width = number(a, 2, where);
+    if (!(width > 0)) throw ScriptError(where, "the window width must be positive");
+    w.set_window(number(a, 1, where), width);
   } else if (what == "opacity") {
     w.set_opacity(number(a, 1, where));
   } else if (what == "structure") {

@@ -179,6 +179,25 @@ void ViewerWindow::build_panel() {
   connect(preset_box_, QOverload<int>::of(&QComboBox::activated), this,
           [this](int index) { set_preset(DisplayPreset(preset_box_->itemData(index).toInt())); });
   form->addRow("Window", preset_box_);
+  auto* window_row = new QHBoxLayout;
+  centre_box_ = new QDoubleSpinBox;
+  width_box_ = new QDoubleSpinBox;
+  for (QDoubleSpinBox* box : {centre_box_, width_box_}) {
+    box->setRange(-100000, 100000);
+    box->setDecimals(1);
+    box->setSingleStep(10);
+    box->setKeyboardTracking(false);
+    window_row->addWidget(box);
+  }
+  width_box_->setMinimum(0.1);
+  centre_box_->setPrefix("centre ");
+  width_box_->setPrefix("width ");
+  centre_box_->setValue(axial_->display().window.centre);
+  width_box_->setValue(axial_->display().window.width);
+  auto window_changed = [this] { set_window(centre_box_->value(), width_box_->value()); };
+  connect(centre_box_, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, window_changed);
+  connect(width_box_, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, window_changed);
+  form->addRow("", window_row);
 
   opacity_slider_ = new QSlider(Qt::Horizontal);
   opacity_slider_->setRange(0, 100);
@@ -320,8 +339,19 @@ void ViewerWindow::set_slice(int k) {
 }
 
 void ViewerWindow::set_preset(DisplayPreset preset) {
-  axial_->display().window = model_.window_level(preset);
   preset_box_->setCurrentIndex(preset_box_->findData(int(preset)));
+  const WindowLevel w = model_.window_level(preset);
+  set_window(w.centre, w.width);
+}
+
+void ViewerWindow::set_window(double centre, double width) {
+  if (!(width > 0)) throw std::runtime_error("the window width must be positive");
+  axial_->display().window = {centre, width};
+  {
+    const QSignalBlocker block_centre(centre_box_), block_width(width_box_);
+    centre_box_->setValue(centre);
+    width_box_->setValue(width);
+  }
   refresh_slice_view();
   render_axial();
 }

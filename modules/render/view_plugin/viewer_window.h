@@ -43,6 +43,8 @@ class ViewerWindow : public QMainWindow {
   int slice() const { return axial_->slice(); }
   void step_slice(int delta) { set_slice(slice() + delta); }
   void set_preset(DisplayPreset preset);
+  /// Window centre and width in the scan's units (HU for CT), as fine adjustment of a preset.
+  void set_window(double centre, double width);
   void set_opacity(double opacity);
   void set_tool(Tool tool);
   Tool tool() const { return tool_; }
@@ -106,6 +108,8 @@ class ViewerWindow : public QMainWindow {
   QVTKOpenGLNativeWidget* surface_widget_ = nullptr;
   vtkSmartPointer<vtkGenericOpenGLRenderWindow> axial_window_, surface_window_;
   QComboBox* preset_box_ = nullptr;
+  QDoubleSpinBox* centre_box_ = nullptr;
+  QDoubleSpinBox* width_box_ = nullptr;
   QComboBox* tool_box_ = nullptr;
   QComboBox* structure_box_ = nullptr;
   QDoubleSpinBox* radius_box_ = nullptr;
