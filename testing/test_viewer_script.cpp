@@ -244,6 +244,19 @@ TEST(ViewerScript, UndoRedoMouseEraserAndContoursReachTheSavedLabels) {
   EXPECT_TRUE(std::filesystem::exists(dir / "fixed/results.json"));
   EXPECT_TRUE(std::filesystem::exists(dir / "fixed/results.csv"));
   EXPECT_TRUE(std::filesystem::exists(dir / "fixed/labels.json"));
+
+  // Opened again, the saved folder is continued: Save writes into it and its audit log grows.
+  write_file(dir / "more.txt", "slice " + std::to_string(k) + "\nstructure rectus_femoris right\nradius 2\npaint " + at + "\nsave\n");
+  const auto again = run_command(kBinary + " view " + quoted(c.dicom) + " --results " + quoted(dir / "fixed") + " --script " +
+                                 quoted(dir / "more.txt"));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "fixed/edited"));
+  const std::string longer = io::read_text(dir / "fixed/edits.jsonl");
+  EXPECT_EQ(longer.substr(0, log.size()), log);
+  EXPECT_EQ(json::parse(longer.substr(log.size()))["action"], "brush");
+  const auto flags = json::parse(io::read_text(dir / "fixed/results.json"))["qc_flags"];
+  EXPECT_EQ(std::count(flags.begin(), flags.end(), "edited_in_viewer"), 1) << flags;
+  EXPECT_EQ(io::read_label_map(dir / "fixed/labels.nii.gz").at(std::size_t(ci), std::size_t(cj), std::size_t(k)), rf);
 }
 
 TEST(ViewerScript, WindowNavigationAnd3dViewRunWithoutErrors) {

@@ -121,7 +121,8 @@ segment::TissueSegmentation segmentation_from_labels(const LabelMap& labels, con
   for (const auto& flag : results.value("qc_flags", std::vector<std::string>()))
     if (flag != "contrast_enhanced" && std::find(in.qc_flags.begin(), in.qc_flags.end(), flag) == in.qc_flags.end())
       seg.qc_flags.push_back(flag);
-  seg.qc_flags.push_back("edited_in_viewer");
+  if (std::find(seg.qc_flags.begin(), seg.qc_flags.end(), "edited_in_viewer") == seg.qc_flags.end())
+    seg.qc_flags.push_back("edited_in_viewer");
   seg.notes.push_back("labels corrected by hand in the MuscleCSA viewer; edits.jsonl in this folder records who changed "
                       "which structure on which slices, and the areas before and after");
   return seg;
@@ -361,17 +362,18 @@ std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs
   return render::make_viewer_model(std::move(v));
 }
 
-/// The save folder: --save, else RESULTS/edited (never the analysis folder itself).
+/// The save folder: --save, else RESULTS/edited. An analysis folder is never written into; a
+/// folder the viewer saved before (it holds edits.jsonl) is continued, its audit log growing.
 fs::path save_folder(const ViewCommandOptions& o) {
+  const bool results_saved_by_viewer = !o.open.results.empty() && fs::exists(fs::path(o.open.results) / "edits.jsonl");
   if (!o.save.empty()) {
-    if (!o.open.results.empty()) {
-      std::error_code ec;
-      if (fs::exists(o.save) && fs::equivalent(o.save, o.open.results, ec))
-        throw Error(ErrorCode::InvalidArgument, "--save " + o.save,
-                    "is the analysis folder itself: corrected results go to another folder, so the original stays as it was");
-    }
+    std::error_code ec;
+    if (!o.open.results.empty() && !results_saved_by_viewer && fs::exists(o.save) && fs::equivalent(o.save, o.open.results, ec))
+      throw Error(ErrorCode::InvalidArgument, "--save " + o.save,
+                  "is the analysis folder itself: corrected results go to another folder, so the original stays as it was");
     return o.save;
   }
+  if (results_saved_by_viewer) return o.open.results;
   if (!o.open.results.empty()) return fs::path(o.open.results) / "edited";
   return fs::path(o.open.input).parent_path() / (fs::path(o.open.input).stem().string() + "-labels");
 }
@@ -430,7 +432,8 @@ void add_view_commands(CLI::App& app, std::vector<Command>& commands) {
     CLI::App* cmd = app.add_subcommand("view", "Look at a scan and its segmentation, correct it, and save corrected results");
     add_open_options(*cmd, o.open);
     cmd->add_option("--results", o.open.results, "analysis folder (labels.nii.gz; with a CT analysis, numbers are re-measured)");
-    cmd->add_option("--save", o.save, "folder Save writes to (default RESULTS/edited; never the analysis folder)");
+    cmd->add_option("--save", o.save,
+                    "folder Save writes to (default RESULTS/edited, or RESULTS itself when the viewer saved it; never an analysis folder)");
     cmd->add_option("--script", o.script, "run the actions of this file, then exit (docs/viewer.md)");
     cmd->add_option("--slice", o.slice, "first slice shown (0-based; default the standard level)");
     commands.push_back({cmd, [options] { return run_view(*options); }});
