@@ -24,8 +24,9 @@ namespace {
 render::ViewerInput small_case(std::size_t nx = 40, std::size_t ny = 30, std::size_t nz = 3, double hu = 40) {
   render::ViewerInput in;
   const Geometry g = make_axial_geometry({nx, ny, nz}, {1.0, 1.0, 5.0}, {0, 0, 0});
-  in.volume = ScalarVolume(g, float(hu));
-  in.volume.modality = Modality::CT;
+  auto volume = std::make_shared<ScalarVolume>(g, float(hu));
+  volume->modality = Modality::CT;
+  in.volume = volume;
   in.labels = LabelMap(g, 0);
   in.title = "small";
   return in;
@@ -184,7 +185,9 @@ TEST(RenderModel, SliceCompositionShowsCatalogColoursInRadiologicalOrder) {
 
 TEST(RenderModel, WindowPresets) {
   auto in = small_case(10, 10, 2, 0);
-  for (std::size_t o = 0; o < in.volume.voxels.size(); ++o) in.volume.voxels[o] = float(o + 1);  // 1..200
+  auto ramp = std::make_shared<ScalarVolume>(*in.volume);
+  for (std::size_t o = 0; o < ramp->voxels.size(); ++o) ramp->voxels[o] = float(o + 1);  // 1..200
+  in.volume = ramp;
   auto model = render::make_viewer_model(std::move(in));
   EXPECT_EQ(model->window_level(render::DisplayPreset::CtMuscle).centre, 40);
   EXPECT_EQ(model->window_level(render::DisplayPreset::CtMuscle).width, 400);

@@ -358,7 +358,7 @@ std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs
   } else {
     v.notes.push_back("no results folder: the scan only (labels drawn here are saved as labels.nii.gz)");
   }
-  v.volume = in->volume;  // the model keeps its own copy; `in` stays with the callbacks for re-measurement
+  v.volume = std::shared_ptr<const ScalarVolume>(in, &in->volume);  // one copy, shared with the re-measurement
   return render::make_viewer_model(std::move(v));
 }
 

@@ -38,7 +38,7 @@ struct Edit {
 class Model final : public ViewerModel {
  public:
   explicit Model(ViewerInput in) : in_(std::move(in)) {
-    const Geometry& g = in_.volume.geometry;
+    const Geometry& g = in_.volume->geometry;
     if (in_.labels) {
       labels_ = std::move(*in_.labels);
       in_.labels.reset();
@@ -79,7 +79,7 @@ class Model final : public ViewerModel {
     remeasure();
   }
 
-  const ScalarVolume& volume() const override { return in_.volume; }
+  const ScalarVolume& volume() const override { return *in_.volume; }
   const LabelMap& labels() const override { return labels_; }
   const std::string& title() const override { return in_.title; }
   const std::vector<std::string>& notes() const override { return in_.notes; }
@@ -90,7 +90,7 @@ class Model final : public ViewerModel {
     if (preset == DisplayPreset::Ultrasound) return {127.5, 255};
     // MR: 0.5th to 99.5th percentile of the non-zero values (a sample of at most ~1M voxels).
     std::vector<float> sample;
-    const auto& v = in_.volume.voxels;
+    const auto& v = in_.volume->voxels;
     const std::size_t step = std::max<std::size_t>(1, v.size() / 1000000);
     for (std::size_t o = 0; o < v.size(); o += step)
       if (v[o] != 0 && std::isfinite(v[o])) sample.push_back(v[o]);
@@ -123,7 +123,7 @@ class Model final : public ViewerModel {
   }
 
   void compose_slice_rgb(int k, const SliceDisplay& d, std::vector<std::uint8_t>& rgb) const override {
-    const Geometry& g = in_.volume.geometry;
+    const Geometry& g = in_.volume->geometry;
     const std::size_t nx = g.size[0], ny = g.size[1];
     rgb.assign(nx * ny * 3, 0);
     if (k < 0 || std::size_t(k) >= g.size[2]) return;
@@ -131,7 +131,7 @@ class Model final : public ViewerModel {
     for (LabelId l : d.hidden_labels) hidden[l] = 1;
     const double lo = d.window.centre - d.window.width / 2, scale = 255.0 / std::max(d.window.width, 1e-9);
     const double opacity = std::clamp(d.overlay_opacity, 0.0, 1.0);
-    const float* v = in_.volume.slice(std::size_t(k));
+    const float* v = in_.volume->slice(std::size_t(k));
     const LabelId* l = labels_.slice(std::size_t(k));
     for (std::size_t j = 0; j < ny; ++j)
       for (std::size_t i = 0; i < nx; ++i) {
@@ -155,7 +155,7 @@ class Model final : public ViewerModel {
   const CaseMeasurements& measurements() const override { return measurements_; }
 
   double label_area_cm2(int k, LabelId label) const override {
-    return double(count_in_slice(k, label)) * in_.volume.geometry.pixel_area_mm2() / 100;
+    return double(count_in_slice(k, label)) * in_.volume->geometry.pixel_area_mm2() / 100;
   }
 
   std::size_t brush(int k, const std::vector<PixelPoint>& path, double radius_mm, LabelId label) override {
@@ -176,7 +176,7 @@ class Model final : public ViewerModel {
     check_slice(k);
     if (label == 0) throw Error(ErrorCode::InvalidArgument, "contour", "choose a structure");
     if (polygon.size() < 3) throw Error(ErrorCode::InvalidArgument, "contour", "a contour needs at least 3 points");
-    const Geometry& g = in_.volume.geometry;
+    const Geometry& g = in_.volume->geometry;
     auto inside_pixels = detail::polygon_pixels(g, polygon);
     std::vector<char> inside(g.slice_voxel_count(), 0);
     for (std::size_t o : inside_pixels) inside[o] = 1;
@@ -188,7 +188,7 @@ class Model final : public ViewerModel {
   }
 
   std::vector<PixelPoint> contour_of(int k, LabelId label, std::size_t max_points) const override {
-    const Geometry& g = in_.volume.geometry;
+    const Geometry& g = in_.volume->geometry;
     if (k < 0 || std::size_t(k) >= g.size[2] || label == 0) return {};
     std::vector<char> mask(g.slice_voxel_count());
     const LabelId* l = labels_.slice(std::size_t(k));
@@ -261,7 +261,7 @@ class Model final : public ViewerModel {
     if (!(radius_mm > 0)) throw Error(ErrorCode::InvalidArgument, "brush radius", "must be positive (mm)");
     std::vector<std::size_t> pixels;
     for (std::size_t n = 0; n < path.size(); ++n) {
-      const auto part = detail::stroke_pixels(in_.volume.geometry, path[n], path[n + 1 < path.size() ? n + 1 : n], radius_mm);
+      const auto part = detail::stroke_pixels(in_.volume->geometry, path[n], path[n + 1 < path.size() ? n + 1 : n], radius_mm);
       pixels.insert(pixels.end(), part.begin(), part.end());
     }
     std::sort(pixels.begin(), pixels.end());
@@ -270,13 +270,13 @@ class Model final : public ViewerModel {
   }
 
   void check_slice(int k) const {
-    if (k < 0 || std::size_t(k) >= in_.volume.geometry.size[2])
+    if (k < 0 || std::size_t(k) >= in_.volume->geometry.size[2])
       throw Error(ErrorCode::InvalidArgument, "slice " + std::to_string(k),
-                  "outside the scan (slices 0.." + std::to_string(int(in_.volume.geometry.size[2]) - 1) + ")");
+                  "outside the scan (slices 0.." + std::to_string(int(in_.volume->geometry.size[2]) - 1) + ")");
   }
 
   std::size_t count_in_slice(int k, LabelId label) const {
-    const Geometry& g = in_.volume.geometry;
+    const Geometry& g = in_.volume->geometry;
     if (k < 0 || std::size_t(k) >= g.size[2]) return 0;
     const LabelId* l = labels_.slice(std::size_t(k));
     return std::size_t(std::count(l, l + g.slice_voxel_count(), label));
@@ -292,7 +292,7 @@ class Model final : public ViewerModel {
   template <class NewLabel>
   std::size_t apply(const std::string& action, int k, LabelId label, const std::vector<std::size_t>& pixels, NewLabel new_label,
                     const std::vector<char>* inside = nullptr) {
-    const Geometry& g = in_.volume.geometry;
+    const Geometry& g = in_.volume->geometry;
     const std::size_t base = std::size_t(k) * g.slice_voxel_count();
     const double px_cm2 = g.pixel_area_mm2() / 100;
     Edit edit;
@@ -359,7 +359,7 @@ class Model final : public ViewerModel {
       return;
     }
     // Without an analysis: the area of every structure in every slice.
-    const Geometry& g = in_.volume.geometry;
+    const Geometry& g = in_.volume->geometry;
     measurements_ = {};
     measurements_.slices.resize(g.size[2]);
     std::vector<std::size_t> count(65536);
@@ -393,8 +393,9 @@ class Model final : public ViewerModel {
 }  // namespace
 
 std::unique_ptr<ViewerModel> make_viewer_model(ViewerInput input) {
-  input.volume.geometry.validate(input.input_path.string());
-  if (input.volume.voxels.size() != input.volume.geometry.voxel_count())
+  if (!input.volume) throw Error(ErrorCode::InvalidInput, input.input_path.string(), "no scan");
+  input.volume->geometry.validate(input.input_path.string());
+  if (input.volume->voxels.size() != input.volume->geometry.voxel_count())
     throw Error(ErrorCode::InvalidInput, input.input_path.string(), "the scan holds no voxels");
   return std::make_unique<Model>(std::move(input));
 }

@@ -105,7 +105,7 @@ std::string current_user_name();
 
 /// What the model is built from (cmd_view.cpp fills it).
 struct ViewerInput {
-  ScalarVolume volume;
+  std::shared_ptr<const ScalarVolume> volume;  ///< shared with the caller (e.g. its re-measurement), not copied
   std::optional<LabelMap> labels;        ///< on the volume's grid; none = scan only (editing starts empty)
   DisplayPreset preset = DisplayPreset::CtMuscle;
   std::string title;                     ///< window title / render caption (the input's name)
