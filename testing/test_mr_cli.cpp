@@ -91,8 +91,10 @@ TEST(CliMr, ExplicitWaterAndFatAreUsedAndRecorded) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 8);
   const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --water " + quoted(dicom / "water") + " --fat " +
-                             quoted(dicom / "fat") + " --out " + quoted(dir / "out") + " --quiet");
+                             quoted(dicom / "fat") + " --out " + quoted(dir / "out") + " --qc-every-slice --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(r.output.empty()) << r.output;
+  for (int k = 0; k < 8; ++k) EXPECT_TRUE(std::filesystem::exists(dir / "out/qc" / ("slice_000" + std::to_string(k) + ".png"))) << k;
   const auto results = read_json(dir / "out/results.json");
   ASSERT_EQ(results["mri"]["series"].size(), 2u);
   EXPECT_EQ(results["mri"]["series"][0]["paired_by"], "explicit (--water)");

@@ -167,29 +167,23 @@ LimbMasks limb_masks(const ScalarVolume& signal, double body_fraction, Progress&
 
 namespace {
 
-/// Square min (erode) or max (dilate) filter of a 0/1 mask with half-width r, separable, in place.
+/// Square min (erode) or max (dilate) filter of a 0/1 mask with half-width r, separable, in place:
+/// window sums from running totals (a pixel outside the image counts as 0).
 void square_filter(std::vector<std::uint8_t>& m, std::size_t nx, std::size_t ny, int r, bool dilate) {
+  const int full = 2 * r + 1;
+  auto pass = [&](const std::uint8_t* in, std::uint8_t* out, std::size_t count, std::size_t stride) {
+    int sum = 0;
+    for (int d = 0; d <= r && d < int(count); ++d) sum += in[std::size_t(d) * stride];
+    for (std::size_t x = 0; x < count; ++x) {
+      out[x * stride] = dilate ? sum > 0 : sum == full;
+      const long add = long(x) + r + 1, drop = long(x) - r;
+      if (add < long(count)) sum += in[std::size_t(add) * stride];
+      if (drop >= 0) sum -= in[std::size_t(drop) * stride];
+    }
+  };
   std::vector<std::uint8_t> tmp(m.size());
-  for (std::size_t j = 0; j < ny; ++j)
-    for (std::size_t i = 0; i < nx; ++i) {
-      std::uint8_t v = dilate ? 0 : 1;
-      for (long d = -r; d <= r; ++d) {
-        const long ii = long(i) + d;
-        const std::uint8_t x = (ii < 0 || ii >= long(nx)) ? 0 : m[std::size_t(ii) + nx * j];
-        v = dilate ? std::max(v, x) : std::min(v, x);
-      }
-      tmp[i + nx * j] = v;
-    }
-  for (std::size_t j = 0; j < ny; ++j)
-    for (std::size_t i = 0; i < nx; ++i) {
-      std::uint8_t v = dilate ? 0 : 1;
-      for (long d = -r; d <= r; ++d) {
-        const long jj = long(j) + d;
-        const std::uint8_t x = (jj < 0 || jj >= long(ny)) ? 0 : tmp[i + nx * std::size_t(jj)];
-        v = dilate ? std::max(v, x) : std::min(v, x);
-      }
-      m[i + nx * j] = v;
-    }
+  for (std::size_t j = 0; j < ny; ++j) pass(m.data() + nx * j, tmp.data() + nx * j, nx, 1);
+  for (std::size_t i = 0; i < nx; ++i) pass(tmp.data() + i, m.data() + i, ny, nx);
 }
 
 }  // namespace
@@ -204,7 +198,8 @@ ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, 
   const std::size_t nx = g.size[0], ny = g.size[1], n = nx * ny;
   const double px = g.pixel_area_mm2();
   std::vector<std::size_t> regions(g.size[2], 0);
-  for (std::size_t k = 0; k < g.size[2]; ++k) {
+  NullProgress quiet;
+  parallel_for(g.size[2], quiet, "pseudo-CT", 0.0, [&](std::size_t k) {
     const std::uint8_t* limb = masks.limb.slice(k);
     const float* depth = masks.depth_mm.slice(k);
     const float* s = signal.slice(k);
@@ -242,6 +237,7 @@ ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, 
         const double mean = sum / 9;
         mid[o] = all_tissue && mean >= 0.35 && mean <= 0.88;
       }
+    if (std::find(mid.begin(), mid.end(), std::uint8_t(1)) == mid.end()) return true;
     square_filter(mid, nx, ny, 2, false);
     square_filter(mid, nx, ny, 2, true);
     std::vector<int> component(n, -1);
@@ -266,7 +262,8 @@ ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, 
       }
       ++regions[k];
     }
-  }
+    return true;
+  });
   if (infiltrated_regions != nullptr) *infiltrated_regions = std::move(regions);
   return ct;
 }
