@@ -18,6 +18,8 @@
 #include <vtkWindowToImageFilter.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -73,7 +75,12 @@ void install_message_handlers() {
 
 /// Refuses to draw without a reachable X server (VTK would abort on a failed GLX context).
 void require_x_server() {
-  Display* display = XOpenDisplay(nullptr);
+  // A busy X server may refuse a connection for a moment: three tries before giving up.
+  Display* display = nullptr;
+  for (int attempt = 0; attempt < 3 && display == nullptr; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    display = XOpenDisplay(nullptr);
+  }
   if (display == nullptr) {
     const char* name = std::getenv("DISPLAY");
     throw ScriptError("DISPLAY=" + std::string(name ? name : ""),
