@@ -212,7 +212,8 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   // Passes: first strict about long lines skipped between the two boundaries (another muscle's
   // aponeurosis) and about width (twice the protocol's minimum, or half the imaged width); when that
   // finds no muscle as wide, the next passes tolerate more bright lines inside the muscle (real
-  // muscles have intramuscular septa and aponeuroses), the last accepting the protocol's minimum width.
+  // muscles have intramuscular septa and aponeuroses); failing all, the widest run of at least the
+  // protocol's minimum width is taken.
   auto edge_column = [&](int i, int dir) { const int n = i + dir; return n < 0 || n >= w || top[n] < 0; };
   int fov_columns = 0;
   for (int i = 0; i < w; ++i) fov_columns += top[i] >= 0 ? 1 : 0;
@@ -224,8 +225,10 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
     double long_line, w_between;
     bool strict_width;
   };
-  const Pass passes[] = {{0.4, 1.5, true}, {0.6, 0.75, true}, {0.8, 0.3, true}, {0.8, 0.3, false}};
-  for (int pass = 0; pass < 4 && !found; ++pass) {
+  const Pass passes[] = {{0.4, 1.5, true}, {0.6, 0.75, true}, {0.8, 0.3, true}};
+  std::vector<std::vector<Pair>> widest_pairs;
+  std::vector<std::pair<int, int>> widest_run;
+  for (int pass = 0; pass < 3 && !found; ++pass) {
     const double long_line = passes[pass].long_line;
     const double wanted_width_mm = passes[pass].strict_width
                                        ? std::max(protocol.min_width_mm, 0.5 * fov_columns * px_w)
@@ -386,8 +389,15 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
       failure = "automatic segmentation found only a " + std::to_string(int(std::lround(width_mm))) + " mm wide " +
                 protocol.structure_key + " (at least " + std::to_string(int(protocol.min_width_mm)) +
                 " mm expected); give --points or an outline";
+      if (width_mm >= protocol.min_width_mm && run.size() > widest_run.size()) widest_run = run, widest_pairs = pairs;
       continue;
     }
+    found = true;
+  }
+  if (!found && !widest_run.empty()) {
+    // No pass found a muscle as wide as expected: the widest of the plausible ones.
+    run = std::move(widest_run);
+    pairs = std::move(widest_pairs);
     found = true;
   }
   if (!found) throw Error(ErrorCode::InvalidInput, "image", failure);
