@@ -333,7 +333,9 @@ MrSideMeasures measure_side(const MrAnalysis& a, std::size_t k, Side side) {
       if (st.key == "bone_marrow") marrow.add(ff[o], px, p.fat_ff_threshold);
       continue;
     }
-    if (ff[o] >= p.fat_ff_threshold) m.imat_area_mm2 += px;
+    // IMAT: fat outside the muscle outlines (septa, under the fascia); fat inside an outline is
+    // that muscle's intramuscular fat, so muscle CSA and IMAT never overlap.
+    if (ff[o] >= p.fat_ff_threshold && st.kind != StructureKind::Muscle && st.key != "skeletal_muscle") m.imat_area_mm2 += px;
     if (st.kind == StructureKind::Muscle || st.key == "skeletal_muscle") {
       muscle_all.add(ff[o], px, p.fat_ff_threshold);
       if (st.kind == StructureKind::Muscle) per_muscle[st.key].add(ff[o], px, p.fat_ff_threshold);

@@ -119,7 +119,7 @@ struct MrSideMeasures {
   double limb_area_mm2 = 0, skin_area_mm2 = 0, subcutaneous_fat_area_mm2 = 0, compartment_area_mm2 = 0,
          bone_area_mm2 = 0;
   double muscle_area_mm2 = 0;        ///< all muscle outlines and the unassigned muscle layer
-  double imat_area_mm2 = 0;          ///< compartment voxels (bone and marrow excluded) with FF >= threshold
+  double imat_area_mm2 = 0;          ///< compartment voxels outside muscle outlines (bone, marrow excluded) with FF >= threshold
   double muscle_mean_ff = 0, muscle_median_ff = 0;  ///< over all muscle outlines
   double fat_free_muscle_area_mm2 = 0;
   double subcutaneous_fat_mean_ff = 0, marrow_mean_ff = 0;
