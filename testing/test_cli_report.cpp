@@ -23,6 +23,7 @@ using musclecsa::testing::TempDir;
 
 namespace {
 const std::string kBinary = MUSCLECSA_BINARY;
+const std::filesystem::path kSource = MUSCLECSA_SOURCE_DIR;
 const std::string kChromium = CHROMIUM_EXECUTABLE;
 
 /// A small thigh CT phantom as DICOM (whole femur, so the level is found): dir/name/dicom/ct.
@@ -101,6 +102,28 @@ TEST(CliReport, CaseAndBatchPagesOpenInChromiumWithTablesAndImages) {
   EXPECT_EQ(png.image.geometry.size[0], 1280u);
   const auto [lo, hi] = std::minmax_element(png.image.voxels.begin(), png.image.voxels.end());
   EXPECT_GT(*hi - *lo, 100.0f);
+}
+
+TEST(CliReport, UltrasoundCasePageListsItsMeasurementsAndQcPicture) {
+  TempDir dir;
+  const auto made = run_command(kBinary + " phantom --preset " + quoted(kSource / "data/phantoms/rf-us.json") + " --out " +
+                                quoted(dir / "ph") + " --quiet");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph") + " --protocol rf-us --format html --quiet --out " +
+                             quoted(dir / "us"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string page = io::read_text(dir / "us/report.html");
+  EXPECT_NE(page.find("id=\"measurements\""), std::string::npos);
+  EXPECT_NE(page.find("<td>acsa</td>"), std::string::npos) << "every measurement is listed";
+  EXPECT_NE(page.find("<td>echo_intensity_corrected</td>"), std::string::npos);
+  EXPECT_NE(page.find("src=\"qc.png\""), std::string::npos) << "the QC picture is shown";
+  EXPECT_EQ(page.find("Standard level"), std::string::npos) << "an ultrasound image has no CT level";
+  // In a batch page it is an analysed case (its page and picture copied), not a failure.
+  const auto batch = run_command(kBinary + " report " + quoted(dir / "us") + " --out " + quoted(dir / "pages"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  const std::string index = io::read_text(dir / "pages/index.html");
+  EXPECT_NE(index.find("1 analysed, 0 failed"), std::string::npos) << index;
+  EXPECT_TRUE(std::filesystem::exists(dir / "pages/cases/us/qc.png"));
 }
 
 TEST(CliReport, ReportNeedsResultsAndSegSrNeedDicom) {

@@ -166,7 +166,6 @@ TEST(UsCli, WrongInputsGetClearErrorsNamingTheProblem) {
   const std::vector<Case> cases = {
       {"--protocol thigh-ct", 2, "CT protocol"},
       {"--protocol rf-us --format seg", 2, "not written for ultrasound"},
-      {"--protocol rf-us --format html", 2, "HTML report"},
       {"--protocol rf-us --points '10,20;x,5'", 2, "item 2"},
       {"--protocol rf-us --points '-50,20;10,10;20,20'", 2, "outside the image"},
       {"--protocol rf-us --outline " + quoted(dir / "missing.json"), 3, "no such file"},

@@ -14,6 +14,7 @@
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/text_file.h"
+#include "musclecsa/report/html_report.h"
 #include "musclecsa/ultrasound/us_analysis.h"
 #include "musclecsa/version.h"
 
@@ -108,10 +109,6 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
     throw Error(ErrorCode::InvalidArgument, o.input,
                 "DICOM SEG and SR are not written for ultrasound in this version; leave out --format seg/sr "
                 "(mask.png, results.json and results.csv hold the segmentation and measurements)");
-  if (wants_format(o, "html"))
-    throw Error(ErrorCode::InvalidArgument, o.input,
-                "the HTML report shows CT levels only in this version; leave out --format html for ultrasound "
-                "(qc.png, results.json and results.csv hold the results)");
   const std::string pseudonym = pseudonym_for_input(o, in);
   std::string decision;
   us::UsProtocol protocol = choose_protocol(o, in, decision);
@@ -345,6 +342,7 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv.str());
   io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+  if (wants_format(o, "html")) report::write_case_report(dir);
   progress.report(1.0, "ultrasound: done");
 
   if (o.quiet) return 0;
@@ -353,7 +351,8 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
   for (std::size_t k = 1; k + (qc.size()) < text.size(); ++k) std::cout << "  " << text[k] << "\n";
   for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
   for (const auto& note : notes) std::cout << "  note: " << note << "\n";
-  std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, mask.png, qc.png, protocol.json\n";
+  std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, mask.png, qc.png, protocol.json"
+            << (wants_format(o, "html") ? ", report.html\n" : "\n");
   return 0;
 }
 

@@ -111,7 +111,8 @@ std::vector<std::string> qc_images_in(const fs::path& case_dir) {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(case_dir)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.rfind("qc_", 0) == 0 && entry.path().extension() == ".png") names.push_back(name);
+    if (entry.is_regular_file() && (name.rfind("qc_", 0) == 0 || name == "qc.png") && entry.path().extension() == ".png")
+      names.push_back(name);
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -237,8 +238,19 @@ std::string case_page_from(json& r, const fs::path& case_dir) {
     for (const auto& note : r["notes"]) o << "<li>" << escape(note.get<std::string>()) << "</li>\n";
     o << "</ul>\n";
   }
-  o << "<h2>Standard level</h2>\n";
-  for (const auto& level : r["levels"]) o << level_section(level, r);
+  if (r.contains("levels")) {
+    o << "<h2>Standard level</h2>\n";
+    for (const auto& level : r["levels"]) o << level_section(level, r);
+  } else {
+    // Results without levels (an ultrasound image): every measurement, as recorded.
+    o << "<h2>Measurements</h2>\n<table class=\"sortable\" id=\"measurements\"><thead><tr><th>Structure</th><th>Side</th>"
+      << "<th>Quantity</th><th>Value</th><th>Unit</th></tr></thead><tbody>\n";
+    for (const auto& m : r["measurements"])
+      o << "<tr><td>" << escape(structure_name(m.value("structure", ""))) << "</td><td>" << escape(m.value("side", ""))
+        << "</td><td>" << escape(m.value("quantity", "")) << "</td>" << number_cell(m["value"], 3) << "<td>"
+        << escape(m.value("unit", "")) << "</td></tr>\n";
+    o << "</tbody></table>\n";
+  }
   const auto images = qc_images_in(case_dir);
   if (!images.empty()) {
     o << "<h2>QC images</h2>\n<div class=\"qc\">\n";
@@ -246,7 +258,7 @@ std::string case_page_from(json& r, const fs::path& case_dir) {
       o << "<p><img src=\"" << escape(name) << "\" alt=\"" << escape(name) << "\" onload=\"this.dataset.loaded='1'\"></p>\n";
     o << "</div>\n";
   }
-  if (!r["volumes"].empty()) {
+  if (r.contains("volumes") && !r["volumes"].empty()) {
     o << "<h2>Volumes over the scanned range</h2>\n<table class=\"sortable\"><thead><tr><th>Side</th><th>Muscle (cm3)</th>"
       << "<th>IMAT (cm3)</th><th>Subcutaneous fat (cm3)</th></tr></thead><tbody>\n";
     for (const auto& v : r["volumes"])
