@@ -1,5 +1,6 @@
 // musclecsa analyze: CT of the thigh or calf -> tissue, muscle and group areas and HU per slice, side
-// and at the standard level, with the label map, the protocol and its hash in every output.
+// and at the standard level, with the label map, the protocol and its hash in every output. MRI and
+// ultrasound input go to analyze_mr.cpp and analyze_us.cpp.
 
 #include <algorithm>
 #include <chrono>
@@ -494,10 +495,10 @@ int run_analyze(const AnalyzeOptions& o) {
 Command add_analyze_command(CLI::App& app) {
   auto options = std::make_shared<AnalyzeOptions>();
   auto& o = *options;
-  CLI::App* cmd = app.add_subcommand("analyze", "Measure muscle CSA and fat infiltration per muscle and group in a leg CT");
-  cmd->add_option("input", o.input, "DICOM file or folder, or a NIfTI/NRRD/MetaImage CT (with --modality ct)")->required();
+  CLI::App* cmd = app.add_subcommand("analyze", "Measure muscle CSA and fat infiltration per muscle and group in a leg CT or MRI, or one muscle on an ultrasound image");
+  cmd->add_option("input", o.input, "DICOM file or folder (CT, MR, US), a NIfTI/NRRD/MetaImage CT (with --modality ct), or an ultrasound picture")->required();
   cmd->add_option("--out", o.out, "output folder (created)")->required();
-  cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");
+  cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, thigh-mr, calf-mr, rf-us, vl-us, quadriceps-us, gastrocnemius-us, auto (from the anatomy or the series) or a CT protocol JSON file");
   cmd->add_option("--series", o.series, "series to analyse when the input holds several");
   cmd->add_flag("--files-from", o.files_from, "INPUT is a text file naming the DICOM files (or folders) to read, one per line");
   cmd->add_option("--modality", o.modality, "modality of a research-format input")->check(CLI::IsMember({"ct"}));
