@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/text_hash.h"
 #include "musclecsa/mri/mr_analysis.h"
 
 namespace musclecsa::mri {
@@ -56,16 +57,7 @@ std::string MrProtocol::to_json() const {
   return j.dump();  // nlohmann::json objects keep keys sorted: canonical
 }
 
-std::string MrProtocol::hash() const {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : to_json()) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return text;
-}
+std::string MrProtocol::hash() const { return fnv1a_64_hex(to_json()); }
 
 MrProtocol builtin_mr_protocol(const std::string& name) {
   MrProtocol p;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/text_hash.h"
 
 namespace musclecsa::segment {
 namespace {
@@ -50,16 +51,7 @@ std::string CtProtocol::to_json() const {
   return j.dump();  // nlohmann::json objects keep keys sorted: canonical text
 }
 
-std::string CtProtocol::hash() const {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : to_json()) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return text;
-}
+std::string CtProtocol::hash() const { return fnv1a_64_hex(to_json()); }
 
 CtProtocol builtin_ct_protocol(const std::string& name) {
   CtProtocol p;
