@@ -30,6 +30,7 @@ struct Candidate {
   int u = 0;         // flattened row
   double s = 0;      // normalised ridge strength
   double s_long = 0; // the same averaged along the layer (long lines keep it)
+  double len_mm = 0; // extent of the ridge line it lies on, traced across the columns
 };
 
 struct Pair {
@@ -186,16 +187,61 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
     std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return x.s > y.s; });
     if (c.size() > std::size_t(2 * K)) c.resize(2 * K);
     for (auto& q : c) q.s_long = std::min(2.0, long_strength(q.u, i) / scale);
-    std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return std::max(x.s, x.s_long) > std::max(y.s, y.s_long); });
+    std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return x.u < y.u; });
+    cand[i] = std::move(c);
+  }
+  // Length of each candidate's ridge line: candidates are linked to the nearest one of the previous
+  // columns (within 0.3 mm per column, over gaps of up to 1 mm) and the linked chain's extent is
+  // measured both ways. Fascia and aponeuroses run across much of the image; intramuscular
+  // striations (perimysium between fascicles) are short and oblique.
+  const double rll = protocol.ridge_line_length_mm;
+  const bool use_length = rll > 0;
+  if (use_length) {
+    const int gap_cols = std::max(1, int(std::lround(1.0 / px_w)));
+    auto link = [&](int i, int dir, std::vector<std::vector<double>>& ext) {
+      for (std::size_t k = 0; k < cand[i].size(); ++k) {
+        ext[i][k] = px_w;
+        for (int g = 1; g <= gap_cols; ++g) {
+          const int n = i - dir * g;
+          if (n < 0 || n >= w || top[n] < 0) break;
+          int best = -1, best_d = near_rows + 1;
+          for (std::size_t q = 0; q < cand[n].size(); ++q) {
+            const int dd = std::abs(cand[n][q].u - cand[i][k].u);
+            if (dd < best_d) best_d = dd, best = int(q);
+          }
+          if (best >= 0) {
+            ext[i][k] = ext[n][best] + std::hypot(g * px_w, (cand[n][best].u - cand[i][k].u) * px_h);
+            break;
+          }
+        }
+      }
+    };
+    std::vector<std::vector<double>> left(w), right(w);
+    for (int i = 0; i < w; ++i) left[i].assign(cand[i].size(), 0), right[i].assign(cand[i].size(), 0);
+    for (int i = 0; i < w; ++i) link(i, +1, left);
+    for (int i = w - 1; i >= 0; --i) link(i, -1, right);
+    for (int i = 0; i < w; ++i)
+      for (std::size_t k = 0; k < cand[i].size(); ++k) cand[i][k].len_mm = left[i][k] + right[i][k] - px_w;
+  }
+  // Which candidates a column keeps (the K strongest): their strength, weighed down when their line
+  // is shorter than the protocol's ridge_line_length_mm, so that in a striated muscle the long
+  // aponeuroses are not crowded out by the many short bright striations around them.
+  auto length_factor = [&](const Candidate& q) {
+    return use_length ? std::clamp(q.len_mm / rll, 0.25, 1.0) : 1.0;
+  };
+  auto strength = [&](const Candidate& q) { return std::max(q.s, q.s_long) * length_factor(q); };
+  for (int i = 0; i < w; ++i) {
+    if (top[i] < 0) continue;
+    auto& c = cand[i];
+    std::sort(c.begin(), c.end(), [&](const Candidate& x, const Candidate& y) { return strength(x) > strength(y); });
     if (c.size() > std::size_t(K)) c.resize(K);
     if (i > 0 && top[i - 1] >= 0)
       for (const auto& prev : cand[i - 1]) {
         if (prev.s_long < 0.5 || prev.u + d >= depth[i]) continue;
         const bool continued = std::any_of(c.begin(), c.end(), [&](const Candidate& q) { return std::abs(q.u - prev.u) <= near_rows; });
-        if (!continued) c.push_back({prev.u, std::min(2.0, ridge.at<float>(prev.u, i) / scale), std::min(2.0, long_strength(prev.u, i) / scale)});
+        if (!continued) c.push_back({prev.u, std::min(2.0, ridge.at<float>(prev.u, i) / scale), std::min(2.0, long_strength(prev.u, i) / scale), prev.len_mm});
       }
     std::sort(c.begin(), c.end(), [](const Candidate& x, const Candidate& y) { return x.u < y.u; });
-    cand[i] = std::move(c);
   }
 
   // Seeds (assisted with points inside): the run must contain their columns, the pair enclose them.

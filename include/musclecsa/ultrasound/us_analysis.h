@@ -47,6 +47,10 @@ struct UsProtocol {
   double min_thickness_mm = 5;         ///< automatic: plausible muscle thickness range at any column
   double max_thickness_mm = 45;
   double min_width_mm = 15;            ///< automatic: narrowest acceptable muscle
+  /// automatic: a ridge line at least this long (mm, traced across the columns) keeps its full
+  /// strength when each column's strongest boundary candidates are chosen; shorter ones
+  /// (intramuscular striations) are weighed down in proportion (to at most 1/4). 0: not used.
+  double ridge_line_length_mm = 0;
   bool layer_to_bone = false;          ///< automatic: the target is the muscle layer from the fascia to the bone surface
   double hyperechoic_threshold = 150;  ///< grey level (0-255) above which a muscle pixel counts as hyperechoic
   int glcm_levels = 32;                ///< GLCM grey levels (the 0-255 range divided evenly)
