@@ -237,9 +237,13 @@ TEST(UsCli, RealPanoramicImagesGiveClosedContoursWithPlausibleValues) {
     EXPECT_GT(std::filesystem::file_size(out / "qc.png"), 10000u) << picture;
     EXPECT_GT(std::filesystem::file_size(out / "mask.png"), 100u) << picture;
     const double acsa = value(j, "acsa"), thickness = value(j, "muscle_thickness"), ei = value(j, "echo_intensity");
-    // Adult RF and VL ACSA is roughly 5-40 cm2; a contour that covers only part of the muscle can fall
-    // a little below 5 (docs/ultrasound.md lists each image).
-    EXPECT_GT(acsa, 3.0) << picture;
+    // Adult RF and VL ACSA is roughly 5-40 cm2 (docs/ultrasound.md reviews each image's contour).
+    EXPECT_GT(acsa, 5.0) << picture;
+    // SUB02_img3 and img4: the VL spans most of the panorama between the superficial and the deep
+    // aponeurosis; the contour encloses its full thickness over more than half of its width (an
+    // intramuscular sub-compartment, as before the ridge-length ranking, measured 5.1 and 7.9 cm2).
+    const std::string stem = picture.stem().string();
+    if (stem == "SUB02_img3" || stem == "SUB02_img4") EXPECT_GT(acsa, 12.0) << picture;
     EXPECT_LT(acsa, 40.0) << picture;
     EXPECT_GT(thickness, 0.8) << picture;
     EXPECT_LT(thickness, 4.0) << picture;
