@@ -243,7 +243,9 @@ TEST(UsCli, RealPanoramicImagesGiveClosedContoursWithPlausibleValues) {
     // aponeurosis; the contour encloses its full thickness over more than half of its width (an
     // intramuscular sub-compartment, as before the ridge-length ranking, measured 5.1 and 7.9 cm2).
     const std::string stem = picture.stem().string();
-    if (stem == "SUB02_img3" || stem == "SUB02_img4") EXPECT_GT(acsa, 12.0) << picture;
+    if (stem == "SUB02_img3" || stem == "SUB02_img4") {
+      EXPECT_GT(acsa, 12.0) << picture;
+    }
     EXPECT_LT(acsa, 40.0) << picture;
     EXPECT_GT(thickness, 0.8) << picture;
     EXPECT_LT(thickness, 4.0) << picture;
@@ -290,6 +292,8 @@ TEST(UsCli, MultiFrameSeriesAnalysesTheChosenFrame) {
     EXPECT_EQ(j["ultrasound"]["frame"], frame == 1 ? 1 : 0);
     EXPECT_EQ(j["protocol"]["name"], "rf-us");  // from the description
     EXPECT_NEAR(value(j, "acsa"), truth.acsa_mm2 / 100, 0.05 * truth.acsa_mm2 / 100) << frame;
-    if (frame < 0) EXPECT_NE(j["notes"].dump().find("frame 0 analysed"), std::string::npos);
+    if (frame < 0) {
+      EXPECT_NE(j["notes"].dump().find("frame 0 analysed"), std::string::npos);
+    }
   }
 }

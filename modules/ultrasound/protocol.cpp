@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/text_hash.h"
 #include "musclecsa/ultrasound/us_analysis.h"
 
 namespace musclecsa::ultrasound {
@@ -70,16 +71,7 @@ std::string UsProtocol::to_json() const {
   return j.dump();
 }
 
-std::string UsProtocol::hash() const {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : to_json()) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return text;
-}
+std::string UsProtocol::hash() const { return fnv1a_64_hex(to_json()); }
 
 std::string to_string(SegmentationMethod method) {
   switch (method) {
