@@ -93,6 +93,7 @@ struct RunningCase {
   const CaseSpec* spec = nullptr;
   pid_t pid = 0;
   Clock::time_point start;
+  Clock::time_point end;  ///< when its process was found ended
   std::string started_utc;
 };
 
@@ -173,7 +174,7 @@ class BatchRun {
     CaseOutcome outcome;
     outcome.case_id = c.case_id;
     outcome.series_description = c.series_description;
-    outcome.duration_s = std::chrono::duration<double>(Clock::now() - r.start).count();
+    outcome.duration_s = std::chrono::duration<double>(r.end - r.start).count();
     const std::string tail = tail_of_file(stderr_file(c), kStderrTailBytes);
     const std::string last = last_line(tail);
 
@@ -298,7 +299,14 @@ class BatchRun {
                         " case(s) not finished: run the same command with --resume to continue");
       }
       while (running.size() < o_.parallel_cases && next < queue.size()) running.push_back(start(*queue[next++]));
-      bool any_finished = false;
+      // Cases that ended are taken out of `running`, the next ones started, and only then are the
+      // ended ones' results read into the database: the next analysis does not wait for that.
+      struct Ended {
+        RunningCase run;
+        ChildExit exit;
+        bool timed_out = false;
+      };
+      std::vector<Ended> ended;
       for (auto it = running.begin(); it != running.end();) {
         std::optional<ChildExit> exit = poll_child(it->pid);
         bool timed_out = false;
@@ -310,12 +318,18 @@ class BatchRun {
           ++it;
           continue;
         }
-        const CaseOutcome outcome = finish(*it, *exit, timed_out);
+        ended.push_back({*it, *exit, timed_out});
+        ended.back().run.end = Clock::now();
+        it = running.erase(it);
+      }
+      if (!ended.empty() && !observer_.cancelled())
+        while (running.size() < o_.parallel_cases && next < queue.size()) running.push_back(start(*queue[next++]));
+      const bool any_finished = !ended.empty();
+      for (const Ended& e : ended) {
+        const CaseOutcome outcome = finish(e.run, e.exit, e.timed_out);
         ++finished;
-        any_finished = true;
         const auto [done, failed] = counts();
         observer_.case_finished(outcome, done, failed, total);
-        it = running.erase(it);
       }
       if (Clock::now() - last_tick > std::chrono::seconds(1)) {
         const auto [done, failed] = counts();
