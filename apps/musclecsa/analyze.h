@@ -10,7 +10,10 @@
 
 #include "analyze_mr.h"
 #include "analyze_us.h"
+#include <nlohmann/json.hpp>
+
 #include "input.h"
+#include "musclecsa/core/measurement.h"
 #include "musclecsa/core/progress.h"
 #include "musclecsa/quantify/ct_measures.h"
 #include "musclecsa/segment/ct_tissue.h"
@@ -58,6 +61,15 @@ std::string csv_escape(const std::string& s);
 /// The pseudonym of the input's patient ("" without --pseudonym-map); checks that a Patient ID
 /// exists when --include-patient-id or --pseudonym-map is given.
 std::string pseudonym_for_input(const AnalyzeOptions& o, const LoadedInput& in);
+/// A structure's code (SEG property type / SR finding site, docs/coding.md) as "SCHEME:CODE"; ""
+/// for a key the catalog does not hold.
+std::string structure_code(const std::string& structure_key);
+/// The "measurements" records of results.json (docs/schemas/results.schema.json).
+nlohmann::json measurement_records(const std::vector<Measurement>& measurements);
+/// The "input" object of results.json: UIDs, description, modality and grid; the input path and
+/// the Patient ID only with --include-patient-id, the pseudonym when there is one (docs/cli.md, "Privacy").
+nlohmann::json input_json(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym,
+                          const std::string& modality, const nlohmann::json& kvp, const std::string& contrast_agent);
 /// Test hook for batch isolation tests (docs/batch.md, MUSCLECSA_INJECT_FAULT).
 void inject_fault_for_tests(const std::string& series_description);
 

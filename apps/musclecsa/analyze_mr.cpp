@@ -324,26 +324,8 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
       {"volumes", volumes},
       {"slices", slices}};
 
-  std::map<std::string, std::string> code_of;
-  for (const auto& st : LabelCatalog::standard().structures()) code_of[st.key] = st.type.scheme + ":" + st.type.code;
-  json records = json::array();
-  for (const auto& m : measurements)
-    records.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
-                       {"structure_code", code_of[m.structure_key]}, {"side", std::string(to_string(m.side))}, {"level", m.level},
-                       {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
-                       {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
-  json input = {{"path", o.include_patient_id ? o.input : std::string()},
-                {"kind", in.kind},
-                {"study_instance_uid", in.volume.source.study_instance_uid},
-                {"series_instance_uid", in.volume.source.series_instance_uid},
-                {"series_description", in.volume.source.series_description},
-                {"modality", "MR"},
-                {"kvp", nullptr},
-                {"contrast_agent", in.series ? in.series->contrast_agent : std::string()},
-                {"size", {in.volume.geometry.size[0], in.volume.geometry.size[1], in.volume.geometry.size[2]}},
-                {"spacing_mm", {in.volume.geometry.spacing_mm[0], in.volume.geometry.spacing_mm[1], in.volume.geometry.spacing_mm[2]}}};
-  if (o.include_patient_id) input["patient_id"] = in.series->patient_id;
-  if (!pseudonym.empty()) input["pseudonym"] = pseudonym;
+  const json records = measurement_records(measurements);
+  const json input = input_json(o, in, pseudonym, "MR", nullptr, in.series ? in.series->contrast_agent : std::string());
   const json out = {{"format", "musclecsa-results"},
                     {"version", 1},
                     {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
@@ -369,7 +351,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   for (const auto& m : measurements)
     csv << case_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "") << ","
         << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(code_of[m.structure_key]) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum)
+        << csv_escape(structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum)
         << "\n";
 
   const auto& labels = a.segmentation.labels;

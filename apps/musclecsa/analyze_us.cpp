@@ -228,7 +228,7 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
   records.push_back({"glcm_entropy", m.glcm.entropy, "bit"});
   records.push_back({"glcm_correlation", m.glcm.correlation, "1"});
   const Structure& structure = LabelCatalog::standard().get(protocol.structure_key);
-  const std::string code = structure.type.scheme + ":" + structure.type.code;
+  const std::string code = structure_code(protocol.structure_key);
   const std::string side = o.us.side.empty() ? "none" : o.us.side;
   json measurement_records = json::array();
   for (const auto& r : records)
@@ -281,18 +281,7 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
                 {"entropy_bits", m.glcm.entropy}, {"correlation", m.glcm.correlation}}},
       {"outputs", {{"mask", "mask.png"}, {"qc_image", "qc.png"}}}};
 
-  json input = {{"path", o.include_patient_id ? o.input : std::string()},
-                {"kind", in.kind},
-                {"study_instance_uid", in.volume.source.study_instance_uid},
-                {"series_instance_uid", in.volume.source.series_instance_uid},
-                {"series_description", in.volume.source.series_description},
-                {"modality", "US"},
-                {"kvp", nullptr},
-                {"contrast_agent", ""},
-                {"size", {g.size[0], g.size[1], g.size[2]}},
-                {"spacing_mm", {g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2]}}};
-  if (o.include_patient_id) input["patient_id"] = in.series->patient_id;
-  if (!pseudonym.empty()) input["pseudonym"] = pseudonym;
+  const json input = input_json(o, in, pseudonym, "US", nullptr, "");
   const json out = {{"format", "musclecsa-results"},
                     {"version", 1},
                     {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},

@@ -179,6 +179,45 @@ std::string csv_escape(const std::string& s) {
   return out + "\"";
 }
 
+std::string structure_code(const std::string& structure_key) {
+  static const std::map<std::string, std::string> code_of = [] {
+    std::map<std::string, std::string> codes;
+    for (const auto& st : LabelCatalog::standard().structures()) codes[st.key] = st.type.scheme + ":" + st.type.code;
+    return codes;
+  }();
+  const auto it = code_of.find(structure_key);
+  return it == code_of.end() ? std::string() : it->second;
+}
+
+json measurement_records(const std::vector<Measurement>& measurements) {
+  json records = json::array();
+  for (const auto& m : measurements)
+    records.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
+                       {"structure_code", structure_code(m.structure_key)}, {"side", std::string(to_string(m.side))},
+                       {"level", m.level}, {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
+                       {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
+  return records;
+}
+
+json input_json(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym, const std::string& modality,
+                const json& kvp, const std::string& contrast_agent) {
+  const Geometry& g = in.volume.geometry;
+  // The input path only with --include-patient-id: archive folders are often named after the patient.
+  json input = {{"path", o.include_patient_id ? o.input : std::string()},
+                {"kind", in.kind},
+                {"study_instance_uid", in.volume.source.study_instance_uid},
+                {"series_instance_uid", in.volume.source.series_instance_uid},
+                {"series_description", in.volume.source.series_description},
+                {"modality", modality},
+                {"kvp", kvp},
+                {"contrast_agent", contrast_agent},
+                {"size", {g.size[0], g.size[1], g.size[2]}},
+                {"spacing_mm", {g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2]}}};
+  if (o.include_patient_id) input["patient_id"] = in.series->patient_id;
+  if (!pseudonym.empty()) input["pseudonym"] = pseudonym;
+  return input;
+}
+
 std::string pseudonym_for_input(const AnalyzeOptions& o, const LoadedInput& in) {
   if ((o.include_patient_id || !o.pseudonym_map.empty()) && (!in.series || in.series->patient_id.empty()))
     throw Error(ErrorCode::InvalidArgument, o.input, "the input has no Patient ID to include or pseudonymise");
@@ -291,30 +330,9 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
     for (const auto& m : s.sides) sides.push_back(side_json(m));
     slices.push_back({{"slice", s.slice_index}, {"z_mm", s.z_mm}, {"qc_flags", s.qc_flags}, {"sides", sides}});
   }
-  // Each structure's code (SEG property type / SR finding site, docs/coding.md) as "SCHEME:CODE".
-  std::map<std::string, std::string> code_of;
-  for (const auto& st : LabelCatalog::standard().structures()) code_of[st.key] = st.type.scheme + ":" + st.type.code;
-  json records = json::array();
-  for (const auto& m : measurements)
-    records.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
-                       {"structure_code", code_of[m.structure_key]},
-                       {"side", std::string(to_string(m.side))}, {"level", m.level},
-                       {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
-                       {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
-  // The input path only with --include-patient-id: archive folders are often named after the patient.
-  json input = {{"path", o.include_patient_id ? o.input : std::string()},
-                      {"kind", in.kind},
-                      {"study_instance_uid", in.volume.source.study_instance_uid},
-                      {"series_instance_uid", in.volume.source.series_instance_uid},
-                      {"series_description", in.volume.source.series_description},
-                      {"modality", std::string(to_string(in.volume.modality))},
-                      {"kvp", in.series && in.series->kvp > 0 ? json(in.series->kvp) : json(nullptr)},
-                      {"contrast_agent", contrast},
-                      {"size", {in.volume.geometry.size[0], in.volume.geometry.size[1], in.volume.geometry.size[2]}},
-                      {"spacing_mm", {in.volume.geometry.spacing_mm[0], in.volume.geometry.spacing_mm[1], in.volume.geometry.spacing_mm[2]}}};
-  // Patient identifiers only when asked (docs/cli.md, "Privacy").
-  if (o.include_patient_id) input["patient_id"] = in.series->patient_id;
-  if (!pseudonym.empty()) input["pseudonym"] = pseudonym;
+  const json records = measurement_records(measurements);
+  const json input = input_json(o, in, pseudonym, std::string(to_string(in.volume.modality)),
+                                in.series && in.series->kvp > 0 ? json(in.series->kvp) : json(nullptr), contrast);
   std::vector<std::string> notes = in.notes;
   if (!contrast.empty())
     notes.push_back("contrast-enhanced scan (" + contrast + "): muscle HU is raised (about 7-8 HU with IV contrast); "
@@ -354,7 +372,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
   for (const auto& m : measurements) {
     csv << case_columns << protocol_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
         << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(code_of[m.structure_key]) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
+        << csv_escape(structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
   }
   // What SEG and SR need is checked before anything is written: a folder with results.json is a
   // finished case (musclecsa report, batch), so results.json is written last of the case's files.
