@@ -179,8 +179,10 @@ std::vector<SwapFinding> check_swaps(const MrProtocol& p, const detail::LimbMask
 
 }  // namespace
 
-MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const quantify::LevelOptions& level,
-                         Progress& progress) {
+namespace {
+
+/// The Dixon analysis with a fixed protocol, or "auto" (`fixed` nullptr).
+MrAnalysis dixon(DixonSeries d, const MrProtocol* fixed, const quantify::LevelOptions& level, Progress& progress) {
   check_axial(d.water, "water");
   check_axial(d.fat, "fat");
   if (!d.water.geometry.same_grid_as(d.fat.geometry, 0.01))
@@ -192,8 +194,9 @@ MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const 
     if (other != nullptr && !other->geometry.same_grid_as(d.water.geometry, 0.01))
       throw Error(ErrorCode::InvalidInput, other->source.path.empty() ? "Dixon series" : other->source.path,
                   "this Dixon series is not on the water series' grid: not part of the same acquisition");
-  // A probe protocol for thresholds (the final one is chosen from the bones).
-  const MrProtocol probe_protocol = builtin_mr_protocol(protocol_name == "auto" ? "thigh-mr" : protocol_name);
+  // The thresholds: of the fixed protocol, or of a probe (with "auto" the final one is chosen from
+  // the bones; thigh-mr and calf-mr share their MR thresholds).
+  const MrProtocol probe_protocol = fixed ? *fixed : builtin_mr_protocol("thigh-mr");
 
   MrAnalysis a;
   a.kind = "dixon";
@@ -307,8 +310,21 @@ MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const 
   }
   a.pseudo_ct.source = water_source;
   masks = detail::LimbMasks();  // free the masks before the segmentation
-  detail::segment_and_measure(a, protocol_name, level, progress);
+  detail::segment_and_measure(a, fixed, level, progress);
   return a;
+}
+
+}  // namespace
+
+MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const quantify::LevelOptions& level,
+                         Progress& progress) {
+  if (protocol_name == "auto") return dixon(std::move(d), nullptr, level, progress);
+  const MrProtocol protocol = builtin_mr_protocol(protocol_name);
+  return dixon(std::move(d), &protocol, level, progress);
+}
+
+MrAnalysis analyze_dixon(DixonSeries d, const MrProtocol& protocol, const quantify::LevelOptions& level, Progress& progress) {
+  return dixon(std::move(d), &protocol, level, progress);
 }
 
 }  // namespace musclecsa::mri

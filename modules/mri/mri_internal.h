@@ -32,8 +32,9 @@ ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, 
                             double void_fraction, std::vector<std::size_t>* infiltrated_regions = nullptr);
 
 /// Everything after the pseudo-CT: protocol choice, CT segmentation, levels, MR measures,
-/// marrow check and QC flags. `analysis` holds ff, pseudo_ct and the flags so far.
-void segment_and_measure(MrAnalysis& analysis, const std::string& protocol_name, const quantify::LevelOptions& level,
+/// marrow check and QC flags. `analysis` holds ff, pseudo_ct and the flags so far. `fixed`: the
+/// protocol to use; nullptr: "auto" (thigh-mr or calf-mr from the bones).
+void segment_and_measure(MrAnalysis& analysis, const MrProtocol* fixed, const quantify::LevelOptions& level,
                          Progress& progress);
 
 }  // namespace musclecsa::mri::detail

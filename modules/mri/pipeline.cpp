@@ -394,7 +394,7 @@ ScalarVolume upsample2(const ScalarVolume& v) {
 
 }  // namespace
 
-void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const quantify::LevelOptions& level,
+void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify::LevelOptions& level,
                          Progress& progress) {
   // Coarse pixels (> 1 mm) are segmented on a 2x finer grid (docs/mri.md); labels are read back at
   // the original voxel centres.
@@ -403,7 +403,7 @@ void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const 
   const ScalarVolume& seg_ct = fine ? fine_ct : a.pseudo_ct;
   // Protocol: as CT's "auto", one bone per leg is a thigh, two a calf.
   std::optional<segment::TissueSegmentation> probe;
-  if (protocol_name == "auto") {
+  if (fixed == nullptr) {
     a.protocol = builtin_mr_protocol("thigh-mr");
     probe = segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress);
     int one = 0, two = 0;
@@ -418,7 +418,7 @@ void segment_and_measure(MrAnalysis& a, const std::string& protocol_name, const 
       probe.reset();
     }
   } else {
-    a.protocol = builtin_mr_protocol(protocol_name);
+    a.protocol = *fixed;
   }
   a.segmentation = probe ? std::move(*probe) : segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress);
   segment::segment_ct_muscles(seg_ct, a.protocol.compartments, a.segmentation, progress);

@@ -12,13 +12,16 @@
 
 namespace musclecsa::mri {
 
-MrAnalysis analyze_weighted(const ScalarVolume& image, const std::string& protocol_name, const quantify::LevelOptions& level,
-                            const N4Settings& n4, Progress& progress) {
+namespace {
+
+/// The weighted analysis with a fixed protocol, or "auto" (`fixed` nullptr); N4 as `n4` says.
+MrAnalysis weighted(const ScalarVolume& image, const MrProtocol* fixed, const quantify::LevelOptions& level,
+                    const N4Settings& n4, Progress& progress) {
   image.geometry.validate(image.source.path);
   if (std::abs(image.geometry.axis(2).z) < 0.9)
     throw Error(ErrorCode::InvalidInput, image.source.path.empty() ? "input" : image.source.path,
                 "the series is not axial: muscle CSA needs axial slices (reformat or choose the axial series)");
-  const MrProtocol probe_protocol = builtin_mr_protocol(protocol_name == "auto" ? "thigh-mr" : protocol_name);
+  const MrProtocol probe_protocol = fixed ? *fixed : builtin_mr_protocol("thigh-mr");
   MrAnalysis a;
   a.kind = "t1";
   const Geometry& g = image.geometry;
@@ -115,8 +118,25 @@ MrAnalysis analyze_weighted(const ScalarVolume& image, const std::string& protoc
   a.notes.push_back(text);
   a.pseudo_ct = detail::make_pseudo_ct(corrected, masks, a.ff.ff, 0.3, &a.infiltrated_regions);
   a.pseudo_ct.source = image.source;
-  detail::segment_and_measure(a, protocol_name, level, progress);
+  detail::segment_and_measure(a, fixed, level, progress);
+  // The protocol records the N4 settings used (--no-n4 included), so its hash tells the runs apart
+  // and its protocol.json, loaded again, repeats the analysis.
+  a.protocol.n4 = n4;
   return a;
+}
+
+}  // namespace
+
+MrAnalysis analyze_weighted(const ScalarVolume& image, const std::string& protocol_name, const quantify::LevelOptions& level,
+                            const N4Settings& n4, Progress& progress) {
+  if (protocol_name == "auto") return weighted(image, nullptr, level, n4, progress);
+  const MrProtocol protocol = builtin_mr_protocol(protocol_name);
+  return weighted(image, &protocol, level, n4, progress);
+}
+
+MrAnalysis analyze_weighted(const ScalarVolume& image, const MrProtocol& protocol, const quantify::LevelOptions& level,
+                            Progress& progress) {
+  return weighted(image, &protocol, level, protocol.n4, progress);
 }
 
 }  // namespace musclecsa::mri

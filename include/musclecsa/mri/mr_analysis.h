@@ -70,6 +70,19 @@ struct MrProtocol {
 /// "thigh-mr" or "calf-mr"; throws Error(InvalidArgument) for other names.
 MrProtocol builtin_mr_protocol(const std::string& name);
 
+/// Reads an MR protocol file (docs/protocols.md, "MR protocol files"): format
+/// "musclecsa-mr-protocol", version 1, the keys of MrProtocol::to_json(), each optional with its
+/// default from the built-in protocol of its "region" (thigh -> thigh-mr, calf -> calf-mr); the
+/// "compartments" object overrides that protocol's compartment (CT) rules key by key. A
+/// protocol.json written by an MR analysis loads back to the same protocol (same hash).
+/// Throws Error(InputNotFound, file) or Error(InvalidInput, file, ...) naming the bad key, also for
+/// a CT protocol file.
+MrProtocol load_mr_protocol(const std::filesystem::path& file);
+
+/// True when `file` is a JSON object whose "format" is "musclecsa-mr-protocol" (false when it cannot
+/// be read or parsed): lets CT refuse an MR protocol file by name.
+bool is_mr_protocol_file(const std::filesystem::path& file);
+
 /// The series of a Dixon acquisition, on one grid (water and fat required).
 struct DixonSeries {
   ScalarVolume water, fat;
@@ -154,10 +167,16 @@ struct MrAnalysis {
 /// Throws Error(InvalidInput, ...) for mismatched grids or non-axial series.
 MrAnalysis analyze_dixon(DixonSeries dixon, const std::string& protocol_name, const quantify::LevelOptions& level,
                          Progress& progress);
+/// The same with a given protocol (e.g. from load_mr_protocol).
+MrAnalysis analyze_dixon(DixonSeries dixon, const MrProtocol& protocol, const quantify::LevelOptions& level, Progress& progress);
 
 /// Analyses a T1- (or T2-) weighted axial series: N4, k-means classes, pseudo-CT.
+/// The protocol of the result records the N4 settings used (`n4`).
 MrAnalysis analyze_weighted(const ScalarVolume& image, const std::string& protocol_name,
                             const quantify::LevelOptions& level, const N4Settings& n4, Progress& progress);
+/// The same with a given protocol; N4 as its `n4` settings say.
+MrAnalysis analyze_weighted(const ScalarVolume& image, const MrProtocol& protocol, const quantify::LevelOptions& level,
+                            Progress& progress);
 
 /// N4 bias-field correction (ITK) of a positive-valued MR volume, fitted on a downsampled copy;
 /// `mask` (same grid, 1 = tissue) limits the fit. Returns the corrected image.
