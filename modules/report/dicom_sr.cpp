@@ -53,6 +53,8 @@ const CodedConcept kAttenuationCoefficient{"DCM", "112031", "Attenuation Coeffic
 const CodedConcept kMean{"SCT", "373098007", "Mean"};
 const CodedConcept kStandardDeviation{"SCT", "386136009", "Standard Deviation"};
 const CodedConcept kMedian{"SCT", "373099004", "Median"};
+const CodedConcept kFatFraction{"DCM", "129100", "Fat fraction"};
+const CodedConcept kRelativeT1FatSignal{"99MCSA", "M-T1-FAT-SIGNAL", "Relative T1 fat signal"};
 
 /// A quantity's concept name and, for HU statistics, the derivation modifier (TID 1419 row 3).
 struct QuantityCode {
@@ -80,6 +82,15 @@ const std::vector<QuantityCode>& quantity_codes() {
       {"limb_area", {"99MCSA", "M-LIMB-AREA", "Limb cross-sectional area"}, std::nullopt},
       {"csa_per_height2", {"99MCSA", "M-CSA-PER-HT2", "Muscle area per height squared"}, std::nullopt},
       {"hu_bin_area", {"99MCSA", "M-HUBIN-AREA", "Area in Hounsfield unit range"}, std::nullopt},
+      // MRI (docs/mri.md): the Dixon signal fat fraction as DCM Fat fraction with Mean/Median, as
+      // HU statistics are Attenuation Coefficient with Mean/Median; a T1-weighted series' relative
+      // fat signal (a contrast index, not a fat fraction) has a private concept of its own.
+      {"mean_fat_fraction", kFatFraction, kMean},
+      {"median_fat_fraction", kFatFraction, kMedian},
+      {"fat_free_csa", {"99MCSA", "M-FAT-FREE-AREA", "Fat-free muscle area"}, std::nullopt},
+      {"suggested_mercuri_grade_ordinal", {"99MCSA", "M-MERCURI-SUGG", "Suggested Mercuri grade from mean fat fraction"}, std::nullopt},
+      {"mean_relative_fat_signal", kRelativeT1FatSignal, kMean},
+      {"median_relative_fat_signal", kRelativeT1FatSignal, kMedian},
   };
   return codes;
 }
@@ -119,7 +130,7 @@ std::string ucum_meaning(const std::string& unit) {
   static const std::map<std::string, std::string, std::less<>> meanings = {
       {"cm2", "square centimeter"},   {"mm2", "square millimeter"}, {"cm3", "cubic centimeter"},
       {"[hnsf'U]", "Hounsfield Unit"}, {"1", "no units"},          {"%", "Percent"},
-      {"cm2/m2", "square centimeter per square meter"},
+      {"cm2/m2", "square centimeter per square meter"}, {"{ordinal}", "ordinal"},
   };
   const auto it = meanings.find(unit);
   return it == meanings.end() ? unit : it->second;

@@ -169,6 +169,76 @@ std::string level_section(const json& level, const json& results) {
   return o.str();
 }
 
+/// A value of an MR table scaled (fractions shown as percent), or null.
+json scaled(const json& value, double factor) { return value.is_number() ? json(value.get<double>() * factor) : json(); }
+
+/// The standard level of one side of an MRI case (results.json "levels" and "mri.levels"): muscle
+/// CSA, fat fraction, fat-free CSA and the per-muscle and per-group table with the suggested
+/// Mercuri grade. A T1-weighted series' "fat fraction" is a relative fat signal and is named so.
+std::string mr_level_section(const json& level, const json& results) {
+  std::ostringstream o;
+  const std::string side = level.value("side", "");
+  const json& mri = results["mri"];
+  const bool dixon = mri.value("kind", "") == "dixon";
+  const std::string ff = dixon ? "fat fraction" : "relative fat signal";
+  o << "<h3>" << escape(side) << " leg, " << escape(level.value("name", "")) << "</h3>\n";
+  if (!level.value("found", false)) {
+    o << "<p>No standard level: " << escape(level.value("reason", "")) << "</p>\n";
+    return o.str();
+  }
+  o << "<p class=\"meta\">slice " << level.value("slice", -1) << ", z " << number(level.value("z_mm", 0.0), 1) << " mm";
+  if (level.contains("percent_of_length"))
+    o << ", " << number(level["percent_of_length"].get<double>(), 1) << "% of " << escape(level.value("bone", "")) << " length";
+  o << " (" << escape(level.value("method", "")) << ")</p>\n";
+  for (const auto& s : mri.value("slices", json::array()))
+    if (s.value("slice", -1) == level.value("slice", -2) && !s["qc_flags"].empty())
+      o << "<p>QC flags of this slice: " << flags_html(s["qc_flags"]) << "</p>\n";
+  json m;
+  for (const auto& l : mri.value("levels", json::array()))
+    if (l.value("side", "") == side && l.value("slice", -1) == level.value("slice", -2)) m = l.value("measures", json());
+  if (!m.is_object()) return o.str();
+  o << "<table id=\"mr-level-" << escape(side) << "\"><tbody>\n";
+  auto row = [&](const std::string& name, const json& value, const std::string& unit, int decimals) {
+    o << "<tr><th>" << escape(name) << "</th>" << number_cell(value, decimals) << "<td>" << escape(unit) << "</td></tr>\n";
+  };
+  row("Muscle CSA", m.value("muscle_csa_cm2", json()), "cm2", 2);
+  row("Muscle mean " + ff, scaled(m.value("muscle_mean_fat_fraction", json()), 100), "%", 1);
+  row("Muscle median " + ff, scaled(m.value("muscle_median_fat_fraction", json()), 100), "%", 1);
+  row("Fat-free muscle CSA", m.value("fat_free_muscle_csa_cm2", json()), "cm2", 2);
+  row("IMAT", m.value("imat_area_cm2", json()), "cm2", 2);
+  row("Subcutaneous fat", m.value("subcutaneous_fat_area_cm2", json()), "cm2", 2);
+  row("Bone", m.value("bone_area_cm2", json()), "cm2", 2);
+  if (m.contains("muscle_csa_per_height2_cm2_m2")) row("Muscle CSA / height2", m["muscle_csa_per_height2_cm2_m2"], "cm2/m2", 2);
+  o << "</tbody></table>\n";
+  if (m.contains("structures") && !m["structures"].empty()) {
+    const std::string short_ff = dixon ? "FF" : "rel. fat signal";
+    o << "<table class=\"sortable\" id=\"structures-" << escape(side) << "\"><thead><tr><th>Structure</th><th>Kind</th>"
+      << "<th>CSA (cm2)</th><th>Mean " << short_ff << " (%)</th><th>Median " << short_ff << " (%)</th><th>Fat-free CSA (cm2)</th>"
+      << "<th>Intramuscular fat (cm2)</th><th>Suggested Mercuri grade</th></tr></thead><tbody>\n";
+    for (const auto& st : m["structures"]) {
+      const bool group = st.value("kind", "") == "muscle_group";
+      o << "<tr" << (group ? " class=\"group\"" : "") << "><td>" << escape(structure_name(st.value("structure", ""))) << "</td><td>"
+        << (group ? "group" : "muscle") << "</td>" << number_cell(st.value("csa_cm2", json()), 2)
+        << number_cell(scaled(st.value("mean_fat_fraction", json()), 100), 1)
+        << number_cell(scaled(st.value("median_fat_fraction", json()), 100), 1) << number_cell(st.value("fat_free_csa_cm2", json()), 2)
+        << number_cell(st.value("intramuscular_fat_area_cm2", json()), 2) << "<td data-value=\"" << st.value("suggested_mercuri_ordinal", -1)
+        << "\">" << escape(st.value("suggested_mercuri_grade", "")) << "</td></tr>\n";
+    }
+    o << "</tbody></table>\n";
+  }
+  return o.str();
+}
+
+/// What the MR numbers mean: the FF definition and that the Mercuri grade is a suggestion.
+std::string mr_notes(const json& mri) {
+  std::ostringstream o;
+  o << "<p class=\"meta\" id=\"mr-definition\">" << (mri.value("kind", "") == "dixon" ? "Fat fraction" : "Relative fat signal")
+    << ": " << escape(mri.value("fat_fraction_definition", "")) << ". Suggested Mercuri grade: from the mean "
+    << (mri.value("kind", "") == "dixon" ? "fat fraction" : "relative fat signal")
+    << " by the protocol's cut-offs, not a visual rating (docs/mri.md).</p>\n";
+  return o.str();
+}
+
 std::string case_page_from(json& r, const fs::path& case_dir);
 
 /// A path segment for a link: everything but unreserved characters percent-encoded.
@@ -188,6 +258,12 @@ std::string url_segment(const std::string& text) {
 
 /// Level value of one side for the batch table, or null.
 json level_value(const json& results, const std::string& side, const std::string& key) {
+  if (results.contains("mri")) {  // MRI: the level measures are in mri.levels, muscle area as muscle_csa_cm2
+    const std::string mr_key = key == "muscle_area_cm2" ? "muscle_csa_cm2" : key;
+    for (const auto& level : results["mri"].value("levels", json::array()))
+      if (level.value("side", "") == side && level.contains("measures")) return level["measures"].value(mr_key, json());
+    return json();
+  }
   for (const auto& level : results.value("levels", json::array()))
     if (level.value("side", "") == side && level.value("found", false) && level.contains("measures"))
       return level["measures"].value(key, json());
@@ -238,7 +314,11 @@ std::string case_page_from(json& r, const fs::path& case_dir) {
     for (const auto& note : r["notes"]) o << "<li>" << escape(note.get<std::string>()) << "</li>\n";
     o << "</ul>\n";
   }
-  if (r.contains("levels")) {
+  if (r.contains("levels") && r.contains("mri")) {
+    o << "<h2>Standard level</h2>\n";
+    for (const auto& level : r["levels"]) o << mr_level_section(level, r);
+    o << mr_notes(r["mri"]);
+  } else if (r.contains("levels")) {
     o << "<h2>Standard level</h2>\n";
     for (const auto& level : r["levels"]) o << level_section(level, r);
   } else {
@@ -254,11 +334,26 @@ std::string case_page_from(json& r, const fs::path& case_dir) {
   const auto images = qc_images_in(case_dir);
   if (!images.empty()) {
     o << "<h2>QC images</h2>\n<div class=\"qc\">\n";
+    if (r.contains("mri"))
+      o << "<p class=\"meta\">Left: the anatomy image with every structure's outline; right: the "
+        << (r["mri"].value("kind", "") == "dixon" ? "fat-fraction map" : "relative fat signal map")
+        << " (0-100%, colour bar) with the muscle outlines. Radiological display.</p>\n";
     for (const auto& name : images)
       o << "<p><img src=\"" << escape(name) << "\" alt=\"" << escape(name) << "\" onload=\"this.dataset.loaded='1'\"></p>\n";
     o << "</div>\n";
   }
-  if (r.contains("volumes") && !r["volumes"].empty()) {
+  if (r.contains("mri") && r["mri"].contains("volumes") && !r["mri"]["volumes"].empty()) {
+    o << "<h2>Volumes over the scanned range</h2>\n<table class=\"sortable\" id=\"mr-volumes\"><thead><tr><th>Side</th><th>Structure</th>"
+      << "<th>Volume (cm3)</th><th>Fat-free volume (cm3)</th></tr></thead><tbody>\n";
+    for (const auto& v : r["mri"]["volumes"]) {
+      const json structures = v.value("structures", json::object());
+      for (const auto& [key, volumes] : structures.items())
+        o << "<tr><td>" << escape(v.value("side", "")) << "</td><td>" << escape(structure_name(key)) << "</td>"
+          << number_cell(volumes.value("volume_cm3", json()), 1) << number_cell(volumes.value("fat_free_volume_cm3", json()), 1)
+          << "</tr>\n";
+    }
+    o << "</tbody></table>\n";
+  } else if (r.contains("volumes") && !r["volumes"].empty()) {
     o << "<h2>Volumes over the scanned range</h2>\n<table class=\"sortable\"><thead><tr><th>Side</th><th>Muscle (cm3)</th>"
       << "<th>IMAT (cm3)</th><th>Subcutaneous fat (cm3)</th></tr></thead><tbody>\n";
     for (const auto& v : r["volumes"])
