@@ -1,14 +1,23 @@
 // musclecsa analyze on MRI as a user runs it: a Dixon folder paired automatically, --water/--fat,
-// a T1-weighted series, the outputs (schema-checked when the TempDir goes), and bad input refused
-// with the file and the problem named.
+// a T1-weighted series (DICOM or NIfTI), the outputs (schema-checked when the TempDir goes) with
+// DICOM SR and the HTML page, MR protocol files, and bad input refused with the file and the
+// problem named.
 
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/phantom/phantom.h"
+#include "musclecsa/report/dicom_sr.h"
 #include "test_support.h"
 
 using namespace musclecsa;
@@ -128,16 +137,19 @@ TEST(CliMr, WaterWithoutItsFatPartnerIsRefusedNamingTheProblem) {
   EXPECT_NE(r.output.find("in-phase/opposed-phase images without water and fat"), std::string::npos) << r.output;
 }
 
-TEST(CliMr, CtProtocolsAndCtOnlyFormatsAreRefusedForMri) {
+TEST(CliMr, CtProtocolsAreRefusedAndAnSrNeedsTheLevel) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
   auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --protocol thigh-ct --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("thigh-mr, calf-mr or auto"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("thigh-mr, calf-mr, auto or an MR protocol file"), std::string::npos) << r.output;
+  // 4 slices of 20 mm hold no femur level: an SR (the level's measurements) is refused, nothing written.
   r = run_command(kBinary + " analyze " + quoted(dicom) + " --format sr --out " + quoted(dir / "out"));
-  EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("not available for MRI"), std::string::npos) << r.output;
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("no standard level was found, and a DICOM SR holds the level's measurements"), std::string::npos)
+      << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/measurements.dcm"));
 }
 
 TEST(CliMr, T1WeightedSeriesIsAnalysedWithN4) {
@@ -153,4 +165,336 @@ TEST(CliMr, T1WeightedSeriesIsAnalysedWithN4) {
   const auto off = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --no-n4 --out " + quoted(dir / "off") + " --quiet");
   ASSERT_EQ(off.exit_code, 0) << off.output;
   EXPECT_FALSE(read_json(dir / "off/results.json")["mri"]["n4"]["applied"].get<bool>());
+}
+
+namespace {
+
+/// Distinct lines of `text` holding `word`.
+std::vector<std::string> lines_with(const std::string& text, const std::string& word) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(word) != std::string::npos && seen.insert(line).second) out.push_back(line);
+  return out;
+}
+
+using RecordKey = std::tuple<std::string, std::string, std::string>;  // quantity, structure, side
+
+/// The level measurements of results.json: (quantity, structure, side) -> value.
+std::map<RecordKey, double> level_records(const nlohmann::json& results) {
+  std::map<RecordKey, double> out;
+  for (const auto& m : results["measurements"]) {
+    const std::string level = m["level"];
+    if (level.empty() || level == "scanned_range") continue;
+    out[{m["quantity"], m["structure"], m["side"]}] = m["value"].get<double>();
+  }
+  return out;
+}
+
+/// dciodvfy's error lines for a file (its warnings about the private 99MCSA scheme are expected).
+std::vector<std::string> dciodvfy_errors(const std::filesystem::path& path) {
+  return lines_with(run_command(std::string(DCIODVFY_EXECUTABLE) + " " + quoted(path)).output, "Error");
+}
+
+std::string dsrdump(const std::filesystem::path& path) { return run_command("dsrdump +Pl +Pu +Pc +Pt " + quoted(path)).output; }
+
+/// The table row of `name` in an HTML table (from "<tr" to "</tr>"), "" when there is none.
+std::string row_of(const std::string& html, const std::string& table_id, const std::string& name) {
+  const auto table = html.find("id=\"" + table_id + "\"");
+  if (table == std::string::npos) return "";
+  const auto end = html.find("</table>", table);
+  const auto cell = html.find("<td>" + name + "</td>", table);
+  if (cell == std::string::npos || cell > end) return "";
+  const auto start = html.rfind("<tr", cell);
+  return html.substr(start, html.find("</tr>", cell) - start);
+}
+
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof text, ">%.1f<", 100 * fraction);
+  return text;
+}
+
+}  // namespace
+
+// The issue: SR and HTML for MR. The SR holds every level measurement of results.json (CSA, FF,
+// fat-free CSA, suggested Mercuri grade per muscle and group) under DCM "Fat fraction" with
+// Mean/Median, passes dciodvfy and references the water series; the page shows the level tables
+// with FF, fat-free CSA and the grade, and the QC picture with the FF map.
+TEST(CliMr, DixonSrAndHtmlCarryTheLevelMeasurementsAndReferenceTheWaterSeries) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon);
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out") + " --format seg,sr,html --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto results = read_json(dir / "out/results.json");
+  const auto expected = level_records(results);
+  ASSERT_GT(expected.size(), 100u) << "the level was not found on both legs";
+
+  // Read back: the same values, quantity for quantity.
+  const auto read = report::read_dicom_sr(dir / "out/measurements.dcm");
+  std::map<RecordKey, double> found;
+  for (const auto& m : read) {
+    EXPECT_EQ(m.level, "femur_50pct");
+    found[{m.quantity, m.structure_key, std::string(to_string(m.side))}] = m.value;
+  }
+  EXPECT_EQ(found.size(), expected.size());
+  for (const auto& [key, value] : expected) {
+    const auto it = found.find(key);
+    if (it == found.end()) {
+      ADD_FAILURE() << "not in the SR: " << std::get<0>(key) << " " << std::get<1>(key) << " " << std::get<2>(key);
+      continue;
+    }
+    EXPECT_NEAR(it->second, value, 1e-9 * std::max(1.0, std::abs(value))) << std::get<0>(key) << " " << std::get<1>(key);
+  }
+  // The phantom's truth: every muscle 20% fat; each group's mean FF in the SR is near it, grade 2a (ordinal 1).
+  for (const char* side : {"right", "left"})
+    for (const char* group : {"quadriceps", "hamstrings", "adductors"}) {
+      const double mean_ff = found[RecordKey("mean_fat_fraction", group, side)];
+      const double grade = found[RecordKey("suggested_mercuri_grade_ordinal", group, side)];
+      const double csa = found[RecordKey("csa", group, side)];
+      EXPECT_NEAR(mean_ff, 0.2, 0.03) << side << " " << group;
+      EXPECT_EQ(grade, 1.0) << side << " " << group;
+      EXPECT_GT(csa, 10.0) << side << " " << group;
+    }
+
+  const auto errors = dciodvfy_errors(dir / "out/measurements.dcm");
+  EXPECT_TRUE(errors.empty()) << "dciodvfy errors:\n" << errors.front();
+  const std::string dump = dsrdump(dir / "out/measurements.dcm");
+  for (const char* text : {"(126000,DCM,\"Imaging Measurement Report\")", "(25056-3,LN,\"MRI unspecified body region\")",
+                           "(129100,DCM,\"Fat fraction\")", "(373098007,SCT,\"Mean\")", "(373099004,SCT,\"Median\")",
+                           "(1,UCUM,\"no units\")", "(M-FAT-FREE-AREA,99MCSA,\"Fat-free muscle area\")",
+                           "(M-MERCURI-SUGG,99MCSA,", "right:quadriceps@femur_50pct/slice=", "Image Library",
+                           "Referenced Segment"})
+    EXPECT_NE(dump.find(text), std::string::npos) << "dsrdump lacks " << text;
+  // The SR's evidence and image library are the water series' images, not the fat series'.
+  const std::string header = run_command(std::string(DCMDUMP_EXECUTABLE) + " " + quoted(dir / "out/measurements.dcm")).output;
+  std::string water_uid, fat_uid;
+  for (const auto& s : results["mri"]["series"]) {
+    if (s["role"] == "water") water_uid = s["series_instance_uid"];
+    if (s["role"] == "fat") fat_uid = s["series_instance_uid"];
+  }
+  ASSERT_FALSE(water_uid.empty());
+  EXPECT_NE(header.find("[" + water_uid + "]"), std::string::npos) << "the SR does not reference the water series";
+  EXPECT_EQ(header.find("[" + fat_uid + "]"), std::string::npos);
+  EXPECT_NE(header.find("[MR]"), std::string::npos) << "the image library entries carry the source modality";
+
+  // The page: per side the level table and the structures with FF (%), fat-free CSA and the grade.
+  const std::string page = io::read_text(dir / "out/report.html");
+  for (const auto& level : results["mri"]["levels"]) {
+    const std::string side = level["side"];
+    EXPECT_NE(page.find("id=\"mr-level-" + side + "\""), std::string::npos) << side;
+    for (const auto& st : level["measures"]["structures"]) {
+      if (st["structure"] != "quadriceps") continue;
+      const std::string row = row_of(page, "structures-" + side, "Quadriceps femoris");
+      ASSERT_FALSE(row.empty()) << side;
+      EXPECT_NE(row.find(percent(st["mean_fat_fraction"].get<double>())), std::string::npos) << row;
+      char fat_free[32];
+      std::snprintf(fat_free, sizeof fat_free, ">%.2f<", st["fat_free_csa_cm2"].get<double>());
+      EXPECT_NE(row.find(fat_free), std::string::npos) << row;
+      EXPECT_NE(row.find(">2a<"), std::string::npos) << row;
+    }
+  }
+  EXPECT_NE(page.find("Suggested Mercuri grade"), std::string::npos);
+  EXPECT_NE(page.find("Fat-free CSA (cm2)"), std::string::npos);
+  EXPECT_NE(page.find("src=\"qc_femur_50pct.png\""), std::string::npos) << "the QC picture with the FF map";
+  EXPECT_NE(page.find("fat-fraction map"), std::string::npos);
+  EXPECT_NE(page.find("id=\"mr-volumes\""), std::string::npos);
+  EXPECT_EQ(page.find("Mean HU"), std::string::npos) << "no CT columns on an MR page";
+  // musclecsa report on the MR case (a batch page): its CSA reaches the batch table.
+  const auto batch = run_command(kBinary + " report " + quoted(dir / "out") + " --out " + quoted(dir / "pages"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  const std::string index = io::read_text(dir / "pages/index.html");
+  char csa[32];
+  std::snprintf(csa, sizeof csa, ">%.2f<", results["mri"]["levels"][0]["measures"]["muscle_csa_cm2"].get<double>());
+  EXPECT_NE(index.find(csa), std::string::npos) << "the MR muscle CSA is not in the batch table";
+}
+
+// A T1-weighted series: its "fat fraction" is a relative fat signal (a contrast index). The SR
+// carries it under its own concept, never as DCM "Fat fraction", and leaves out what is derived from
+// it as if it were one; the page names it.
+TEST(CliMr, T1SrAndHtmlNameTheRelativeFatSignal) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrT1);
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --out " + quoted(dir / "out") + " --format sr,html --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto results = read_json(dir / "out/results.json");
+  const auto expected = level_records(results);
+  const auto read = report::read_dicom_sr(dir / "out/measurements.dcm");
+  std::set<std::string> quantities;
+  for (const auto& m : read) {
+    quantities.insert(m.quantity);
+    if (m.quantity == "mean_relative_fat_signal") {
+      const double in_results = expected.at(RecordKey("mean_fat_fraction", m.structure_key, std::string(to_string(m.side))));
+      EXPECT_DOUBLE_EQ(m.value, in_results) << m.structure_key;
+    }
+  }
+  for (const char* q : {"csa", "mean_relative_fat_signal", "median_relative_fat_signal", "imat_area", "intramuscular_fat_area"})
+    EXPECT_TRUE(quantities.count(q)) << q;
+  for (const char* q : {"mean_fat_fraction", "median_fat_fraction", "fat_free_csa", "suggested_mercuri_grade_ordinal"})
+    EXPECT_FALSE(quantities.count(q)) << q;
+  const std::string dump = dsrdump(dir / "out/measurements.dcm");
+  EXPECT_NE(dump.find("(M-T1-FAT-SIGNAL,99MCSA,\"Relative T1 fat signal\")"), std::string::npos);
+  EXPECT_EQ(dump.find("129100"), std::string::npos) << "a T1 contrast index coded as a fat fraction";
+  const auto errors = dciodvfy_errors(dir / "out/measurements.dcm");
+  EXPECT_TRUE(errors.empty()) << "dciodvfy errors:\n" << errors.front();
+  const std::string page = io::read_text(dir / "out/report.html");
+  EXPECT_NE(page.find("Mean rel. fat signal (%)"), std::string::npos);
+  EXPECT_NE(page.find("relative fat signal map"), std::string::npos);
+  EXPECT_EQ(page.find("Mean FF (%)"), std::string::npos);
+}
+
+// The issue: an MR protocol file loads, and the protocol.json an MR run writes gives the same
+// analysis and hash when given back; a change in it changes the hash and the numbers.
+TEST(CliMr, ProtocolJsonOfAnMrRunLoadsBackWithTheSameHash) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 8);
+  const std::string level = " --level-slice 4 --quiet";
+  auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "a") + level);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(kBinary + " analyze " + quoted(dicom) + " --protocol " + quoted(dir / "a/protocol.json") + " --out " +
+                  quoted(dir / "b") + level);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto a = read_json(dir / "a/results.json"), b = read_json(dir / "b/results.json");
+  EXPECT_EQ(b["protocol"]["hash"], a["protocol"]["hash"]);
+  EXPECT_EQ(b["protocol"]["definition"], a["protocol"]["definition"]);
+  EXPECT_EQ(io::read_text(dir / "b/protocol.json"), io::read_text(dir / "a/protocol.json"));
+  EXPECT_EQ(level_records(b), level_records(a));
+  // The hash is in every output: the CSV column too.
+  EXPECT_NE(io::read_text(dir / "b/results.csv").find("," + b["protocol"]["hash"].get<std::string>() + ","), std::string::npos);
+
+  // A partial file: a lower fat threshold, everything else from thigh-mr.
+  io::write_text_atomically(dir / "low.json", R"({"format": "musclecsa-mr-protocol", "version": 1, "name": "thigh-mr-ff30",
+                                                   "region": "thigh", "fat_ff_threshold": 0.3})");
+  r = run_command(kBinary + " analyze " + quoted(dicom) + " --protocol " + quoted(dir / "low.json") + " --out " + quoted(dir / "c") + level);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto c = read_json(dir / "c/results.json");
+  EXPECT_EQ(c["protocol"]["name"], "thigh-mr-ff30");
+  EXPECT_NE(c["protocol"]["hash"], a["protocol"]["hash"]);
+  auto definition = a["protocol"]["definition"];
+  definition["fat_ff_threshold"] = 0.3;
+  definition["name"] = definition["compartments"]["name"] = "thigh-mr-ff30";
+  EXPECT_EQ(c["protocol"]["definition"], definition);
+  // Voxels of 30-50% FF now count as fat: more intramuscular fat in the 20%-fat muscles.
+  const auto la = level_records(a), lc = level_records(c);
+  EXPECT_GT(lc.at({"intramuscular_fat_area", "quadriceps", "right"}), la.at({"intramuscular_fat_area", "quadriceps", "right"}));
+  EXPECT_DOUBLE_EQ(lc.at({"csa", "quadriceps", "right"}), la.at({"csa", "quadriceps", "right"}));
+}
+
+// T1 without N4: the protocol records it, so the written protocol.json repeats the run (same hash,
+// no N4) without --no-n4.
+TEST(CliMr, T1ProtocolJsonRecordsN4AndRepeatsTheRun) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrT1, 12);
+  auto r = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --no-n4 --level-slice 6 --out " + quoted(dir / "a") + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto a = read_json(dir / "a/results.json");
+  EXPECT_FALSE(a["protocol"]["definition"]["n4"]["enabled"].get<bool>());
+  r = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --protocol " + quoted(dir / "a/protocol.json") +
+                  " --level-slice 6 --out " + quoted(dir / "b") + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto b = read_json(dir / "b/results.json");
+  EXPECT_EQ(b["protocol"]["hash"], a["protocol"]["hash"]);
+  EXPECT_FALSE(b["mri"]["n4"]["applied"].get<bool>());
+  EXPECT_EQ(level_records(b), level_records(a));
+}
+
+// The issue: a T1/T2-weighted NIfTI/NRRD/MetaImage volume with --modality mr, and a Dixon pair from
+// NIfTI with --water/--fat: the same numbers as their DICOM; what needs DICOM is refused clearly.
+TEST(CliMr, NiftiT1AndDixonGiveTheNumbersOfTheirDicom) {
+  TempDir dir;
+  const auto t1 = write_mr_phantom(dir, phantom::PhantomModality::MrT1, 12);
+  auto r = run_command(kBinary + " convert " + quoted(t1 / "t1") + " " + quoted(dir / "t1.nrrd") + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string level = " --level-slice 6 --quiet";
+  r = run_command(kBinary + " analyze " + quoted(t1 / "t1") + " --out " + quoted(dir / "dicom_t1") + level);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(kBinary + " analyze " + quoted(dir / "t1.nrrd") + " --modality mr --format html --out " + quoted(dir / "nrrd_t1") + level);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto from_dicom = read_json(dir / "dicom_t1/results.json"), from_nrrd = read_json(dir / "nrrd_t1/results.json");
+  EXPECT_EQ(from_nrrd["input"]["kind"], "research");
+  EXPECT_EQ(from_nrrd["input"]["modality"], "MR");
+  EXPECT_EQ(from_nrrd["mri"]["kind"], "t1");
+  const auto records = level_records(from_nrrd);
+  ASSERT_GT(records.size(), 50u);
+  const auto dicom_records = level_records(from_dicom);
+  for (const auto& [key, value] : records)
+    EXPECT_NEAR(value, dicom_records.at(key), 1e-6 * std::max(1.0, std::abs(value))) << std::get<0>(key) << " " << std::get<1>(key);
+  EXPECT_TRUE(std::filesystem::exists(dir / "nrrd_t1/report.html"));
+  // SEG and SR reference DICOM images: refused before any work.
+  for (const char* format : {"seg", "sr"}) {
+    r = run_command(kBinary + " analyze " + quoted(dir / "t1.nrrd") + " --modality mr --format " + format + " --out " + quoted(dir / "x"));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("DICOM SEG and SR need DICOM input"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "x/results.json"));
+  }
+  // Without --modality: which modality is asked for, mr named.
+  r = run_command(kBinary + " analyze " + quoted(dir / "t1.nrrd") + " --out " + quoted(dir / "x"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--modality mr"), std::string::npos) << r.output;
+
+  // Dixon from NIfTI: --water and --fat.
+  const auto dixon = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 8);
+  for (const char* role : {"water", "fat"}) {
+    r = run_command(kBinary + " convert " + quoted(dixon / role) + " " + quoted(dir / (std::string(role) + ".nii.gz")) + " --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  r = run_command(kBinary + " analyze " + quoted(dixon) + " --out " + quoted(dir / "dicom_dixon") + " --level-slice 4 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string nifti_pair = " --water " + quoted(dir / "water.nii.gz") + " --fat " + quoted(dir / "fat.nii.gz");
+  r = run_command(kBinary + " analyze " + quoted(dir / "water.nii.gz") + nifti_pair + " --modality mr --format html --out " +
+                  quoted(dir / "nifti_dixon") + " --level-slice 4 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto dixon_nifti = read_json(dir / "nifti_dixon/results.json");
+  EXPECT_EQ(dixon_nifti["mri"]["kind"], "dixon");
+  EXPECT_EQ(level_records(dixon_nifti), level_records(read_json(dir / "dicom_dixon/results.json")));
+  r = run_command(kBinary + " analyze " + quoted(dir / "water.nii.gz") + nifti_pair + " --format sr --out " + quoted(dir / "y"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("DICOM SEG and SR need DICOM input"), std::string::npos) << r.output;
+  r = run_command(kBinary + " analyze " + quoted(dir / "water.nii.gz") + nifti_pair + " --modality ct --out " + quoted(dir / "y"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("a Dixon water image) is MR"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "y/results.json"));
+}
+
+// Protocol files and --modality checked against the input: a CT protocol file for MR, an MR
+// protocol file for CT, a malformed MR file, and a --modality that contradicts DICOM.
+TEST(CliMr, ProtocolFilesAndModalityMustFitTheInput) {
+  TempDir dir;
+  const auto dixon = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
+  io::write_text_atomically(dir / "ct.json", R"({"format": "musclecsa-ct-protocol", "version": 1, "region": "thigh"})");
+  auto r = run_command(kBinary + " analyze " + quoted(dixon) + " --protocol " + quoted(dir / "ct.json") + " --out " + quoted(dir / "o"));
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find((dir / "ct.json").string() + ": a CT protocol file"), std::string::npos) << r.output;
+  io::write_text_atomically(dir / "typo.json", R"({"format": "musclecsa-mr-protocol", "fat_ff_treshold": 0.4})");
+  r = run_command(kBinary + " analyze " + quoted(dixon) + " --protocol " + quoted(dir / "typo.json") + " --out " + quoted(dir / "o"));
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find((dir / "typo.json").string() + ": unknown MR protocol key 'fat_ff_treshold'"), std::string::npos) << r.output;
+  r = run_command(kBinary + " analyze " + quoted(dixon) + " --protocol " + quoted(dir / "none.json") + " --out " + quoted(dir / "o"));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("none.json: cannot open the protocol"), std::string::npos) << r.output;
+  r = run_command(kBinary + " analyze " + quoted(dixon) + " --modality ct --out " + quoted(dir / "o"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is MR: --modality is for NIfTI/NRRD/MetaImage input"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o/results.json"));
+
+  // A CT: an MR protocol (file or name) is refused, and so is --modality mr.
+  phantom::PhantomParams p;
+  p.anatomy = phantom::Anatomy::Thigh;
+  p.modality = phantom::PhantomModality::CT;
+  p.columns = 128;
+  p.slices = 3;
+  NullProgress progress;
+  phantom::write_phantom(phantom::make_phantom(p, progress), dir / "ct", progress);
+  io::write_text_atomically(dir / "mr.json", R"({"format": "musclecsa-mr-protocol", "version": 1, "region": "thigh"})");
+  r = run_command(kBinary + " analyze " + quoted(dir / "ct/dicom/ct") + " --protocol " + quoted(dir / "mr.json") + " --out " + quoted(dir / "o"));
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find((dir / "mr.json").string() + ": an MR protocol file"), std::string::npos) << r.output;
+  r = run_command(kBinary + " analyze " + quoted(dir / "ct/dicom/ct") + " --protocol thigh-mr --out " + quoted(dir / "o"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("an MRI protocol does not apply to CT"), std::string::npos) << r.output;
+  r = run_command(kBinary + " analyze " + quoted(dir / "ct/dicom/ct") + " --modality mr --out " + quoted(dir / "o"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is CT: --modality is for NIfTI/NRRD/MetaImage input"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o/results.json"));
 }

@@ -21,6 +21,8 @@
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/mri/mr_analysis.h"
 #include "musclecsa/report/dicom_seg.h"
+#include "musclecsa/report/dicom_sr.h"
+#include "musclecsa/report/html_report.h"
 #include "musclecsa/version.h"
 
 namespace musclecsa::app {
@@ -190,12 +192,32 @@ std::vector<std::string> qc_text(const mri::MrAnalysis& a, const mri::MrSliceMea
   return text;
 }
 
-void refuse_unsupported_formats(const AnalyzeOptions& o) {
-  for (const char* format : {"sr", "html"})
-    if (wants_format(o, format))
-      throw Error(ErrorCode::InvalidArgument, std::string("--format ") + format,
-                  "not available for MRI in this version (DICOM SR codes and the HTML page cover the CT measurements "
-                  "only); leave it out: results.json, results.csv, labels and QC images are written, and --format seg works");
+/// The measurements a DICOM SR holds for an MR analysis: those at the level (write_dicom_sr leaves
+/// the others out). A T1-weighted series' "fat fraction" is a relative fat signal (a contrast
+/// index): it goes into the SR under its own concept, and what is derived from it as if it were a
+/// fat fraction (fat-free CSA, the suggested Mercuri grade) stays in results.json/csv only.
+std::vector<Measurement> sr_measurements(const mri::MrAnalysis& a, const std::vector<Measurement>& all) {
+  std::vector<Measurement> out;
+  for (const auto& m : all) {
+    if (m.level.empty() || m.level == "scanned_range") continue;
+    Measurement x = m;
+    if (a.kind != "dixon") {
+      if (x.quantity == "fat_free_csa" || x.quantity == "suggested_mercuri_grade_ordinal") continue;
+      if (x.quantity == "mean_fat_fraction") x.quantity = "mean_relative_fat_signal";
+      if (x.quantity == "median_fat_fraction") x.quantity = "median_relative_fat_signal";
+    }
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+/// SEG and SR reference the DICOM images (the water series of a Dixon set): refused for other input.
+void check_dicom_formats(const AnalyzeOptions& o, const LoadedInput& in) {
+  if ((wants_format(o, "seg") || wants_format(o, "sr")) && in.kind != "dicom")
+    throw Error(ErrorCode::InvalidArgument, o.input,
+                "DICOM SEG and SR need DICOM input (they reference its study and images; for Dixon the water series); this "
+                "input is " + std::string(in.kind == "research" ? "a NIfTI/NRRD/MetaImage file" : in.kind) +
+                    ": leave out --format seg/sr");
 }
 
 void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri::MrAnalysis& a, const json& mri_input) {
@@ -357,6 +379,10 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   const auto& labels = a.segmentation.labels;
   if (wants_format(o, "seg") && std::all_of(labels.voxels.begin(), labels.voxels.end(), [](LabelId l) { return l == 0; }))
     throw Error(ErrorCode::InvalidInput, o.input, "nothing was segmented (no legs found): there is no DICOM SEG to write; leave out --format seg");
+  if (wants_format(o, "sr") && std::none_of(a.compartments.levels.begin(), a.compartments.levels.end(), [](const auto& l) { return l.found; }))
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "no standard level was found, and a DICOM SR holds the level's measurements: give --level-z-mm or "
+                "--level-slice, or leave out --format sr");
   io::write_image(labels, dir / "labels.nii.gz");
   io::write_label_names(dir / "labels.json");
   io::write_image(a.ff.ff, dir / "fat_fraction.nii.gz");
@@ -386,18 +412,31 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
       std::snprintf(name, sizeof name, "slice_%04d.png", s.slice_index);
       mri::write_mr_qc_image(a, std::size_t(s.slice_index), qc_text(a, s, ""), dir / "qc" / name);
     }
+  // DICOM SEG and SR reference the source series (for Dixon the water series), as for CT; then the page.
+  report::DicomSource source;
+  source.series = in.volume.source;
+  source.geometry = in.volume.geometry;
+  source.one_instance_per_slice = in.one_instance_per_slice;
+  source.any_file = in.any_dicom_file;
+  std::optional<report::DicomSegInfo> seg_info;
   if (wants_format(o, "seg")) {
-    report::DicomSource source;
-    source.series = in.volume.source;
-    source.geometry = in.volume.geometry;
-    source.one_instance_per_slice = in.one_instance_per_slice;
-    source.any_file = in.any_dicom_file;
     report::SegOptions seg_options;
     seg_options.software_version = MUSCLECSA_VERSION_STRING;
-    report::write_dicom_seg(labels, source, seg_options, dir / "segmentation.dcm");
+    seg_info = report::write_dicom_seg(labels, source, seg_options, dir / "segmentation.dcm");
     outputs.push_back("segmentation.dcm");
   }
+  if (wants_format(o, "sr")) {
+    report::SrOptions sr_options;
+    sr_options.software_version = MUSCLECSA_VERSION_STRING;
+    report::write_dicom_sr(sr_measurements(a, measurements), source, seg_info ? &*seg_info : nullptr, sr_options,
+                           dir / "measurements.dcm");
+    outputs.push_back("measurements.dcm");
+  }
   io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+  if (wants_format(o, "html")) {
+    report::write_case_report(dir);
+    outputs.push_back("report.html");
+  }
 
   if (o.quiet) return;
   std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze (MRI, " << (a.kind == "dixon" ? "Dixon" : "weighted")
@@ -442,13 +481,32 @@ quantify::LevelOptions level_options(const AnalyzeOptions& o) {
   return l;
 }
 
-std::string mr_protocol_name(const AnalyzeOptions& o) {
-  if (o.protocol == "auto" || o.protocol == "thigh-mr" || o.protocol == "calf-mr") return o.protocol;
+/// The protocol of --protocol: nullopt for "auto" (thigh-mr or calf-mr from the bones), a built-in
+/// one, or an MR protocol file (docs/protocols.md).
+std::optional<mri::MrProtocol> mr_protocol_of(const AnalyzeOptions& o) {
+  if (o.protocol == "auto") return std::nullopt;
+  if (o.protocol == "thigh-mr" || o.protocol == "calf-mr") return mri::builtin_mr_protocol(o.protocol);
   if (o.protocol == "thigh-ct" || o.protocol == "calf-ct")
     throw Error(ErrorCode::InvalidArgument, "--protocol " + o.protocol,
-                "a CT protocol does not apply to MRI: use thigh-mr, calf-mr or auto");
+                "a CT protocol does not apply to MRI: use thigh-mr, calf-mr, auto or an MR protocol file");
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(o.protocol, ec) || o.protocol.find('/') != std::string::npos ||
+      std::filesystem::path(o.protocol).extension() == ".json")
+    return mri::load_mr_protocol(o.protocol);
   throw Error(ErrorCode::InvalidArgument, "--protocol " + o.protocol,
-              "MRI analysis takes the built-in protocols thigh-mr, calf-mr or auto (protocol files are for CT)");
+              "unknown MRI protocol: use thigh-mr, calf-mr, auto or an MR protocol file (FILE.json)");
+}
+
+/// --modality names the modality of a NIfTI/NRRD/MetaImage file; DICOM input carries its own, and
+/// an option saying otherwise is refused rather than ignored.
+void check_modality_given(const AnalyzeOptions& o, const std::string& what, const std::string& modality) {
+  if (o.modality.empty()) return;
+  std::string given = o.modality;
+  std::transform(given.begin(), given.end(), given.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+  if (given != modality)
+    throw Error(ErrorCode::InvalidArgument, "--modality " + o.modality,
+                what + " is " + modality + ": --modality is for NIfTI/NRRD/MetaImage input, DICOM carries its own modality "
+                "(and a picture is ultrasound); leave out --modality");
 }
 
 /// Loads one Dixon series named by --water/--fat: a path, or a series of INPUT.
@@ -468,15 +526,14 @@ LoadedInput load_named(const AnalyzeOptions& o, const std::string& value, const 
   }
   check_mr(in, option + " " + value);
   if (in.kind == "research") in.volume.modality = Modality::MR;
+  check_modality_given(o, option + " " + value + " (a Dixon " + option.substr(2) + " image)", "MR");
   return in;
 }
 
 int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::optional<LoadedInput> in_phase,
               std::optional<LoadedInput> opposed, std::optional<LoadedInput> vendor_ff, json series, Progress& progress) {
-  refuse_unsupported_formats(o);
-  if (wants_format(o, "seg") && water.kind != "dicom")
-    throw Error(ErrorCode::InvalidArgument, o.input, "DICOM SEG needs DICOM input (it references the water series): leave out --format seg");
-  const std::string protocol = mr_protocol_name(o);
+  check_dicom_formats(o, water);
+  const std::optional<mri::MrProtocol> protocol = mr_protocol_of(o);
   pseudonym_for_input(o, water);  // privacy options checked before the analysis
   inject_fault_for_tests(water.volume.source.series_description);
   mri::DixonSeries d;
@@ -485,7 +542,8 @@ int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::
   if (in_phase) d.in_phase = std::move(in_phase->volume);
   if (opposed) d.opposed_phase = std::move(opposed->volume);
   if (vendor_ff) d.vendor_fat_fraction = std::move(vendor_ff->volume);
-  const mri::MrAnalysis a = mri::analyze_dixon(std::move(d), protocol, level_options(o), progress);
+  const mri::MrAnalysis a = protocol ? mri::analyze_dixon(std::move(d), *protocol, level_options(o), progress)
+                                     : mri::analyze_dixon(std::move(d), "auto", level_options(o), progress);
   water.qc_flags.insert(water.qc_flags.end(), fat.qc_flags.begin(), fat.qc_flags.end());
   write_mr_outputs(o, water, a, series);
   return 0;
@@ -622,8 +680,24 @@ std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progr
     j["used_for"] = role == dicom::DixonRole::FatFraction ? "fat fraction (vendor map)" : "grid check and provenance";
     series.push_back(j);
   }
+  check_modality_given(o, o.input + " (a Dixon set)", "MR");
   return run_dixon(o, load(water_series), load(fat_series), std::move(in_phase), std::move(opposed), std::move(vendor_ff), series,
                    progress);
+}
+
+void check_modality_option(const AnalyzeOptions& o, const LoadedInput& in) {
+  if (in.kind == "research") return;
+  check_modality_given(o, o.input, in.kind == "bitmap" ? std::string("US") : std::string(to_string(in.volume.modality)));
+}
+
+void refuse_mr_protocol_for_ct(const AnalyzeOptions& o) {
+  if (o.protocol == "thigh-mr" || o.protocol == "calf-mr")
+    throw Error(ErrorCode::InvalidArgument, "--protocol " + o.protocol,
+                "an MRI protocol does not apply to CT: use thigh-ct, calf-ct, auto or a CT protocol file");
+  if (mri::is_mr_protocol_file(o.protocol))
+    throw Error(ErrorCode::InvalidInput, o.protocol,
+                "an MR protocol file (format musclecsa-mr-protocol) does not apply to CT: give a CT protocol file (format "
+                "musclecsa-ct-protocol, e.g. the protocol.json of a CT analysis; docs/protocols.md)");
 }
 
 int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
@@ -633,13 +707,19 @@ int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress
                 "a lone Dixon " + role + " image: the analysis needs the water and fat series of one acquisition (put them in "
                 "one folder, or give --water and --fat)");
   }
-  refuse_unsupported_formats(o);
+  check_dicom_formats(o, in);
   check_mr(in, o.input);
-  const std::string protocol = mr_protocol_name(o);
+  std::optional<mri::MrProtocol> protocol = mr_protocol_of(o);
   pseudonym_for_input(o, in);
-  mri::N4Settings n4 = mri::builtin_mr_protocol(protocol == "auto" ? "thigh-mr" : protocol).n4;
-  n4.enabled = !o.mr.no_n4;
-  const mri::MrAnalysis a = mri::analyze_weighted(in.volume, protocol, level_options(o), n4, progress);
+  mri::MrAnalysis a;
+  if (protocol) {
+    if (o.mr.no_n4) protocol->n4.enabled = false;
+    a = mri::analyze_weighted(in.volume, *protocol, level_options(o), progress);
+  } else {
+    mri::N4Settings n4 = mri::builtin_mr_protocol("thigh-mr").n4;
+    n4.enabled = !o.mr.no_n4;
+    a = mri::analyze_weighted(in.volume, "auto", level_options(o), n4, progress);
+  }
   json series = json::array({series_json("weighted", in.volume, in.series, "single series")});
   write_mr_outputs(o, in, a, series);
   return 0;

@@ -27,7 +27,15 @@ void add_mr_analyze_options(CLI::App& analyze, MrAnalyzeOptions& o);
 /// nullopt when the input is not such a case (a CT, a single weighted MR series, a research file).
 std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progress& progress);
 
-/// Analyses a loaded single MR series (T1- or T2-weighted); a lone Dixon image is refused.
+/// Analyses a loaded single MR series (T1- or T2-weighted, DICOM or a NIfTI/NRRD/MetaImage file
+/// given with --modality mr); a lone Dixon image is refused.
 int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress);
+
+/// Refuses a --modality that contradicts the modality of DICOM (or picture) input: the option is
+/// for NIfTI/NRRD/MetaImage input only.
+void check_modality_option(const AnalyzeOptions& o, const LoadedInput& in);
+
+/// Refuses an MRI protocol for a CT analysis: thigh-mr, calf-mr or an MR protocol file, named.
+void refuse_mr_protocol_for_ct(const AnalyzeOptions& o);
 
 }  // namespace musclecsa::app

@@ -488,9 +488,13 @@ int run_analyze(const AnalyzeOptions& o) {
   in_options.pixel_size_mm = o.us.pixel_size_mm;
   LoadedInput in = load_input(o.input, in_options, progress);
   if (in.kind == "research") {
-    if (o.modality != "ct")
-      throw Error(ErrorCode::InvalidArgument, o.input, "a NIfTI/NRRD/MetaImage file has no modality: give --modality ct for a CT in HU");
-    in.volume.modality = Modality::CT;
+    if (o.modality != "ct" && o.modality != "mr")
+      throw Error(ErrorCode::InvalidArgument, o.input,
+                  "a NIfTI/NRRD/MetaImage file has no modality: give --modality ct for a CT in HU, or --modality mr for a "
+                  "T1/T2-weighted MR (a Dixon pair: --water and --fat)");
+    in.volume.modality = o.modality == "mr" ? Modality::MR : Modality::CT;
+  } else {
+    check_modality_option(o, in);  // DICOM carries its modality: a contradicting --modality is refused
   }
   if ((wants_format(o, "seg") || wants_format(o, "sr")) && in.kind != "dicom")
     throw Error(ErrorCode::InvalidArgument, o.input,
@@ -500,6 +504,7 @@ int run_analyze(const AnalyzeOptions& o) {
   if (in.volume.modality == Modality::US || in.kind == "bitmap") return run_us_analysis(o, in, progress);
   if (in.volume.modality == Modality::MR) return run_mr_analysis(o, in, progress);
   if (in.volume.modality != Modality::CT) throw Error(ErrorCode::InvalidInput, o.input, "not a CT series (modality " + std::string(to_string(in.volume.modality)) + ")");
+  refuse_mr_protocol_for_ct(o);
   pseudonym_for_input(o, in);  // privacy options checked before the analysis
   for (const auto& flag : in.qc_flags)
     if (flag == "no_pixel_spacing")
@@ -514,12 +519,13 @@ Command add_analyze_command(CLI::App& app) {
   auto options = std::make_shared<AnalyzeOptions>();
   auto& o = *options;
   CLI::App* cmd = app.add_subcommand("analyze", "Measure muscle CSA and fat infiltration per muscle and group in a leg CT or MRI, or one muscle on an ultrasound image");
-  cmd->add_option("input", o.input, "DICOM file or folder (CT, MR, US), a NIfTI/NRRD/MetaImage CT (with --modality ct), or an ultrasound picture")->required();
+  cmd->add_option("input", o.input, "DICOM file or folder (CT, MR, US), a NIfTI/NRRD/MetaImage CT or MR (with --modality ct|mr), or an ultrasound picture")->required();
   cmd->add_option("--out", o.out, "output folder (created)")->required();
-  cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, thigh-mr, calf-mr, rf-us, vl-us, quadriceps-us, gastrocnemius-us, auto (from the anatomy or the series) or a CT protocol JSON file");
+  cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, thigh-mr, calf-mr, rf-us, vl-us, quadriceps-us, gastrocnemius-us, auto (from the anatomy or the series) or a CT or MR protocol JSON file");
   cmd->add_option("--series", o.series, "series to analyse when the input holds several");
   cmd->add_flag("--files-from", o.files_from, "INPUT is a text file naming the DICOM files (or folders) to read, one per line");
-  cmd->add_option("--modality", o.modality, "modality of a research-format input")->check(CLI::IsMember({"ct"}));
+  cmd->add_option("--modality", o.modality, "modality of a NIfTI/NRRD/MetaImage input: ct (HU) or mr (T1/T2-weighted); DICOM carries its own")
+      ->check(CLI::IsMember({"ct", "mr"}));
   cmd->add_option("--level-z-mm", o.level_z_mm, "standard level position (LPS z, mm) when the bone is not fully in view");
   cmd->add_option("--level-slice", o.level_slice, "standard level slice index (0-based)");
   cmd->add_option("--height-m", o.height_m, "body height (m) for CSA / height^2");
