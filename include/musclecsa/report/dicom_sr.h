@@ -21,7 +21,9 @@ struct SrOptions {
 /// Writes a TID 1500 Measurement Report holding the measurements taken at a standard level
 /// (Measurement::level not empty and not "scanned_range"): one measurement group per structure,
 /// side and level, with tracking identifier and UID, finding site = the structure's catalog code
-/// with laterality, each quantity as a coded numeric measurement in its UCUM unit (docs/coding.md),
+/// with laterality, each quantity as a coded numeric measurement in its UCUM unit (docs/coding.md;
+/// CT quantities and the MRI ones: Dixon fat fraction, fat-free CSA, suggested Mercuri grade, T1
+/// relative fat signal),
 /// referencing the SEG segment of the structure when `seg` is given (for a group: its members'
 /// segments) and the source image of the level slice. Written under a temporary name, then renamed.
 /// Throws Error(InvalidArgument, ...) for a non-DICOM source, Error(OutputFailed, path, ...).
