@@ -35,6 +35,8 @@ UsProtocol builtin_us_protocol(const std::string& name) {
     p.min_thickness_mm = 8, p.max_thickness_mm = 50, p.min_width_mm = 20;
     // Panoramic VL: intramuscular striations are short; the aponeuroses run across the image.
     p.ridge_line_length_mm = 30;
+    // Its ends in a panorama: where the superficial and the deep aponeurosis meet.
+    p.ends_at_aponeurosis_junction = true;
     p.ei_correction = true, p.ei_coefficient_per_cm = 41.5203, p.ei_source = kYoung2015;
   } else if (name == "quadriceps-us") {
     p.structure_key = "quadriceps";
@@ -60,7 +62,7 @@ std::string UsProtocol::to_json() const {
       {"description", description},
       {"automatic", {{"min_thickness_mm", min_thickness_mm}, {"max_thickness_mm", max_thickness_mm},
                      {"min_width_mm", min_width_mm}, {"ridge_line_length_mm", ridge_line_length_mm},
-                     {"layer_to_bone", layer_to_bone}}},
+                     {"ends_at_aponeurosis_junction", ends_at_aponeurosis_junction}, {"layer_to_bone", layer_to_bone}}},
       {"hyperechoic_threshold", hyperechoic_threshold},
       {"glcm", {{"levels", glcm_levels}, {"distance_px", glcm_distance_px}}},
       {"echo_intensity_correction",

@@ -527,20 +527,170 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
       out.push_back({x_end + dir * length * std::cos(t), y_mid + dir * 0.5 * thick * std::sin(t)});
     }
   };
+  // Ends of a lens-shaped muscle in a panorama (protocol's ends_at_aponeurosis_junction: vl-us): the
+  // muscle ends where its superficial and deep aponeuroses meet. Beyond the run's end column both
+  // lines are traced outwards by dynamic programming over the ridge map: the superficial line may
+  // only descend, the deep line only rise (they converge), each column earning its ridge strength
+  // less a threshold (a line through dark muscle or speckle loses), until the deep line comes
+  // within half the protocol's minimum thickness of the superficial one. The trace is kept when
+  // they meet within the reach (4 end thicknesses, 20-60 mm, inside the field of view).
+  struct EndTrace {
+    std::vector<double> x, top_y, bottom_y;  // image coordinates, from the run's end outwards
+    Point2 tip;
+  };
+  const double trace_threshold = 0.2;  // ridge strength (of the 98th percentile) a traced column must exceed to gain
+  auto trace_end = [&](int dir) -> std::optional<EndTrace> {
+    const auto [i_end, state] = dir > 0 ? run.back() : run.front();
+    if (edge_column(i_end, dir)) return std::nullopt;
+    const Pair& pr = pairs[i_end][state / 4];
+    const int ua0 = cand[i_end][pr.a].u, ub0 = cand[i_end][pr.b].u;
+    const double thick_mm = (ub0 - ua0) * px_h;
+    const double reach_mm = std::clamp(4.0 * thick_mm, 20.0, 60.0);
+    std::vector<int> cols;
+    for (int k = 1; k * px_w <= reach_mm; ++k) {
+      const int x = i_end + dir * k;
+      if (x < 0 || x >= w || top[x] < 0 || depth[x] <= ua0 + 2 * d) break;  // the fan's slanted edge
+      cols.push_back(x);
+    }
+    const int n = int(cols.size());
+    if (n < 3) return std::nullopt;
+    const int step_top = std::max(1, int(std::lround(px_w / px_h)));         // up to 45 degrees
+    const int step_bottom = std::max(2, int(std::lround(2.0 * px_w / px_h)));  // up to 63 degrees
+    // Lines closer than half the protocol's minimum thickness have met: the tip is closed there (a
+    // fascia is often a double line, and the deep line must not run on along its second layer).
+    const int meet_rows = std::max(2, int(std::lround(0.5 * protocol.min_thickness_mm / px_h)));
+    // A step of j rows costs w_step j^2: a line rising gradually is cheaper than one climbing in
+    // stairs from one striation to the next.
+    const double w_step = 0.05;
+    const double neg = -std::numeric_limits<double>::infinity();
+    auto gain = [&](int u, int x) { return std::min(1.5, double(ridge.at<float>(u, x)) / scale) - trace_threshold; };
+    // Superficial line: rows may only grow outwards.
+    std::vector<int> top_row(n);
+    {
+      std::vector<double> value(hf, neg), next(hf);
+      std::vector<std::vector<int>> back(n, std::vector<int>(hf, -1));
+      value[ua0] = 0;
+      for (int k = 0; k < n; ++k) {
+        const int x = cols[k];
+        std::fill(next.begin(), next.end(), neg);
+        for (int u = 0; u < depth[x]; ++u)
+          for (int q = std::max(0, u - step_top); q <= u; ++q)
+            if (value[q] != neg && value[q] - w_step * (u - q) * (u - q) > next[u]) next[u] = value[q] - w_step * (u - q) * (u - q), back[k][u] = q;
+        for (int u = 0; u < depth[x]; ++u)
+          if (next[u] != neg) next[u] += gain(u, x);
+        value.swap(next);
+      }
+      int u = int(std::max_element(value.begin(), value.end()) - value.begin());
+      if (value[u] == neg) return std::nullopt;
+      for (int k = n - 1; k >= 0; --k) top_row[k] = u, u = back[k][u];
+    }
+    // Deep line: rows may only shrink outwards, staying more than meet_rows below the superficial
+    // line; it ends where a step brings it within meet_rows (state `met`, which earns nothing more).
+    std::vector<int> bottom_row(n, -1);
+    int met_at = -1;
+    {
+      std::vector<double> value(hf, neg), next(hf);
+      double met = neg, next_met = neg;
+      std::vector<std::vector<int>> back(n, std::vector<int>(hf, -1));
+      std::vector<int> met_from(n, -2);  // -2: already met before this column; else the row it met from
+      value[ub0] = 0;
+      for (int k = 0; k < n; ++k) {
+        const int x = cols[k];
+        std::fill(next.begin(), next.end(), neg);
+        next_met = met;
+        met_from[k] = -2;
+        // Met: a step up brings the deep line within meet_rows of the superficial one.
+        for (int q = 0; q < hf; ++q)
+          if (value[q] != neg && q - step_bottom <= top_row[k] + meet_rows && value[q] > next_met) next_met = value[q], met_from[k] = q;
+        for (int u = top_row[k] + meet_rows + 1; u < depth[x]; ++u)
+          for (int q = u; q <= std::min(hf - 1, u + step_bottom); ++q)
+            if (value[q] != neg && value[q] - w_step * (q - u) * (q - u) > next[u]) next[u] = value[q] - w_step * (q - u) * (q - u), back[k][u] = q;
+        for (int u = top_row[k] + meet_rows + 1; u < depth[x]; ++u)
+          if (next[u] != neg) next[u] += gain(u, x);
+        value.swap(next);
+        met = next_met;
+      }
+      if (met == neg) return std::nullopt;
+      int k = n - 1;
+      while (k > 0 && met_from[k] == -2) --k;
+      if (met_from[k] == -2) return std::nullopt;
+      met_at = k;
+      int u = met_from[k];
+      for (int j = k - 1; j >= 0; --j) bottom_row[j] = u, u = back[j][u];
+    }
+    if (met_at < 2) return std::nullopt;
+    // Traced rows, mean-smoothed over +-2 mm (a line climbing from one striation to the next runs in
+    // stairs); both stay monotonic.
+    auto smoothed = [&](const std::vector<int>& rows) {
+      const int r = std::max(1, int(std::lround(2.0 / px_w)));
+      std::vector<double> out(met_at);
+      for (int k = 0; k < met_at; ++k) {
+        double sum = 0;
+        int count = 0;
+        for (int q = std::max(0, k - r); q <= std::min(met_at - 1, k + r); ++q) sum += rows[q], ++count;
+        out[k] = sum / count;
+      }
+      return out;
+    };
+    const std::vector<double> top_smooth = smoothed(top_row), bottom_smooth = smoothed(bottom_row);
+    // The run's boundaries are the lines' inner edges: the same offsets at the run's end, tapering
+    // to nothing at the tip.
+    const double top_offset = (dir > 0 ? top_edge.back() : top_edge.front()) - (top[i_end] + ua0);
+    const double bottom_offset = (dir > 0 ? bottom_edge.back() : bottom_edge.front()) - (top[i_end] + ub0);
+    EndTrace t;
+    for (int k = 0; k < met_at; ++k) {
+      const double f = 1.0 - double(k + 1) / (met_at + 1);
+      t.x.push_back(cols[k]);
+      t.top_y.push_back(top[cols[k]] + top_smooth[k] + f * top_offset);
+      t.bottom_y.push_back(top[cols[k]] + bottom_smooth[k] + f * bottom_offset);
+    }
+    const int xt = cols[met_at];
+    t.tip = {double(xt), top[xt] + 0.5 * (top_smooth[met_at - 1] + bottom_smooth[met_at - 1])};
+    return t;
+  };
+  // Each end, with the protocol's ends_at_aponeurosis_junction: the lines traced to where they meet,
+  // unless a cap (an end epimysium seen side-on) closes the muscle first: the cap is kept when the
+  // traced tip lies less than one end thickness beyond it (in a striated muscle a striation can pass
+  // for an end epimysium, with the aponeuroses running on far past it). Otherwise the cap, or straight.
+  std::vector<Point2> right_cap, left_cap;
+  cap(run.back().first, top_edge.back(), bottom_edge.back(), +1, right_cap);
+  cap(run.front().first, top_edge.front(), bottom_edge.front(), -1, left_cap);  // from the bottom up
+  auto choose_trace = [&](int dir, const std::vector<Point2>& end_cap) -> std::optional<EndTrace> {
+    if (!protocol.ends_at_aponeurosis_junction) return std::nullopt;
+    auto traced = trace_end(dir);
+    if (!traced || end_cap.empty()) return traced;
+    const double x_end = dir > 0 ? run.back().first : run.front().first;
+    const double thickness_px = (dir > 0 ? bottom_edge.back() - top_edge.back() : bottom_edge.front() - top_edge.front()) * px_h / px_w;
+    double cap_length_px = 0;
+    for (const auto& q : end_cap) cap_length_px = std::max(cap_length_px, std::abs(q.x - x_end));
+    if (std::abs(traced->tip.x - x_end) > cap_length_px + thickness_px) return traced;
+    return std::nullopt;
+  };
+  const auto right_end = choose_trace(+1, right_cap), left_end = choose_trace(-1, left_cap);
   std::vector<Point2> contour;
   const double x_first = run.front().first - 0.5, x_last = run.back().first + 0.5;
-  contour.push_back({x_first, top_edge.front()});
+  if (left_end) {
+    for (std::size_t k = left_end->x.size(); k-- > 0;) contour.push_back({left_end->x[k], left_end->top_y[k]});
+  } else {
+    contour.push_back({x_first, top_edge.front()});
+  }
   for (std::size_t k = 0; k < m; ++k) contour.push_back({double(run[k].first), top_edge[k]});
-  contour.push_back({x_last, top_edge.back()});
-  cap(run.back().first, top_edge.back(), bottom_edge.back(), +1, contour);
-  contour.push_back({x_last, bottom_edge.back()});
+  if (right_end) {
+    for (std::size_t k = 0; k < right_end->x.size(); ++k) contour.push_back({right_end->x[k], right_end->top_y[k]});
+    contour.push_back(right_end->tip);
+    for (std::size_t k = right_end->x.size(); k-- > 0;) contour.push_back({right_end->x[k], right_end->bottom_y[k]});
+  } else {
+    contour.push_back({x_last, top_edge.back()});
+    contour.insert(contour.end(), right_cap.begin(), right_cap.end());
+    contour.push_back({x_last, bottom_edge.back()});
+  }
   for (std::size_t k = m; k-- > 0;) contour.push_back({double(run[k].first), bottom_edge[k]});
-  contour.push_back({x_first, bottom_edge.front()});
-  {
-    // The left cap runs from the bottom up: built top-down, then reversed.
-    std::vector<Point2> left;
-    cap(run.front().first, top_edge.front(), bottom_edge.front(), -1, left);
-    contour.insert(contour.end(), left.begin(), left.end());
+  if (left_end) {
+    for (std::size_t k = 0; k < left_end->x.size(); ++k) contour.push_back({left_end->x[k], left_end->bottom_y[k]});
+    contour.push_back(left_end->tip);
+  } else {
+    contour.push_back({x_first, bottom_edge.front()});
+    contour.insert(contour.end(), left_cap.begin(), left_cap.end());
   }
 
   UsSegmentation s;

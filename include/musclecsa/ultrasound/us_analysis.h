@@ -51,6 +51,10 @@ struct UsProtocol {
   /// strength when each column's strongest boundary candidates are chosen; shorter ones
   /// (intramuscular striations) are weighed down in proportion (to at most 1/4). 0: not used.
   double ridge_line_length_mm = 0;
+  /// automatic: an end of the muscle where no end epimysium closes it is traced along the superficial
+  /// and the deep aponeurosis to where they meet (a lens-shaped muscle in a panorama), instead of
+  /// being cut straight.
+  bool ends_at_aponeurosis_junction = false;
   bool layer_to_bone = false;          ///< automatic: the target is the muscle layer from the fascia to the bone surface
   double hyperechoic_threshold = 150;  ///< grey level (0-255) above which a muscle pixel counts as hyperechoic
   int glcm_levels = 32;                ///< GLCM grey levels (the 0-255 range divided evenly)
