@@ -80,7 +80,21 @@ TEST(ImageIo, MissingAndCorruptFilesGiveClearErrors) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
     EXPECT_NE(e.input().find("corrupt.nii.gz"), std::string::npos);
+    // One line a user can act on, not ITK's multi-line list of the readers it tried.
+    EXPECT_NE(std::string(e.what()).find("not a readable .nii.gz image"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
   }
+  io::write_text_atomically(dir / "empty.nii", "");
+  io::write_text_atomically(dir / "empty.png", "");
+  for (const char* name : {"empty.nii", "empty.png"})
+    try {
+      if (std::string(name).ends_with(".png")) io::read_bitmap(dir / name, 0.1);
+      else io::read_scalar_volume(dir / name);
+      FAIL() << name;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << name;
+      EXPECT_NE(std::string(e.what()).find("the file is empty (0 bytes)"), std::string::npos) << e.what();
+    }
 }
 
 TEST(TextFile, AtomicWriteLeavesNoTemporaryFileAndReplacesContent) {

@@ -19,6 +19,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -313,6 +314,26 @@ void check_nifti_complete(const std::filesystem::path& path) {
                     " bytes of header and voxels): an interrupted copy or download?");
 }
 
+/// Why ITK could not read `path`, in one line a user can act on: ITK's own message names its class
+/// and an address and spans several lines.
+std::string unreadable_reason(const std::filesystem::path& path, const itk::ExceptionObject& e) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 && !ec)
+    return "the file is empty (0 bytes)";
+  std::string text = e.GetDescription();
+  if (text.find("Could not create IO object") != std::string::npos) {
+    std::string suffix = path.extension().string();
+    if (suffix == ".gz") suffix = path.stem().extension().string() + suffix;  // .nii.gz
+    return "its content is not a readable " + suffix + " image (damaged, or another format under this extension)";
+  }
+  if (const auto colon = text.find("): "); text.rfind("ITK ERROR", 0) == 0 && colon != std::string::npos)
+    text.erase(0, colon + 3);
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text + " (damaged or truncated?)";
+}
+
 template <class TPixel>
 typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& path, Geometry& g) {
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
@@ -321,7 +342,7 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
   try {
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
-    throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read image: ") + e.GetDescription());
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + unreadable_reason(path, e));
   }
   check_nifti_complete(path);
   auto image = reader->GetOutput();
@@ -440,7 +461,7 @@ BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double>
   try {
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
-    throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read picture: ") + e.GetDescription());
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read picture: " + unreadable_reason(path, e));
   }
   auto rgb = reader->GetOutput();
   const auto size = rgb->GetLargestPossibleRegion().GetSize();
