@@ -633,6 +633,18 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
       return out;
     };
     const std::vector<double> top_smooth = smoothed(top_row), bottom_smooth = smoothed(bottom_row);
+    // A tail where the two lines run on parallel and closer than the protocol's minimum thickness is
+    // a layer between two fasciae beyond the muscle's end, not the muscle: the tip is where the lines
+    // stop converging (less than 1 mm over 5 mm).
+    {
+      const int window = std::max(2, int(std::lround(5.0 / px_w)));
+      auto thickness_mm = [&](int k) { return (bottom_smooth[k] - top_smooth[k]) * px_h; };
+      for (int k = 1; k + window < met_at; ++k)
+        if (thickness_mm(k) < protocol.min_thickness_mm && thickness_mm(k) - thickness_mm(k + window) < 1.0) {
+          met_at = k + 1;
+          break;
+        }
+    }
     // The run's boundaries are the lines' inner edges: the same offsets at the run's end, tapering
     // to nothing at the tip.
     const double top_offset = (dir > 0 ? top_edge.back() : top_edge.front()) - (top[i_end] + ua0);
