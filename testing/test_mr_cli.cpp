@@ -301,6 +301,12 @@ TEST(CliMr, DixonSrAndHtmlCarryTheLevelMeasurementsAndReferenceTheWaterSeries) {
   EXPECT_NE(page.find("fat-fraction map"), std::string::npos);
   EXPECT_NE(page.find("id=\"mr-volumes\""), std::string::npos);
   EXPECT_EQ(page.find("Mean HU"), std::string::npos) << "no CT columns on an MR page";
+  // As a browser builds it: the tables are there and the QC picture loads.
+  const auto dom = run_command(std::string(CHROMIUM_EXECUTABLE) + " --headless --no-sandbox --disable-gpu --virtual-time-budget=3000 --dump-dom " +
+                               quoted(std::filesystem::path("file://" + (dir / "out/report.html").string())) + " 2>/dev/null");
+  ASSERT_EQ(dom.exit_code, 0);
+  EXPECT_NE(dom.output.find("id=\"structures-left\""), std::string::npos);
+  EXPECT_NE(dom.output.find("data-loaded=\"1\""), std::string::npos) << "the QC picture did not load";
   // musclecsa report on the MR case (a batch page): its CSA reaches the batch table.
   const auto batch = run_command(kBinary + " report " + quoted(dir / "out") + " --out " + quoted(dir / "pages"));
   ASSERT_EQ(batch.exit_code, 0) << batch.output;
