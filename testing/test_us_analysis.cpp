@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <numbers>
+#include <random>
 
 #include "musclecsa/core/error.h"
 #include "musclecsa/phantom/phantom.h"
@@ -361,6 +362,70 @@ TEST(UsOutlines, PointsTextAndFilesInEveryFormatGiveTheSamePolygon) {
   ASSERT_TRUE(mo.mask.has_value());
   EXPECT_EQ(mo.mask->count(), 200u);
   EXPECT_THROW(read_outline(dir / "mask.png", 101, 80), Error);
+}
+
+/// A panoramic-like picture of a lens-shaped muscle (0.1 mm pixels, 120 x 45 mm): the superficial
+/// aponeurosis runs straight across at 15 mm depth; the deep aponeurosis bows down to 20 mm below
+/// it at the centre and rises to meet it 45 mm either side, faint and broken into dashes over its
+/// outer thirds (as on the SUB02 panoramas). Speckled muscle inside, fat above, deeper tissue below.
+/// The truth is the region between the two lines' inner edges.
+struct LensCase {
+  GreyImage image;
+  Mask truth;
+};
+
+LensCase make_lens_case() {
+  const int w = 1200, h = 450;
+  const double px_mm = 0.1, superficial_row = 150, centre = 600, half_width = 450, depth_rows = 200;
+  LensCase c;
+  c.image.width = w, c.image.height = h;
+  c.image.pixel_width_mm = c.image.pixel_height_mm = px_mm;
+  c.image.calibrated = true;
+  c.image.grey.assign(std::size_t(w) * h, 0);
+  c.truth = Mask(w, h);
+  std::mt19937 random(7);
+  std::normal_distribution<double> speckle(0.0, 8.0);
+  auto deep_row = [&](double x) {
+    const double t = (x - centre) / half_width;
+    return superficial_row + depth_rows * std::max(0.0, 1.0 - t * t);
+  };
+  auto line = [](double distance_px) { return std::exp(-0.5 * distance_px * distance_px / (1.5 * 1.5)); };
+  for (int x = 0; x < w; ++x) {
+    const double t = std::abs(x - centre) / half_width, bottom = deep_row(x);
+    // Deep line contrast: full over the central third, then a faint dashed line (2 mm dashes, 1 mm gaps).
+    const double deep_contrast = t < 1.0 / 3 ? 150.0 : ((x / 10) % 3 == 2 ? 0.0 : 45.0);
+    for (int y = 0; y < h; ++y) {
+      const bool inside = y > superficial_row + 2 && y < bottom - 2 && t < 1;
+      double g = y < 10 ? 150 : y < superficial_row ? 70 : inside ? 45 : 55;
+      g += speckle(random);
+      g += 150.0 * line(y - superficial_row);
+      if (t < 1) g += deep_contrast * line(y - bottom);
+      c.image.grey[std::size_t(x) + std::size_t(w) * y] = float(std::clamp(g, 10.0, 255.0));
+      c.truth.on[std::size_t(x) + std::size_t(w) * y] = inside;
+    }
+  }
+  return c;
+}
+
+TEST(UsLensEnds, VlEndsAreTracedAlongFaintAponeurosesToWhereTheyMeet) {
+  // Where the deep aponeurosis fades the column pairs stop with the muscle still 1-1.5 cm thick;
+  // vl-us traces both lines on to their junction, within 5% of the true area. Without the trace
+  // (the flag off) the same ends are cut straight and the area is more than 10% short.
+  const LensCase c = make_lens_case();
+  const FieldOfView fov = detect_field_of_view(c.image);
+  UsProtocol protocol = builtin_us_protocol("vl-us");
+  ASSERT_TRUE(protocol.ends_at_aponeurosis_junction);
+  const double truth_mm2 = double(c.truth.count()) * 0.01;
+  const UsSegmentation traced = segment_automatic(c.image, fov, protocol);
+  const double traced_mm2 = double(traced.mask.count()) * 0.01;
+  protocol.ends_at_aponeurosis_junction = false;
+  const UsSegmentation cut = segment_automatic(c.image, fov, protocol);
+  const double cut_mm2 = double(cut.mask.count()) * 0.01;
+  EXPECT_NEAR(traced_mm2, truth_mm2, 0.05 * truth_mm2);
+  EXPECT_GT(dice(traced.mask, c.truth), 0.93);
+  EXPECT_LT(cut_mm2, 0.9 * truth_mm2);
+  std::printf("[figure] lens with faint ends: ACSA traced %.1f mm2, cut straight %.1f mm2, truth %.1f mm2 (%+.2f%%, %+.2f%%)\n",
+              traced_mm2, cut_mm2, truth_mm2, 100 * (traced_mm2 / truth_mm2 - 1), 100 * (cut_mm2 / truth_mm2 - 1));
 }
 
 TEST(UsProtocols, FourProtocolsWithTheirMusclesAndPublishedCorrections) {
