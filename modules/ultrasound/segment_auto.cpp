@@ -8,7 +8,8 @@
 // scoring ridge strength, penalising ridges skipped between the two (another muscle's
 // aponeurosis), depth (the target is the first muscle under the fascia), jumps between columns,
 // and thickness at the run's ends (muscles taper; only the field's edge may cut one). The pair's
-// inner half-maximum edges give the outline, closed at the ends, then an active contour snaps it
+// inner half-maximum edges give the outline, closed at the ends (vl-us: where no end epimysium
+// closes it, traced along both aponeuroses to where they meet), then an active contour snaps it
 // to the fascia's inner edge.
 
 #include <algorithm>
