@@ -248,6 +248,56 @@ TEST(CtAnalysis, NonLegAndMetalInputsGetFlagsNotNumbers) {
   EXPECT_THROW(segment::segment_ct_tissues(mr, prot, progress), Error);
 }
 
+// Uniform or bone-free volumes look like a leg to thresholds alone (0 HU is in the muscle range):
+// they must get flags and no numbers, and a leg cut by the field of view must say so.
+TEST(CtAnalysis, UniformBoneFreeAndCutOffSectionsAreFlaggedNotMeasured) {
+  NullProgress progress;
+  const auto prot = segment::builtin_ct_protocol("thigh-ct");
+  auto flagged = [](const std::vector<std::string>& flags, const std::string& flag) {
+    return std::find(flags.begin(), flags.end(), flag) != flags.end();
+  };
+  // A blank volume of 0 HU (e.g. a masked or failed reconstruction) fills the field of view.
+  ScalarVolume blank(make_axial_geometry({96, 96, 3}, {1, 1, 5}, {-48, -48, 0}), 0.0f);
+  blank.modality = Modality::CT;
+  const auto blank_seg = segment::segment_ct_tissues(blank, prot, progress);
+  EXPECT_TRUE(flagged(blank_seg.slices[1].qc_flags, "section_fills_field_of_view"));
+  EXPECT_TRUE(flagged(blank_seg.qc_flags, "no_legs_found"));
+  EXPECT_TRUE(blank_seg.slices[1].legs.empty());
+
+  // Two leg-sized soft-tissue ellipses with a fat rim but no bone: no femur, no leg CT.
+  ScalarVolume no_bone(make_axial_geometry({256, 256, 4}, {1.2, 1.2, 5}, {-154, -154, 0}), -1000.0f);
+  no_bone.modality = Modality::CT;
+  for (std::size_t k = 0; k < 4; ++k)
+    for (std::size_t j = 0; j < 256; ++j)
+      for (std::size_t i = 0; i < 256; ++i)
+        for (double cx : {80.0, 176.0}) {
+          const double r2 = std::pow((double(i) - cx) / 60, 2) + std::pow((double(j) - 128) / 70, 2);
+          if (r2 < 1) no_bone.at(i, j, k) = r2 > 0.8 ? -100.0f : 40.0f;
+        }
+  const auto no_bone_seg = segment::segment_ct_tissues(no_bone, prot, progress);
+  EXPECT_TRUE(flagged(no_bone_seg.qc_flags, "no_bone_found"));
+  for (const auto& s : no_bone_seg.slices) EXPECT_TRUE(s.legs.empty());
+  EXPECT_TRUE(std::all_of(no_bone_seg.labels.voxels.begin(), no_bone_seg.labels.voxels.end(), [](LabelId l) { return l == 0; }));
+  EXPECT_TRUE(quantify::measure_ct(no_bone, no_bone_seg, prot, {}).levels.empty());
+
+  // A thigh phantom shifted so that one leg runs off the image's side.
+  phantom::PhantomParams p = thigh_ct(4);
+  p.slices = 3;
+  p.slice_spacing_mm = 10;
+  auto ph = phantom::make_phantom(p, progress);
+  ScalarVolume& ct = ph.series[0].image;
+  const std::size_t nx = ct.geometry.size[0], shift = nx / 8;
+  for (std::size_t k = 0; k < ct.geometry.size[2]; ++k)
+    for (std::size_t j = 0; j < ct.geometry.size[1]; ++j)
+      for (std::size_t i = 0; i < nx; ++i) ct.at(i, j, k) = i + shift < nx ? ct.at(i + shift, j, k) : -1000.0f;
+  const auto whole = segment::segment_ct_tissues(ph.series[0].image, prot, progress);
+  EXPECT_FALSE(flagged(segment::segment_ct_tissues(phantom::make_phantom(p, progress).series[0].image, prot, progress).qc_flags,
+                       "limb_cut_by_field_of_view"));
+  EXPECT_TRUE(flagged(whole.qc_flags, "limb_cut_by_field_of_view"));
+  EXPECT_TRUE(flagged(whole.slices[1].qc_flags, "limb_cut_by_field_of_view"));
+  EXPECT_FALSE(flagged(whole.qc_flags, "no_bone_found"));
+}
+
 TEST(CtProtocol, HashChangesWithAnyThresholdAndFilesAreValidated) {
   auto p = segment::builtin_ct_protocol("thigh-ct");
   const std::string h = p.hash();

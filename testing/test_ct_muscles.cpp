@@ -325,3 +325,17 @@ TEST(CtMuscles, AMuscleAreaJumpAlongZIsFlagged) {
   for (const auto& note : seg2.notes) noted |= note.find("muscle_area_jump") != std::string::npos;
   EXPECT_TRUE(noted);
 }
+
+// Not run by default (about a minute): the seed sweep behind the figures in docs/methods.md.
+// MCSA_SWEEP=16 runs thigh and calf seeds 1..16 at noise 20 HU (MCSA_SWEEP_FROM sets the first)
+// and fails on every seed that misses a target.
+TEST(CtMuscles, SeedSweepForTheMethodsFigures) {
+  const char* env = std::getenv("MCSA_SWEEP");
+  if (env == nullptr) GTEST_SKIP() << "set MCSA_SWEEP=N to score seeds 1..N";
+  const int n = std::atoi(env);
+  const int first = std::getenv("MCSA_SWEEP_FROM") ? std::atoi(std::getenv("MCSA_SWEEP_FROM")) : 1;
+  for (int seed = first; seed <= n; ++seed) {
+    expect_accuracy({"thigh seed " + std::to_string(seed), phantom::Anatomy::Thigh, std::uint64_t(seed), 20}, 0.95, 0.90, 0.02);
+    expect_accuracy({"calf seed " + std::to_string(seed), phantom::Anatomy::Calf, std::uint64_t(seed), 20}, 0.95, 0.90, 0.02);
+  }
+}

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/image_io.h"
@@ -94,6 +95,39 @@ TEST(ImageIo, MissingAndCorruptFilesGiveClearErrors) {
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << name;
       EXPECT_NE(std::string(e.what()).find("the file is empty (0 bytes)"), std::string::npos) << e.what();
+    }
+}
+
+// What ITK would read silently wrong (the first volume of a 4-D file, the luminance of a vector
+// image) or what no analysis can use (NaN voxels) is refused, naming the file and the problem.
+TEST(ImageIo, FourDimensionalVectorAndNonFiniteVolumesAreRefused) {
+  TempDir dir;
+  auto nrrd = [&](const std::string& name, const std::string& header_lines, std::size_t floats, float value) {
+    std::string text = "NRRD0004\ntype: float\nendian: little\nencoding: raw\n" + header_lines + "\n";
+    std::vector<float> data(floats, value);
+    text.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float));
+    io::write_text_atomically(dir / name, text);
+    return dir / name;
+  };
+  const auto four_d = nrrd("series.nrrd", "dimension: 4\nsizes: 8 8 4 3\n", 8 * 8 * 4 * 3, 1.0f);
+  const auto vector = nrrd("vector.nrrd", "dimension: 4\nsizes: 3 8 8 4\nkinds: vector domain domain domain\n", 3 * 8 * 8 * 4, 1.0f);
+  auto nan_data = nrrd("nan.nrrd", "dimension: 3\nsizes: 8 8 4\n", 8 * 8 * 4, 1.0f);
+  {
+    std::string text = io::read_text(nan_data);
+    const float nan = std::nanf("");
+    std::memcpy(text.data() + text.size() - sizeof(float), &nan, sizeof nan);  // the last voxel
+    io::write_text_atomically(nan_data, text);
+  }
+  const std::vector<std::pair<std::filesystem::path, std::string>> cases = {
+      {four_d, "a 4-D image (8x8x4x3)"}, {vector, "3 values per voxel"}, {nan_data, "1 of 256 voxels are not numbers"}};
+  for (const auto& [path, expected] : cases)
+    try {
+      io::read_scalar_volume(path);
+      FAIL() << path;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidInput) << e.what();
+      EXPECT_EQ(e.input(), path.string());
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
     }
 }
 

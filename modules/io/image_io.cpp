@@ -340,6 +340,30 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
   auto reader = itk::ImageFileReader<itk::Image<TPixel, 3>>::New();
   reader->SetFileName(path.string());
   try {
+    reader->UpdateOutputInformation();
+  } catch (const itk::ExceptionObject& e) {
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + unreadable_reason(path, e));
+  }
+  // ITK would read the first volume of a 4-D file, the real part of complex voxels, or the
+  // luminance of colour voxels without a word: each is refused instead.
+  const itk::ImageIOBase* file_io = reader->GetImageIO();
+  std::string dims = std::to_string(file_io->GetDimensions(0));
+  bool extra_dimension = false;
+  for (unsigned d = 1; d < file_io->GetNumberOfDimensions(); ++d) {
+    dims += "x" + std::to_string(file_io->GetDimensions(d));
+    if (d >= 3 && file_io->GetDimensions(d) > 1) extra_dimension = true;
+  }
+  if (extra_dimension)
+    throw Error(ErrorCode::InvalidInput, path.string(),
+                "a " + std::to_string(file_io->GetNumberOfDimensions()) + "-D image (" + dims +
+                    "): give one 3-D volume (split time points, echoes or channels into separate files first)");
+  if (file_io->GetPixelType() == itk::IOPixelEnum::COMPLEX)
+    throw Error(ErrorCode::InvalidInput, path.string(), "complex-valued voxels: give the magnitude (or real) image as a volume");
+  if (file_io->GetNumberOfComponents() > 1)
+    throw Error(ErrorCode::InvalidInput, path.string(),
+                std::to_string(file_io->GetNumberOfComponents()) +
+                    " values per voxel (a colour, vector or tensor image): give a scalar volume");
+  try {
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + unreadable_reason(path, e));
@@ -425,6 +449,11 @@ ScalarVolume read_scalar_volume(const std::filesystem::path& path) {
   auto image = read_itk<float>(path, volume.geometry);
   const float* data = image->GetBufferPointer();
   volume.voxels.assign(data, data + volume.geometry.voxel_count());
+  const auto non_finite = std::count_if(volume.voxels.begin(), volume.voxels.end(), [](float v) { return !std::isfinite(v); });
+  if (non_finite > 0)
+    throw Error(ErrorCode::InvalidInput, path.string(),
+                std::to_string(non_finite) + " of " + std::to_string(volume.voxels.size()) +
+                    " voxels are not numbers (NaN or infinite): masked or failed reconstruction? Give a volume of finite values");
   volume.source.path = path.string();
   return volume;
 }

@@ -441,6 +441,12 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
     if (std::find(a.notes.begin(), a.notes.end(), note) == a.notes.end()) a.notes.push_back(note);
   for (const auto& flag : a.compartments.qc_flags)
     if (std::find(a.qc_flags.begin(), a.qc_flags.end(), flag) == a.qc_flags.end()) a.qc_flags.push_back(flag);
+  // The MR edge check (tissue_at_field_of_view_edge, on the signal) already says what the compartment
+  // logic's limb_cut_by_field_of_view says: one flag and one note, not two.
+  if (std::find(a.qc_flags.begin(), a.qc_flags.end(), "tissue_at_field_of_view_edge") != a.qc_flags.end()) {
+    std::erase(a.qc_flags, std::string("limb_cut_by_field_of_view"));
+    std::erase_if(a.notes, [](const std::string& note) { return note.find("touching the edge of the field of view") != std::string::npos; });
+  }
 
   const Geometry& g = a.ff.ff.geometry;
   a.slices.resize(g.size[2]);

@@ -354,7 +354,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   out.labels = LabelMap(g);
   const std::size_t nx = g.size[0], ny = g.size[1];
   const double pixel_mm2 = g.pixel_area_mm2();
-  std::atomic<std::size_t> slices_with_legs{0}, slices_with_metal{0};
+  std::atomic<std::size_t> slices_with_legs{0}, slices_with_metal{0}, slices_with_cut_limb{0};
   out.slices.resize(g.size[2]);
   std::vector<std::vector<std::string>> slice_notes(g.size[2]);
   // Slices are independent: each thread writes only its own slices.
@@ -422,6 +422,27 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
       findings.qc_flags.push_back("not_a_leg_section");
       legs.clear();
     }
+    // The field of view's edge: a section covering most of it is no leg but a uniform image (a
+    // phantom cylinder filling the view, a blank or masked volume); a leg merely touching it is cut
+    // off there, and its limb and fat areas are too small.
+    {
+      const std::size_t border = 2 * (nx + ny) - 4;
+      bool fills = false, cut = false;
+      for (const auto& leg : legs) {
+        std::size_t on_border = 0;
+        for (std::size_t i = 0; i < nx; ++i) on_border += leg.on[i] + leg.on[i + nx * (ny - 1)];
+        for (std::size_t j = 1; j + 1 < ny; ++j) on_border += leg.on[nx * j] + leg.on[nx - 1 + nx * j];
+        if (double(on_border) > 0.5 * double(border)) fills = true;
+        else if (on_border > 0) cut = true;
+      }
+      if (fills) {
+        findings.qc_flags.push_back("section_fills_field_of_view");
+        legs.clear();
+      } else if (cut) {
+        findings.qc_flags.push_back("limb_cut_by_field_of_view");
+        ++slices_with_cut_limb;
+      }
+    }
     if (legs.empty()) findings.qc_flags.erase(std::remove(findings.qc_flags.begin(), findings.qc_flags.end(), "single_leg"),
                                               findings.qc_flags.end());
     // Sides: patient left is +x (LPS).
@@ -461,6 +482,28 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     out.notes.push_back("no body cross-section between " + std::to_string(int(p.min_leg_area_mm2)) + " and " +
                         std::to_string(int(p.max_leg_area_mm2)) +
                         " mm2 in any slice: not a leg CT (e.g. abdomen), or the legs are out of the field of view");
+  }
+  // Legs without any bone in the whole scan: no femur, tibia or fibula anywhere is no leg CT (or a
+  // volume whose values are not HU): no numbers rather than confident wrong ones.
+  const bool any_bone = std::any_of(out.slices.begin(), out.slices.end(), [](const SliceFindings& f) {
+    return std::any_of(f.legs.begin(), f.legs.end(), [](const LegInSlice& leg) { return leg.bone_count > 0; });
+  });
+  if (slices_with_legs > 0 && !any_bone) {
+    out.qc_flags.push_back("no_bone_found");
+    out.notes.push_back("a body section was found in " + std::to_string(slices_with_legs.load()) +
+                        " slice(s) but no bone (>= " + std::to_string(int(p.bone_hu)) +
+                        " HU) in any: not a leg CT, or its values are not Hounsfield units; nothing is measured");
+    for (auto& f : out.slices) {
+      f.legs.clear();
+      std::erase_if(f.qc_flags, [](const std::string& flag) { return flag == "single_leg" || flag == "legs_touching_split"; });
+    }
+    std::fill(out.labels.voxels.begin(), out.labels.voxels.end(), LabelId{0});
+  }
+  if (slices_with_cut_limb > 0) {
+    out.qc_flags.push_back("limb_cut_by_field_of_view");
+    out.notes.push_back(std::to_string(slices_with_cut_limb.load()) +
+                        " slice(s) have a leg touching the edge of the field of view: the leg is cut off there, so its "
+                        "limb and subcutaneous fat areas (and possibly muscle) are too small; check the QC images");
   }
   if (slices_with_metal > 0) {
     out.qc_flags.push_back("metal");
