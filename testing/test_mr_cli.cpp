@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <map>
 #include <regex>
@@ -135,6 +137,32 @@ TEST(CliMr, WaterWithoutItsFatPartnerIsRefusedNamingTheProblem) {
   r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("in-phase/opposed-phase images without water and fat"), std::string::npos) << r.output;
+}
+
+// A slice missing from the fat series only: the loader would fill it by interpolation, and a fat
+// fraction from a measured water and an interpolated fat image is no measurement.
+TEST(CliMr, AFatSeriesMissingASliceOfTheWaterSeriesIsRefused) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 5);
+  std::vector<std::filesystem::path> fat_files;
+  for (const auto& entry : std::filesystem::directory_iterator(dicom / "fat")) fat_files.push_back(entry.path());
+  std::sort(fat_files.begin(), fat_files.end());
+  ASSERT_EQ(fat_files.size(), 5u);
+  std::filesystem::remove(fat_files[2]);  // an inner slice: the fat series becomes 4 images with one gap
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out"));
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("not imaged at the same slice positions (the fat series has no image at"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fat"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
+  // With the same slice missing from the water series too, both are interpolated alike: analysed, flagged.
+  std::vector<std::filesystem::path> water_files;
+  for (const auto& entry : std::filesystem::directory_iterator(dicom / "water")) water_files.push_back(entry.path());
+  std::sort(water_files.begin(), water_files.end());
+  std::filesystem::remove(water_files[2]);
+  for (const char* role : {"in_phase", "opposed_phase"}) std::filesystem::remove_all(dicom / role);
+  const auto both = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out2"));
+  EXPECT_EQ(both.exit_code, 0) << both.output;
+  EXPECT_NE(read_json(dir / "out2/results.json")["qc_flags"].dump().find("missing_slices"), std::string::npos);
 }
 
 TEST(CliMr, CtProtocolsAreRefusedAndAnSrNeedsTheLevel) {

@@ -530,9 +530,42 @@ LoadedInput load_named(const AnalyzeOptions& o, const std::string& value, const 
   return in;
 }
 
+/// A Dixon partner with images at other slice positions than the water series (a slice missing
+/// from one of them): the loader fills the gap by interpolation, and a fat fraction from one
+/// measured and one interpolated image is no measurement. Refused, naming the positions.
+void check_same_slice_positions(const LoadedInput& water, const LoadedInput& other, const std::string& role) {
+  if (!water.series || !other.series) return;
+  std::vector<double> only_water, only_other;
+  auto missing_from = [](const dicom::Series& a, const dicom::Series& b, std::vector<double>& out) {
+    for (const auto& s : a.slices)
+      if (std::none_of(b.slices.begin(), b.slices.end(), [&](const dicom::SliceRef& t) { return std::abs(t.normal_mm - s.normal_mm) < 0.01; }))
+        out.push_back(s.normal_mm);
+  };
+  missing_from(*water.series, *other.series, only_water);
+  missing_from(*other.series, *water.series, only_other);
+  if (only_water.empty() && only_other.empty()) return;
+  auto list = [](const std::vector<double>& positions) {
+    std::string text;
+    for (std::size_t n = 0; n < positions.size() && n < 5; ++n) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%s%.2f", n ? ", " : "", positions[n]);
+      text += value;
+    }
+    return text + (positions.size() > 5 ? ", ..." : "") + " mm";
+  };
+  std::string detail;
+  if (!only_water.empty()) detail += "the " + role + " series has no image at " + list(only_water) + " where the water series has one";
+  if (!only_other.empty()) detail += std::string(detail.empty() ? "" : "; ") + "the water series has no image at " + list(only_other);
+  throw Error(ErrorCode::InvalidInput, other.volume.source.path.empty() ? role : other.volume.source.path,
+              "the Dixon " + role + " and water series are not imaged at the same slice positions (" + detail +
+                  "): a fat fraction needs both images of every slice; re-export the missing images");
+}
+
 int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::optional<LoadedInput> in_phase,
               std::optional<LoadedInput> opposed, std::optional<LoadedInput> vendor_ff, json series, Progress& progress) {
   check_dicom_formats(o, water);
+  check_same_slice_positions(water, fat, "fat");
+  if (vendor_ff) check_same_slice_positions(water, *vendor_ff, "fat-fraction");
   const std::optional<mri::MrProtocol> protocol = mr_protocol_of(o);
   pseudonym_for_input(o, water);  // privacy options checked before the analysis
   inject_fault_for_tests(water.volume.source.series_description);
