@@ -47,8 +47,24 @@ double median_of(std::vector<double> v) {
 
 }  // namespace
 
+namespace {
+UsSegmentation segment_between_fasciae(const GreyImage& image, const FieldOfView& fov, const UsProtocol& protocol,
+                                       const std::vector<Point2>& inside, bool may_lower_deep_boundary);
+}  // namespace
+
 UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov, const UsProtocol& protocol,
                                  const std::vector<Point2>& inside) {
+  // Should a lowered deep boundary give no plausible outline, the outline on the chosen lines is kept.
+  try {
+    return segment_between_fasciae(image, fov, protocol, inside, true);
+  } catch (const Error&) {
+    return segment_between_fasciae(image, fov, protocol, inside, false);
+  }
+}
+
+namespace {
+UsSegmentation segment_between_fasciae(const GreyImage& image, const FieldOfView& fov, const UsProtocol& protocol,
+                                       const std::vector<Point2>& inside, bool may_lower_deep_boundary) {
   const int w = image.width, h = image.height;
   const double px_mm = detail::working_pixel_mm(image, fov);
   const double px_w = image.calibrated ? image.pixel_width_mm : px_mm;
@@ -449,13 +465,77 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   }
   if (!found) throw Error(ErrorCode::InvalidInput, "image", failure);
 
-  // Inner half-maximum edges of the two ridges in each column.
   const std::size_t m = run.size();
+  std::vector<int> top_rows(m), bottom_rows(m);  // flattened rows of the chosen ridges
+  bool deep_boundary_lowered = false;
+  for (std::size_t k = 0; k < m; ++k) {
+    const Pair& pr = pairs[run[k].first][run[k].second / 4];
+    top_rows[k] = cand[run[k].first][pr.a].u, bottom_rows[k] = cand[run[k].first][pr.b].u;
+  }
+  // A deep boundary inside the muscle (vl-us): in a striated VL a strong intramuscular line can win
+  // over a faint deep aponeurosis (SUB02_img2: ridge strength 0.9-1.1 against 0.3-0.5), and the run
+  // then holds only the muscle's upper part. The sign is the texture under the chosen deep line: the
+  // band 1-5 mm below it is at least as striated (mean ridge strength) as the muscle between the two
+  // lines. Below a deep aponeurosis lies the less striated vastus intermedius (0.3-0.65 of the
+  // muscle's on the other panoramas, 0.93 on SUB01_img2). Then the deep boundary is lowered to the
+  // best continuous line path below it (dynamic programming over the ridge map, as for the traced
+  // ends: each column earns its ridge strength less 0.2, a step of j rows costs 0.5 j + 0.05 j^2,
+  // at most 45 degrees), within the protocol's maximum thickness, when under that path the texture
+  // does drop (the band below it less than half as striated as the muscle above it).
+  if (may_lower_deep_boundary && use_length && protocol.ends_at_aponeurosis_junction) {
+    const int rows_1mm = std::max(1, int(std::lround(1.0 / px_h))), rows_5mm = std::max(2, int(std::lround(5.0 / px_h)));
+    auto striation_density = [&](const std::vector<int>& upper, int upper_offset, const std::vector<int>& lower, int lower_offset) {
+      double sum = 0;
+      int n = 0;
+      for (std::size_t k = 0; k < m; ++k) {
+        const int i = run[k].first;
+        for (int u = std::max(0, upper[k] + upper_offset); u < std::min(depth[i], lower[k] + lower_offset); ++u)
+          sum += ridge.at<float>(u, i) / scale, ++n;
+      }
+      return n ? sum / n : 0.0;
+    };
+    const double muscle_density = striation_density(top_rows, 2 * d, bottom_rows, -2 * d);
+    const double below_density = striation_density(bottom_rows, rows_1mm, bottom_rows, rows_5mm);
+    if (muscle_density > 0 && below_density >= muscle_density) {
+      const int max_rows = int(std::lround(protocol.max_thickness_mm / px_h));
+      const int max_step = std::max(1, int(std::lround(px_w / px_h)));
+      auto step_cost = [](int j) { return 0.5 * std::abs(j) + 0.05 * j * j; };
+      const double neg = -std::numeric_limits<double>::infinity();
+      std::vector<double> value(hf, neg), next(hf);
+      std::vector<std::vector<int>> back(m, std::vector<int>(hf, -1));
+      for (std::size_t k = 0; k < m; ++k) {
+        const int i = run[k].first;
+        const int lowest = std::min(depth[i] - d, top_rows[k] + max_rows);
+        std::fill(next.begin(), next.end(), neg);
+        for (int u = bottom_rows[k] + 2 * rows_1mm; u < lowest; ++u) {
+          double best = k == 0 ? 0.0 : neg;
+          int arg = -1;
+          for (int q = std::max(0, u - max_step); k > 0 && q <= std::min(hf - 1, u + max_step); ++q)
+            if (value[q] != neg && value[q] - step_cost(u - q) > best) best = value[q] - step_cost(u - q), arg = q;
+          if (best == neg) continue;
+          next[u] = best + std::min(1.5, double(ridge.at<float>(u, i)) / scale) - 0.2;
+          back[k][u] = arg;
+        }
+        value.swap(next);
+      }
+      int u = int(std::max_element(value.begin(), value.end()) - value.begin());
+      if (value[u] != neg && value[u] > 0) {
+        std::vector<int> lowered(m);
+        for (std::size_t k = m; k-- > 0;) lowered[k] = u, u = back[k][u];
+        const double lowered_muscle = striation_density(top_rows, 2 * d, lowered, -2 * d);
+        const double lowered_below = striation_density(lowered, rows_1mm, lowered, rows_5mm);
+        if (lowered_below < 0.5 * lowered_muscle) {
+          bottom_rows = lowered;
+          deep_boundary_lowered = true;
+        }
+      }
+    }
+  }
+  // Inner half-maximum edges of the two ridges in each column.
   std::vector<double> top_edge(m), bottom_edge(m);
   for (std::size_t k = 0; k < m; ++k) {
     const int i = run[k].first;
-    const Pair& pr = pairs[i][run[k].second / 4];
-    const int ua = cand[i][pr.a].u, ub = cand[i][pr.b].u;
+    const int ua = top_rows[k], ub = bottom_rows[k];
     std::vector<double> mid;
     for (int u = ua + (ub - ua) / 4; u <= ub - (ub - ua) / 4; ++u) mid.push_back(fine.at<float>(u, i));
     const double interior = median_of(mid);
@@ -541,10 +621,9 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   };
   const double trace_threshold = 0.2;  // ridge strength (of the 98th percentile) a traced column must exceed to gain
   auto trace_end = [&](int dir) -> std::optional<EndTrace> {
-    const auto [i_end, state] = dir > 0 ? run.back() : run.front();
+    const int i_end = (dir > 0 ? run.back() : run.front()).first;
     if (edge_column(i_end, dir)) return std::nullopt;
-    const Pair& pr = pairs[i_end][state / 4];
-    const int ua0 = cand[i_end][pr.a].u, ub0 = cand[i_end][pr.b].u;
+    const int ua0 = dir > 0 ? top_rows.back() : top_rows.front(), ub0 = dir > 0 ? bottom_rows.back() : bottom_rows.front();
     const double thick_mm = (ub0 - ua0) * px_h;
     const double reach_mm = std::clamp(4.0 * thick_mm, 20.0, 60.0);
     std::vector<int> cols;
@@ -725,6 +804,9 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
                     "); give --points or an outline");
   s.source = "ridge filter on the image flattened under the skin line, fascia pairs traced by dynamic programming, "
              "active contour to the fascia's inner edge";
+  if (deep_boundary_lowered)
+    s.notes.push_back("the first deep boundary found had muscle texture under it (an intramuscular line): the deep boundary was "
+                      "lowered to the line under which the texture ends");
   if (!image.calibrated)
     s.notes.push_back("no calibration: the automatic segmentation's size limits assumed a 45 mm imaged depth");
   if (cut_left || cut_right) {
@@ -734,6 +816,8 @@ UsSegmentation segment_automatic(const GreyImage& image, const FieldOfView& fov,
   }
   return s;
 }
+
+}  // namespace
 
 UsSegmentation segment_assisted(const GreyImage& image, const FieldOfView& fov, const UsProtocol& protocol,
                                 const std::vector<Point2>& points) {
