@@ -536,5 +536,84 @@ TEST_F(Batch, ShardsMergedEqualTheLocalRun) {
   EXPECT_NE(missing.output.find((out / "nothing").string() + ": no batch.sqlite here"), std::string::npos) << missing.output;
 }
 
+// MR with --include-mr: the T1 series of the shared archive and a Dixon set (its four series one
+// case, named after the water series) are analysed with the MR protocol of the CT protocol's
+// region; a Dixon set without its fat series is skipped, saying why. Without the flag MR is skipped.
+TEST_F(Batch, IncludeMrAnalysesWeightedSeriesAndDixonSetsAsCases) {
+  TempDir out;
+  const auto archive = out / "archive";
+  std::filesystem::create_directories(archive);
+  std::filesystem::copy(good_archive() / "ct1", archive / "ct1", std::filesystem::copy_options::recursive);
+  std::filesystem::copy(good_archive() / "mr", archive / "t1", std::filesystem::copy_options::recursive);
+  NullProgress progress;
+  for (const auto& [name, seed] : {std::pair{std::string("dixon"), 8}, std::pair{std::string("dixon_no_fat"), 9}}) {
+    phantom::PhantomParams p;
+    p.anatomy = phantom::Anatomy::Thigh;
+    p.modality = phantom::PhantomModality::MrDixon;
+    p.seed = std::uint64_t(seed);
+    p.columns = 128;
+    p.pixel_spacing_mm = 3;
+    p.slices = 6;
+    p.slice_spacing_mm = 20;
+    phantom::write_phantom(phantom::make_phantom(phantom::resolve_defaults(p), progress), out / name, progress);
+    std::filesystem::rename(out / name / "dicom", archive / name);
+  }
+  std::filesystem::remove_all(archive / "dixon_no_fat" / "fat");
+
+  const auto ct_only = run_batch(archive, out / "ct-only", "-j 2");
+  ASSERT_EQ(ct_only.exit_code, 0) << ct_only.output;
+  EXPECT_NE(ct_only.output.find("1 case(s): 1 done"), std::string::npos) << ct_only.output;
+  EXPECT_EQ(query(out / "ct-only/batch.sqlite", "SELECT COUNT(*) FROM skipped WHERE reason_code = 'not_ct'"),
+            std::vector<std::string>{"8"});  // the T1 series and 4 + 3 Dixon series
+
+  const auto dir = out / "with-mr";
+  const auto r = run_batch(archive, dir, "-j 2 --include-mr --protocol thigh-ct");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 case(s): 3 done, 0 failed"), std::string::npos) << r.output;
+  const auto db = dir / "batch.sqlite";
+  const auto cases = query(db, "SELECT series_description, status, protocol FROM cases ORDER BY series_description");
+  ASSERT_EQ(cases.size(), 3u);
+  std::map<std::string, std::string> protocol_of;
+  for (const auto& row : cases) {
+    const auto first = row.find('|'), second = row.rfind('|');
+    EXPECT_EQ(row.substr(first + 1, second - first - 1), "done") << row;
+    protocol_of[row.substr(0, first)] = row.substr(second + 1);
+  }
+  EXPECT_EQ(protocol_of["Phantom thigh CT"], "thigh-ct");
+  EXPECT_EQ(protocol_of["Phantom thigh t1_tse_tra"], "thigh-mr");
+  EXPECT_EQ(protocol_of["Phantom thigh t1_dixon_tra_W"], "thigh-mr");
+  // The Dixon case analysed water and fat together: its results say Dixon and carry a fat fraction.
+  const auto dixon_id = query(db, "SELECT case_id FROM cases WHERE series_description LIKE '%dixon_tra_W'");
+  ASSERT_EQ(dixon_id.size(), 1u);
+  const auto results = nlohmann::json::parse(read_file(dir / "cases" / dixon_id.front() / "results.json"));
+  EXPECT_EQ(results["mri"]["kind"], "dixon");
+  EXPECT_NE(results["measurements"].dump().find("mean_fat_fraction"), std::string::npos);
+  EXPECT_TRUE(query(db, "SELECT case_id FROM cases WHERE status = 'done' AND measurement_count < 100").empty());
+  const auto incomplete = query(db, "SELECT COUNT(*), MIN(message) FROM skipped WHERE reason_code = 'dixon_incomplete'");
+  ASSERT_EQ(incomplete.size(), 1u);
+  EXPECT_EQ(incomplete.front().substr(0, 2), "3|") << incomplete.front();
+  EXPECT_NE(incomplete.front().find("without a fat series"), std::string::npos) << incomplete.front();
+
+  // Resuming with another MR protocol is refused; the manifest records each case's modality.
+  const auto other = run_batch(archive, dir, "--resume --include-mr --protocol thigh-ct --mr-protocol calf-mr");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("ran its MR cases with thigh-mr"), std::string::npos) << other.output;
+  const auto plan = run_batch(archive, out / "plan", "--plan --include-mr");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  std::map<std::string, int> modalities;
+  const auto manifest = nlohmann::json::parse(read_file(out / "plan" / "manifest.json"));
+  for (const auto& c : manifest["cases"]) ++modalities[c["modality"].get<std::string>()];
+  EXPECT_EQ(modalities["CT"], 1);
+  EXPECT_EQ(modalities["MR"], 2);
+  // The job-array script passes the MR protocol on to its tasks (and only when there are MR cases).
+  const auto slurm = run_batch(archive, out / "slurm", "--slurm 2 --include-mr --protocol thigh-ct");
+  ASSERT_EQ(slurm.exit_code, 0) << slurm.output;
+  const std::string script = read_file(out / "slurm" / "batch.sbatch");
+  EXPECT_NE(script.find("--mr-protocol"), std::string::npos) << script;
+  EXPECT_NE(script.find("thigh-mr"), std::string::npos) << script;
+  ASSERT_EQ(run_batch(archive, out / "slurm-ct", "--slurm 2 --protocol thigh-ct").exit_code, 0);
+  EXPECT_EQ(read_file(out / "slurm-ct" / "batch.sbatch").find("--mr-protocol"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace musclecsa

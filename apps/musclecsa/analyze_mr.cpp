@@ -603,16 +603,18 @@ std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progr
                                series_json("fat", fat.volume, fat.series, "explicit (--fat)")});
     return run_dixon(o, std::move(water), std::move(fat), std::nullopt, std::nullopt, std::nullopt, series, progress);
   }
-  if (o.files_from) return std::nullopt;
+  // A file list (batch cases: a Dixon set's files) is searched like a folder.
+  const std::vector<std::filesystem::path> roots =
+      o.files_from ? read_file_list(o.input) : std::vector<std::filesystem::path>{o.input};
   // Only MR DICOM input is looked at here: a quick look at one file keeps CT input from being scanned twice.
-  const auto first = first_dicom_file(o.input);
+  const auto first = first_dicom_file(roots.front());
   if (!first) return std::nullopt;
   try {
     if (dicom::read_file_info(*first).modality != "MR") return std::nullopt;
   } catch (const Error&) {
     return std::nullopt;
   }
-  const dicom::ScanResult scan = dicom::scan_paths({o.input}, progress);
+  const dicom::ScanResult scan = dicom::scan_paths(roots, progress);
   const std::vector<dicom::Series> all = dicom::assemble_series(scan.files, {});
   std::vector<const dicom::Series*> mr;
   for (const auto& s : all)

@@ -1,4 +1,4 @@
-// musclecsa batch: every analysable CT series of an archive, each case in its own child process,
+// musclecsa batch: every analysable CT (and with --include-mr MR) series of an archive, each case in its own child process,
 // state and measurements in DIR/batch.sqlite, resumable (docs/batch.md).
 
 #include <unistd.h>
@@ -20,7 +20,8 @@ namespace {
 
 struct BatchCommandOptions {
   std::vector<std::string> archives;
-  std::string out, protocol = "auto";
+  std::string out, protocol = "auto", mr_protocol;
+  bool include_mr = false;
   std::string manifest, shard;
   bool plan = false;
   std::size_t slurm_shards = 0;
@@ -161,7 +162,7 @@ int plan_batch_command(const BatchCommandOptions& o) {
       throw Error(ErrorCode::InvalidArgument, "--manifest", "--plan writes a new manifest of the archives: give either ARCHIVE or --manifest");
     std::vector<std::filesystem::path> archives(o.archives.begin(), o.archives.end());
     NullProgress progress;
-    const batch::Discovery discovery = batch::discover_cases(archives, progress);
+    const batch::Discovery discovery = batch::discover_cases(archives, progress, {o.include_mr});
     manifest_path = std::filesystem::absolute(out / "manifest.json").lexically_normal();
     batch::write_manifest(manifest_path, archives, discovery);
     case_count = discovery.cases.size();
@@ -185,6 +186,10 @@ int plan_batch_command(const BatchCommandOptions& o) {
   slurm.shard_count = o.slurm_shards;
   slurm.case_count = case_count;
   slurm.protocol = protocol;
+  // The MR protocol goes into the script when the manifest has MR cases (a file made absolute).
+  const auto planned = batch::read_manifest(manifest_path).discovery.cases;
+  if (std::any_of(planned.begin(), planned.end(), [](const batch::CaseSpec& c) { return c.modality == "MR"; }))
+    slurm.mr_protocol = batch::mr_protocol_for(o.protocol, o.mr_protocol);
   slurm.parallel_cases = o.parallel_cases;
   slurm.timeout_s = o.timeout_s;
   slurm.memory_limit_mb = o.memory_limit_mb;
@@ -207,6 +212,8 @@ int run_batch_command(const BatchCommandOptions& o) {
   if (!o.shard.empty()) options.shard = batch::parse_shard(o.shard);
   options.out_dir = o.out;
   options.protocol = o.protocol;
+  options.include_mr = o.include_mr;
+  options.mr_protocol = o.mr_protocol;
   options.parallel_cases = o.parallel_cases;
   options.threads_per_case = o.threads_per_case;
   options.resume = o.resume;
@@ -248,10 +255,14 @@ Command add_batch_command(CLI::App& app) {
   auto options = std::make_shared<BatchCommandOptions>();
   auto& o = *options;
   CLI::App* cmd = app.add_subcommand(
-      "batch", "analyse every CT series of scan archives, each case in its own process; state in DIR/batch.sqlite");
+      "batch", "analyse every CT series (and MR with --include-mr) of scan archives, each case in its own process; state in DIR/batch.sqlite");
   cmd->add_option("archives", o.archives, "files, folders or DICOMDIRs to search for series");
   cmd->add_option("--out", o.out, "output folder: batch.sqlite, results.csv, cases/<case_id>/")->required();
   cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, auto (from the bones) or a protocol JSON file");
+  cmd->add_flag("--include-mr", o.include_mr,
+                "analyse MR series too: each T1/T2-weighted series, and each Dixon set (water + fat of one study and grid)");
+  cmd->add_option("--mr-protocol", o.mr_protocol,
+                  "protocol of the MR cases: thigh-mr, calf-mr, auto or an MR protocol file (default: the region of --protocol)");
   cmd->add_option("-j,--jobs", o.parallel_cases, "cases analysed at the same time")->check(CLI::Range(1, 256));
   cmd->add_option("--threads-per-case", o.threads_per_case,
                   "analysis threads of each case; default: the CPUs this process may use divided by -j (at least 1)")

@@ -32,21 +32,24 @@ std::string describe(const dicom::Series& s) {
   return o.str();
 }
 
+std::vector<std::filesystem::path> read_file_list(const std::filesystem::path& list) {
+  // One path per line (blank lines skipped): the files of one case from a batch manifest.
+  std::vector<std::filesystem::path> paths;
+  std::istringstream lines(io::read_text(list));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) paths.emplace_back(line);
+  }
+  if (paths.empty()) throw Error(ErrorCode::InvalidInput, list.string(), "the file list names no file");
+  return paths;
+}
+
 namespace {
 
 LoadedInput load_dicom(const std::filesystem::path& path, const InputOptions& options, Progress& progress) {
-  std::vector<std::filesystem::path> paths = {path};
-  if (options.path_is_file_list) {
-    // One path per line (blank lines skipped): the files of one series from a batch manifest.
-    paths.clear();
-    std::istringstream lines(io::read_text(path));
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) paths.emplace_back(line);
-    }
-    if (paths.empty()) throw Error(ErrorCode::InvalidInput, path.string(), "the file list names no file");
-  }
+  const std::vector<std::filesystem::path> paths =
+      options.path_is_file_list ? read_file_list(path) : std::vector<std::filesystem::path>{path};
   const dicom::ScanResult scan = dicom::scan_paths(paths, progress);
   if (scan.files.empty()) {
     std::string why = "no usable DICOM image found";

@@ -39,6 +39,10 @@ struct LoadedInput {
 /// none was chosen (the message lists them), Error(InvalidInput) when nothing usable is found.
 LoadedInput load_input(const std::filesystem::path& path, const InputOptions& options, Progress& progress);
 
+/// The paths of a file list (`--files-from`): one per line, blank lines skipped. Throws
+/// Error(InvalidInput) naming the list when it names no file.
+std::vector<std::filesystem::path> read_file_list(const std::filesystem::path& list);
+
 /// One line describing a series: number, description, modality, size, spacing, orientation.
 std::string describe(const dicom::Series& series);
 

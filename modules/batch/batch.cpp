@@ -99,8 +99,8 @@ struct RunningCase {
 
 class BatchRun {
  public:
-  BatchRun(const BatchOptions& options, BatchObserver& observer, Database& db, std::string protocol)
-      : o_(options), observer_(observer), db_(db), protocol_(std::move(protocol)),
+  BatchRun(const BatchOptions& options, BatchObserver& observer, Database& db, std::string protocol, std::string mr_protocol)
+      : o_(options), observer_(observer), db_(db), protocol_(std::move(protocol)), mr_protocol_(std::move(mr_protocol)),
         threads_per_case_(options.threads_per_case > 0
                               ? options.threads_per_case
                               : std::max<std::size_t>(1, worker_thread_count() / options.parallel_cases)) {}
@@ -163,7 +163,8 @@ class BatchRun {
       q.run();
     }
     const std::vector<std::string> argv = {o_.analyzer.string(), "analyze", manifest_file(c).string(), "--files-from",
-                                           "--out", partial_dir(c).string(), "--protocol", protocol_, "--quiet"};
+                                           "--out", partial_dir(c).string(), "--protocol",
+                                           c.modality == "MR" ? mr_protocol_ : protocol_, "--quiet"};
     r.start = Clock::now();
     r.pid = start_child(argv, stderr_file(c), o_.memory_limit_mb, {"MUSCLECSA_THREADS=" + std::to_string(threads_per_case_)});
     return r;
@@ -346,12 +347,13 @@ class BatchRun {
   BatchObserver& observer_;
   Database& db_;
   std::string protocol_;
+  std::string mr_protocol_;       ///< the protocol of MR cases
   std::size_t threads_per_case_;  ///< MUSCLECSA_THREADS of each case process
 };
 
 /// batch_info: schema version, protocol and source; a resumed batch must use the same protocol and
 /// source (the archives, or the same manifest and shard).
-void check_batch_info(Database& db, const std::string& protocol, const std::string& source) {
+void check_batch_info(Database& db, const std::string& protocol, const std::string& mr_protocol, const std::string& source) {
   auto get = db.prepare("SELECT value FROM batch_info WHERE key = ?1");
   get.bind(1, std::string("schema_version"));
   if (get.step() && get.text(0) != std::to_string(kSchemaVersion))
@@ -365,6 +367,12 @@ void check_batch_info(Database& db, const std::string& protocol, const std::stri
                 "the batch in " + db.path().parent_path().string() + " was run with --protocol " + get.text(0) +
                     ": resume it with the same protocol, or choose another --out folder");
   get.reset();
+  get.bind(1, std::string("mr_protocol"));
+  if (get.step() && get.text(0) != mr_protocol)
+    throw Error(ErrorCode::InvalidArgument, "--mr-protocol " + mr_protocol,
+                "the batch in " + db.path().parent_path().string() + " ran its MR cases with " + get.text(0) +
+                    ": resume it with the same MR protocol, or choose another --out folder");
+  get.reset();
   get.bind(1, std::string("source"));
   if (get.step() && get.text(0) != source)
     throw Error(ErrorCode::InvalidArgument, db.path().parent_path().string(),
@@ -374,6 +382,7 @@ void check_batch_info(Database& db, const std::string& protocol, const std::stri
   auto put = db.prepare("INSERT OR IGNORE INTO batch_info (key, value) VALUES (?1, ?2)");
   const std::vector<std::pair<std::string, std::string>> info = {{"schema_version", std::to_string(kSchemaVersion)},
                                                                  {"protocol", protocol},
+                                                                 {"mr_protocol", mr_protocol},
                                                                  {"source", source},
                                                                  {"created_utc", utc_now()},
                                                                  {"software", "MuscleCSA " MUSCLECSA_VERSION_STRING}};
@@ -385,6 +394,7 @@ void check_batch_info(Database& db, const std::string& protocol, const std::stri
 BatchSummary run_batch(const BatchOptions& options, BatchObserver& observer) {
   check_options(options);
   const std::string protocol = resolve_protocol(options.protocol);
+  const std::string mr_protocol = mr_protocol_for(options.protocol, options.mr_protocol);
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir / "cases", ec);
   if (ec) throw Error(ErrorCode::OutputFailed, options.out_dir.string(), "cannot create the output folder: " + ec.message());
@@ -409,17 +419,17 @@ BatchSummary run_batch(const BatchOptions& options, BatchObserver& observer) {
       if (i % options.shard.count == options.shard.index) discovery.cases.push_back(std::move(manifest.discovery.cases[i]));
   } else {
     NullProgress scan_progress;
-    discovery = discover_cases(options.archives, scan_progress);
+    discovery = discover_cases(options.archives, scan_progress, {options.include_mr});
   }
 
   Database db(db_path);
   {
     Transaction t(db);
     db.exec(kSchema);
-    check_batch_info(db, protocol, source);
+    check_batch_info(db, protocol, mr_protocol, source);
     t.commit();
   }
-  BatchRun run(options, observer, db, protocol);
+  BatchRun run(options, observer, db, protocol, mr_protocol);
   run.record_discovery(discovery);
 
   // Folders an interrupted run left half-written are removed; their cases are not done, so they run again.

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <numbers>
 #include <set>
 
@@ -51,15 +52,16 @@ SkippedItem skipped_series(const dicom::Series& s, std::string reason_code, std:
 }
 
 /// The reason a series is not analysed, or nullopt when it is a case.
-std::optional<SkippedItem> skip_reason(const dicom::Series& s) {
+std::optional<SkippedItem> skip_reason(const dicom::Series& s, const DiscoveryOptions& options) {
   if (!s.usable) {
     if (s.unusable_reason == dicom::kLocalizerOnly) return skipped_series(s, "localizer", "localizer/scout images only");
     return skipped_series(s, "unusable_series", s.unusable_reason);
   }
-  if (s.modality != "CT")
+  if (s.modality != "CT" && !(s.modality == "MR" && options.include_mr))
     return skipped_series(s, "not_ct", "modality " + (s.modality.empty() ? std::string("(none)") : s.modality) +
-                                           ": batch analyses CT only");
-  if (s.color) return skipped_series(s, "not_greyscale", "colour images (" + s.photometric + ") are not CT Hounsfield units");
+                                           (s.modality == "MR" ? ": batch analyses CT only unless --include-mr is given"
+                                                               : ": batch analyses CT (and MR with --include-mr) only"));
+  if (s.color) return skipped_series(s, "not_greyscale", "colour images (" + s.photometric + ") are not greyscale CT or MR");
   if (!s.has_patient_geometry) return skipped_series(s, "no_patient_geometry", "no Image Position/Orientation (Patient)");
   const Vec3 normal = s.geometry.axis(2);
   const double cos_limit = std::cos(kAxialToleranceDeg * std::numbers::pi / 180.0);
@@ -104,7 +106,18 @@ std::string case_id_for(const std::string& series_id) {
   return sanitised + "-h" + hash;
 }
 
-Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Progress& progress) {
+std::string mr_protocol_for(const std::string& ct_protocol, const std::string& mr_protocol) {
+  if (mr_protocol.empty()) return ct_protocol == "thigh-ct" ? "thigh-mr" : ct_protocol == "calf-ct" ? "calf-mr" : "auto";
+  if (mr_protocol == "auto" || mr_protocol == "thigh-mr" || mr_protocol == "calf-mr") return mr_protocol;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(mr_protocol, ec))
+    throw Error(ErrorCode::InputNotFound, "--mr-protocol " + mr_protocol,
+                "neither thigh-mr, calf-mr, auto nor an existing MR protocol JSON file");
+  return std::filesystem::absolute(mr_protocol).lexically_normal().string();
+}
+
+Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Progress& progress,
+                         const DiscoveryOptions& options) {
   std::vector<std::filesystem::path> roots;
   for (const auto& archive : archives) {
     std::error_code ec;
@@ -118,9 +131,19 @@ Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Pro
   Discovery discovery;
   discovery.files_seen = scan.files_seen;
   std::set<std::string> case_ids;
+  // Dixon series (MR with a Dixon role) by study, frame of reference and grid: one case per set.
+  std::map<std::string, std::vector<const dicom::Series*>> dixon_sets;
   for (const auto& s : all) {
-    if (auto skipped = skip_reason(s)) {
+    if (auto skipped = skip_reason(s, options)) {
       discovery.skipped.push_back(std::move(*skipped));
+      continue;
+    }
+    if (s.modality == "MR" && s.dixon_role != dicom::DixonRole::None) {
+      const Geometry& g = s.geometry;
+      char grid[200];
+      std::snprintf(grid, sizeof grid, "%zux%zux%zu %.2f %.2f %.2f %.1f %.1f %.1f", g.size[0], g.size[1], g.size[2],
+                    g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2], g.origin_lps_mm.x, g.origin_lps_mm.y, g.origin_lps_mm.z);
+      dixon_sets[s.study_instance_uid + "|" + s.frame_of_reference_uid + "|" + grid].push_back(&s);
       continue;
     }
     CaseSpec c;
@@ -131,11 +154,48 @@ Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Pro
     c.series_description = s.series_description;
     c.series_number = s.series_number;
     c.slice_count = s.slices.size();
+    c.modality = s.modality;
     std::set<std::filesystem::path> files;
     for (const auto& slice : s.slices) files.insert(scan.files[slice.file_index].path);
     c.files.assign(files.begin(), files.end());
     if (!case_ids.insert(c.case_id).second)
       throw Error(ErrorCode::Internal, s.id, "two series map to the case id " + c.case_id);
+    discovery.cases.push_back(std::move(c));
+  }
+  for (const auto& [key, set] : dixon_sets) {
+    std::vector<const dicom::Series*> waters, fats;
+    for (const auto* s : set) {
+      if (s->dixon_role == dicom::DixonRole::Water) waters.push_back(s);
+      if (s->dixon_role == dicom::DixonRole::Fat) fats.push_back(s);
+    }
+    if (waters.size() != 1 || fats.size() != 1) {
+      const bool incomplete = waters.empty() || fats.empty();
+      const std::string message =
+          incomplete ? std::string("a Dixon set without ") + (waters.empty() ? "a water" : "a fat") +
+                           " series on the same grid in this study: the fat fraction needs both"
+                     : std::to_string(waters.size()) + " water and " + std::to_string(fats.size()) +
+                           " fat series on one grid in this study: which belong together is unknown (analyse them with "
+                           "musclecsa analyze --water ID --fat ID)";
+      for (const auto* s : set)
+        discovery.skipped.push_back(skipped_series(*s, incomplete ? "dixon_incomplete" : "dixon_ambiguous", message));
+      continue;
+    }
+    const dicom::Series& water = *waters.front();
+    CaseSpec c;
+    c.series_id = water.id;
+    c.case_id = case_id_for(water.id);
+    c.series_instance_uid = water.series_instance_uid;
+    c.study_instance_uid = water.study_instance_uid;
+    c.series_description = water.series_description;
+    c.series_number = water.series_number;
+    c.slice_count = water.slices.size();
+    c.modality = "MR";
+    std::set<std::filesystem::path> files;
+    for (const auto* s : set)
+      for (const auto& slice : s->slices) files.insert(scan.files[slice.file_index].path);
+    c.files.assign(files.begin(), files.end());
+    if (!case_ids.insert(c.case_id).second)
+      throw Error(ErrorCode::Internal, water.id, "two series map to the case id " + c.case_id);
     discovery.cases.push_back(std::move(c));
   }
 

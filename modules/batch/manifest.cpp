@@ -74,6 +74,7 @@ void write_manifest(const std::filesystem::path& path, const std::vector<std::fi
                           {"series_description", c.series_description},
                           {"series_number", c.series_number},
                           {"slice_count", c.slice_count},
+                          {"modality", c.modality},
                           {"files", std::move(files)}});
   }
   m["skipped"] = json::array();
@@ -114,6 +115,9 @@ Manifest read_manifest(const std::filesystem::path& path) {
       c.series_description = j.at("series_description").get<std::string>();
       c.series_number = j.at("series_number").get<int>();
       c.slice_count = j.at("slice_count").get<std::size_t>();
+      c.modality = j.value("modality", std::string("CT"));
+      if (c.modality != "CT" && c.modality != "MR")
+        throw Error(ErrorCode::InvalidInput, path.string(), "case " + std::to_string(i) + " has modality " + c.modality + " (CT or MR)");
       for (const auto& f : j.at("files")) c.files.emplace_back(f.get<std::string>());
       if (c.case_id.empty() || c.case_id != case_id_for(c.series_id) || c.files.empty())
         throw Error(ErrorCode::InvalidInput, path.string(),
@@ -173,7 +177,9 @@ std::string slurm_script(const SlurmOptions& o) {
   s += "task=\"${SLURM_ARRAY_TASK_ID:?run this script with sbatch: it is a job array}\"\n";
   s += "exec " + shell_quote(o.musclecsa.string()) + " batch --manifest " + shell_quote(o.manifest.string()) +
        " --shard \"$task/" + std::to_string(o.shard_count) + "\" --out " + shell_quote(shards.string()) +
-       "/\"$task\" --resume --protocol " + shell_quote(o.protocol) + " -j " + std::to_string(o.parallel_cases) +
+       "/\"$task\" --resume --protocol " + shell_quote(o.protocol) +
+       (o.mr_protocol.empty() ? std::string() : " --mr-protocol " + shell_quote(o.mr_protocol)) + " -j " +
+       std::to_string(o.parallel_cases) +
        " --timeout-s " + format_number(o.timeout_s) + " --memory-mb " + std::to_string(o.memory_limit_mb) + "\n";
   return s;
 }

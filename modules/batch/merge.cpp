@@ -109,7 +109,7 @@ MergeSummary merge_batches(const std::vector<fs::path>& inputs, const fs::path& 
   {
     Database db(temporary.path());
     db.exec(kSchema);
-    std::string protocol;
+    std::string protocol, mr_protocol;
     std::map<std::string, std::pair<std::size_t, std::set<std::size_t>>> shards_of;  // manifest id -> (N, shards seen)
     json merged_from = json::array();
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -128,6 +128,12 @@ MergeSummary merge_batches(const std::vector<fs::path>& inputs, const fs::path& 
         else if (input_protocol != protocol)
           throw Error(ErrorCode::InvalidArgument, name,
                       "run with --protocol " + input_protocol + " but " + inputs[0].string() + " with --protocol " + protocol +
+                          ": only batches of one protocol are merged");
+        const std::string input_mr_protocol = info_value(db, "mr_protocol");
+        if (i == 0) mr_protocol = input_mr_protocol;
+        else if (input_mr_protocol != mr_protocol)
+          throw Error(ErrorCode::InvalidArgument, name,
+                      "ran its MR cases with " + input_mr_protocol + " but " + inputs[0].string() + " with " + mr_protocol +
                           ": only batches of one protocol are merged");
         std::string manifest_id;
         Shard shard;
@@ -193,7 +199,7 @@ MergeSummary merge_batches(const std::vector<fs::path>& inputs, const fs::path& 
       Transaction t(db);
       auto put = db.prepare("INSERT INTO batch_info (key, value) VALUES (?1, ?2)");
       const std::vector<std::pair<std::string, std::string>> info = {
-          {"schema_version", std::to_string(kSchemaVersion)}, {"protocol", protocol},
+          {"schema_version", std::to_string(kSchemaVersion)}, {"protocol", protocol}, {"mr_protocol", mr_protocol},
           {"created_utc", utc_now()},                          {"software", "MuscleCSA " MUSCLECSA_VERSION_STRING},
           {"source", "merge"},                                  {"merged_from", merged_from.dump()}};
       for (const auto& [key, value] : info) put.bind(1, key).bind(2, value).run();

@@ -1,5 +1,5 @@
 #pragma once
-// Batch processing of scan archives: discover every series, select the analysable CT series,
+// Batch processing of scan archives: discover every series, select the analysable CT (and MR) series,
 // analyse each one in its own child process (time and memory limits), keep the state and every
 // measurement in an SQLite database in the output folder, resume after an interruption
 // (docs/batch.md).
@@ -24,6 +24,8 @@ struct CaseSpec {
   int series_number = 0;
   std::size_t slice_count = 0;
   std::vector<std::filesystem::path> files;  ///< the series' DICOM files, sorted, each once
+                                             ///< (a Dixon case: the files of all its series)
+  std::string modality = "CT";            ///< "CT" or "MR" (MR cases run with the MR protocol)
 };
 
 /// A series or file that is not analysed, and why.
@@ -48,10 +50,23 @@ inline constexpr double kAxialToleranceDeg = 15.0;
 /// Smallest image (rows and columns) analysed.
 inline constexpr std::uint32_t kMinimumMatrixPixels = 64;
 
+/// Which series become cases besides CT.
+struct DiscoveryOptions {
+  /// MR too: a weighted (T1/T2) series is a case; the Dixon series of one study and grid (water,
+  /// fat, in/opposed phase, FF map) are one case, named after the water series.
+  bool include_mr = false;
+};
+
 /// Scans the archives (files, folders, DICOMDIRs), assembles series and applies the selection
 /// rules (docs/batch.md). Never throws for bad content: it is listed in `skipped`.
 /// Throws Error(InputNotFound, path) when an archive path does not exist.
-Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Progress& progress);
+Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Progress& progress,
+                         const DiscoveryOptions& options = {});
+
+/// The MR protocol of MR cases: `mr_protocol` when given (thigh-mr, calf-mr, auto or an MR protocol
+/// file, made absolute), otherwise the region of the CT protocol (thigh-ct -> thigh-mr, calf-ct ->
+/// calf-mr, anything else -> auto). Throws Error(InputNotFound) for a file that does not exist.
+std::string mr_protocol_for(const std::string& ct_protocol, const std::string& mr_protocol);
 
 /// A deterministic folder-safe case id from a series id: the Series Instance UID itself when it
 /// is made of [0-9A-Za-z.-], "UID_sN" for the split-series id "UID#N", otherwise a sanitised
@@ -89,6 +104,7 @@ struct SlurmOptions {
   std::size_t shard_count = 1;            ///< array tasks 0..shard_count-1
   std::size_t case_count = 0;             ///< cases in the manifest (for the time limit)
   std::string protocol = "auto";
+  std::string mr_protocol;                ///< "" when the batch has no MR cases
   std::size_t parallel_cases = 1;         ///< -j of each task
   double timeout_s = 600;
   std::size_t memory_limit_mb = 4096;
@@ -108,6 +124,8 @@ struct BatchOptions {
   Shard shard;                            ///< with a manifest: the part of its cases run here
   std::filesystem::path out_dir;
   std::string protocol = "auto";          ///< thigh-ct, calf-ct, auto or a protocol JSON file (passed to analyze)
+  bool include_mr = false;                ///< MR series become cases too (DiscoveryOptions)
+  std::string mr_protocol;                ///< for MR cases; "" = from `protocol` (mr_protocol_for)
   std::size_t parallel_cases = 1;         ///< cases analysed at the same time (-j)
   std::size_t threads_per_case = 0;       ///< analysis threads of each case process; 0: the CPUs this
                                           ///< process may use divided by parallel_cases (at least 1)
