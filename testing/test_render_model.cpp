@@ -256,3 +256,16 @@ TEST(RenderModel, ChangedLabelsTellViewsWhatToRedraw) {
   model->undo();
   EXPECT_EQ(model->labels_changed_since(after_brush), (std::vector<LabelId>{0, kRectusRight}));
 }
+
+// A label shown under another name (an ultrasound muscle whose side was not given is stored under
+// the right-side label, and must not be called "right").
+TEST(RenderModel, DisplayNamesReplaceTheCatalogNameOfTheirLabelOnly) {
+  auto in = small_case();
+  in.labels->at(5, 5, 1) = kRectusRight;
+  in.display_names[kRectusRight] = "Rectus femoris (side not given)";
+  auto model = render::make_viewer_model(std::move(in));
+  ASSERT_NE(model->entry(kRectusRight), nullptr);
+  EXPECT_EQ(model->entry(kRectusRight)->display_name, "Rectus femoris (side not given)");
+  EXPECT_EQ(model->entry(kVastusRight)->display_name, "Vastus lateralis (right)");
+  EXPECT_EQ(render::make_viewer_model(small_case())->entry(kRectusRight)->display_name, "Rectus femoris (right)");
+}

@@ -350,6 +350,10 @@ std::unique_ptr<render::ViewerModel> open_case(const OpenOptions& open, const fs
       std::error_code ec;
       fs::remove(mask, ec);
     };
+    // Labels have a side; an ultrasound result without one (side "none") is shown without one.
+    if (c->side != "right" && c->side != "left")
+      if (const auto decoded = LabelCatalog::standard().decode(c->label))
+        v.display_names[c->label] = decoded->structure->name + " (side not given)";
     v.notes.push_back("ultrasound analysis: the analysed muscle (mask.png) is shown and edited; Save runs the ultrasound "
                       "measurements again on the edited outline and writes them into " + save_dir.string());
   } else if (v.labels) {

@@ -64,6 +64,8 @@ class Model final : public ViewerModel {
         entries_.push_back(e);
       }
     }
+    for (auto& e : entries_)
+      if (const auto it = in_.display_names.find(e.label); it != in_.display_names.end()) e.display_name = it->second;
     counts_.assign(65536, 0);
     for (LabelId l : labels_.voxels) ++counts_[l];
     for (std::size_t l = 1; l < counts_.size(); ++l)  // labels outside the catalog are still shown

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,6 +115,8 @@ struct ViewerInput {
   MeasureFunction measure;               ///< empty: areas per label only
   SaveFunction save;                     ///< empty: save writes labels.nii.gz and labels.json only
   std::vector<std::string> notes;        ///< shown in the panel (e.g. what is supported for this input)
+  /// Names shown instead of the catalog's "Name (side)" (an ultrasound muscle without a side).
+  std::map<LabelId, std::string> display_names;
 };
 
 /// The viewer's model: everything the Qt/VTK plugin reads and changes, behind an abstract interface
