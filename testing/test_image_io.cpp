@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -183,3 +186,25 @@ TEST(ImageIo, TruncatedNiftiIsRefusedNotReadAsZeros) {
   ASSERT_EQ(two.exit_code, 0);
   EXPECT_EQ(io::read_label_map(dir / "two.nii.gz").voxels, labels.voxels);
 }
+
+// The real ultrasound TIFFs carry private tags (ImageJ metadata) that libtiff warns about on
+// stderr for every read: noise in batch logs. Nothing is printed; the picture is read.
+TEST(ImageIo, TiffWithPrivateTagsIsReadWithoutWarningsOnStderr) {
+  const std::filesystem::path picture = std::filesystem::path(SHARED_DATA_DIR) / "us/deepacsa-rf/rectus_img_55.tif";
+  ASSERT_TRUE(std::filesystem::exists(picture)) << picture;
+  TempDir dir;
+  const auto captured = dir / "stderr.txt";
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int file = ::open(captured.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(file, 0);
+  ::dup2(file, 2);
+  ::close(file);
+  const auto bitmap = io::read_bitmap(picture, 0.1);
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  EXPECT_GT(bitmap.image.geometry.size[0], 500u);
+  EXPECT_EQ(io::read_text(captured), "");
+}
+

@@ -8,6 +8,8 @@
 #include <itkRGBPixel.h>
 #include <zlib.h>
 
+#include <cstdarg>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +27,12 @@
 
 #include "musclecsa/core/error.h"
 #include "musclecsa/core/parallel.h"
+
+// ITK reads TIFF through its own copy of libtiff, whose symbols carry an itk_ prefix (ITKTIFF).
+extern "C" {
+using ItkTiffMessageHandler = void (*)(const char* module, const char* format, va_list arguments);
+ItkTiffMessageHandler itk_TIFFSetWarningHandler(ItkTiffMessageHandler handler);
+}
 
 namespace musclecsa::io {
 namespace {
@@ -484,6 +492,14 @@ BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double>
     throw Error(ErrorCode::InvalidArgument, path.string(), "not a PNG, TIFF, JPEG or BMP file name");
   if (pixel_size_mm && !(*pixel_size_mm > 0 && *pixel_size_mm < 10))
     throw Error(ErrorCode::InvalidArgument, "--pixel-size-mm", "must be a positive size below 10 mm");
+  // libtiff prints a warning for every private tag it does not know (scanner and ImageJ metadata
+  // in ultrasound exports) straight to stderr: harmless, and noise in logs. Errors still arrive
+  // as ITK exceptions.
+  static const bool tiff_warnings_off = [] {
+    itk_TIFFSetWarningHandler(nullptr);
+    return true;
+  }();
+  (void)tiff_warnings_off;
   using RgbImage = itk::Image<itk::RGBPixel<float>, 2>;
   auto reader = itk::ImageFileReader<RgbImage>::New();
   reader->SetFileName(path.string());
