@@ -131,6 +131,25 @@ Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Pro
   Discovery discovery;
   discovery.files_seen = scan.files_seen;
   std::set<std::string> case_ids;
+  // A case named after `named` (its id, UIDs, description) reading the files of all of `series`.
+  auto add_case = [&](const dicom::Series& named, const std::vector<const dicom::Series*>& series) {
+    CaseSpec c;
+    c.series_id = named.id;
+    c.case_id = case_id_for(named.id);
+    c.series_instance_uid = named.series_instance_uid;
+    c.study_instance_uid = named.study_instance_uid;
+    c.series_description = named.series_description;
+    c.series_number = named.series_number;
+    c.slice_count = named.slices.size();
+    c.modality = named.modality;
+    std::set<std::filesystem::path> files;
+    for (const auto* s : series)
+      for (const auto& slice : s->slices) files.insert(scan.files[slice.file_index].path);
+    c.files.assign(files.begin(), files.end());
+    if (!case_ids.insert(c.case_id).second)
+      throw Error(ErrorCode::Internal, named.id, "two series map to the case id " + c.case_id);
+    discovery.cases.push_back(std::move(c));
+  };
   // Dixon series (MR with a Dixon role) by study, frame of reference and grid: one case per set.
   std::map<std::string, std::vector<const dicom::Series*>> dixon_sets;
   for (const auto& s : all) {
@@ -146,21 +165,7 @@ Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Pro
       dixon_sets[s.study_instance_uid + "|" + s.frame_of_reference_uid + "|" + grid].push_back(&s);
       continue;
     }
-    CaseSpec c;
-    c.series_id = s.id;
-    c.case_id = case_id_for(s.id);
-    c.series_instance_uid = s.series_instance_uid;
-    c.study_instance_uid = s.study_instance_uid;
-    c.series_description = s.series_description;
-    c.series_number = s.series_number;
-    c.slice_count = s.slices.size();
-    c.modality = s.modality;
-    std::set<std::filesystem::path> files;
-    for (const auto& slice : s.slices) files.insert(scan.files[slice.file_index].path);
-    c.files.assign(files.begin(), files.end());
-    if (!case_ids.insert(c.case_id).second)
-      throw Error(ErrorCode::Internal, s.id, "two series map to the case id " + c.case_id);
-    discovery.cases.push_back(std::move(c));
+    add_case(s, {&s});
   }
   for (const auto& [key, set] : dixon_sets) {
     std::vector<const dicom::Series*> waters, fats;
@@ -180,23 +185,7 @@ Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Pro
         discovery.skipped.push_back(skipped_series(*s, incomplete ? "dixon_incomplete" : "dixon_ambiguous", message));
       continue;
     }
-    const dicom::Series& water = *waters.front();
-    CaseSpec c;
-    c.series_id = water.id;
-    c.case_id = case_id_for(water.id);
-    c.series_instance_uid = water.series_instance_uid;
-    c.study_instance_uid = water.study_instance_uid;
-    c.series_description = water.series_description;
-    c.series_number = water.series_number;
-    c.slice_count = water.slices.size();
-    c.modality = "MR";
-    std::set<std::filesystem::path> files;
-    for (const auto* s : set)
-      for (const auto& slice : s->slices) files.insert(scan.files[slice.file_index].path);
-    c.files.assign(files.begin(), files.end());
-    if (!case_ids.insert(c.case_id).second)
-      throw Error(ErrorCode::Internal, water.id, "two series map to the case id " + c.case_id);
-    discovery.cases.push_back(std::move(c));
+    add_case(*waters.front(), set);
   }
 
   // Every file that is not part of an image: unreadable DICOM (scan problems) and non-DICOM files.

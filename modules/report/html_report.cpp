@@ -125,21 +125,28 @@ std::string flags_html(const json& flags) {
   return out;
 }
 
-std::string level_section(const json& level, const json& results) {
-  std::ostringstream o;
-  const std::string side = level.value("side", "");
-  o << "<h3>" << escape(side) << " leg, " << escape(level.value("name", "")) << "</h3>\n";
+/// A level's heading, where it lies and its slice's QC flags (from `slices`, CT's or MRI's);
+/// false (after saying why) when no level was found.
+bool level_heading(std::ostringstream& o, const json& level, const json& slices) {
+  o << "<h3>" << escape(level.value("side", "")) << " leg, " << escape(level.value("name", "")) << "</h3>\n";
   if (!level.value("found", false)) {
     o << "<p>No standard level: " << escape(level.value("reason", "")) << "</p>\n";
-    return o.str();
+    return false;
   }
   o << "<p class=\"meta\">slice " << level.value("slice", -1) << ", z " << number(level.value("z_mm", 0.0), 1) << " mm";
   if (level.contains("percent_of_length"))
     o << ", " << number(level["percent_of_length"].get<double>(), 1) << "% of " << escape(level.value("bone", "")) << " length";
   o << " (" << escape(level.value("method", "")) << ")</p>\n";
-  for (const auto& s : results.value("slices", json::array()))
+  for (const auto& s : slices)
     if (s.value("slice", -1) == level.value("slice", -2) && !s["qc_flags"].empty())
       o << "<p>QC flags of this slice: " << flags_html(s["qc_flags"]) << "</p>\n";
+  return true;
+}
+
+std::string level_section(const json& level, const json& results) {
+  std::ostringstream o;
+  const std::string side = level.value("side", "");
+  if (!level_heading(o, level, results.value("slices", json::array()))) return o.str();
   const json& m = level["measures"];
   o << "<table><tbody>\n";
   auto row = [&](const std::string& name, const json& value, const std::string& unit, int decimals) {
@@ -181,18 +188,7 @@ std::string mr_level_section(const json& level, const json& results) {
   const json& mri = results["mri"];
   const bool dixon = mri.value("kind", "") == "dixon";
   const std::string ff = dixon ? "fat fraction" : "relative fat signal";
-  o << "<h3>" << escape(side) << " leg, " << escape(level.value("name", "")) << "</h3>\n";
-  if (!level.value("found", false)) {
-    o << "<p>No standard level: " << escape(level.value("reason", "")) << "</p>\n";
-    return o.str();
-  }
-  o << "<p class=\"meta\">slice " << level.value("slice", -1) << ", z " << number(level.value("z_mm", 0.0), 1) << " mm";
-  if (level.contains("percent_of_length"))
-    o << ", " << number(level["percent_of_length"].get<double>(), 1) << "% of " << escape(level.value("bone", "")) << " length";
-  o << " (" << escape(level.value("method", "")) << ")</p>\n";
-  for (const auto& s : mri.value("slices", json::array()))
-    if (s.value("slice", -1) == level.value("slice", -2) && !s["qc_flags"].empty())
-      o << "<p>QC flags of this slice: " << flags_html(s["qc_flags"]) << "</p>\n";
+  if (!level_heading(o, level, mri.value("slices", json::array()))) return o.str();
   json m;
   for (const auto& l : mri.value("levels", json::array()))
     if (l.value("side", "") == side && l.value("slice", -1) == level.value("slice", -2)) m = l.value("measures", json());
