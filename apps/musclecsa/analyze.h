@@ -16,6 +16,7 @@
 #include "musclecsa/core/measurement.h"
 #include "musclecsa/core/progress.h"
 #include "musclecsa/quantify/ct_measures.h"
+#include "musclecsa/report/dicom_seg.h"
 #include "musclecsa/segment/ct_tissue.h"
 #include "musclecsa/segment/protocol.h"
 
@@ -56,6 +57,8 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
 
 // Helpers every modality's outputs use.
 bool wants_format(const AnalyzeOptions& o, const std::string& format);
+/// The source series a DICOM SEG or SR references: the loaded input's.
+report::DicomSource dicom_source_of(const LoadedInput& in);
 std::string utc_now();
 std::string csv_escape(const std::string& s);
 /// The pseudonym of the input's patient ("" without --pseudonym-map); checks that a Patient ID

@@ -413,11 +413,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
       mri::write_mr_qc_image(a, std::size_t(s.slice_index), qc_text(a, s, ""), dir / "qc" / name);
     }
   // DICOM SEG and SR reference the source series (for Dixon the water series), as for CT; then the page.
-  report::DicomSource source;
-  source.series = in.volume.source;
-  source.geometry = in.volume.geometry;
-  source.one_instance_per_slice = in.one_instance_per_slice;
-  source.any_file = in.any_dicom_file;
+  const report::DicomSource source = dicom_source_of(in);
   std::optional<report::DicomSegInfo> seg_info;
   if (wants_format(o, "seg")) {
     report::SegOptions seg_options;

@@ -172,6 +172,15 @@ bool wants_format(const AnalyzeOptions& o, const std::string& format) {
   return std::find(o.formats.begin(), o.formats.end(), format) != o.formats.end();
 }
 
+report::DicomSource dicom_source_of(const LoadedInput& in) {
+  report::DicomSource source;
+  source.series = in.volume.source;
+  source.geometry = in.volume.geometry;
+  source.one_instance_per_slice = in.one_instance_per_slice;
+  source.any_file = in.any_dicom_file;
+  return source;
+}
+
 std::string csv_escape(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -409,11 +418,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
     }
 
   // DICOM SEG and SR next to the results, referencing the source series; then the HTML page.
-  report::DicomSource source;
-  source.series = in.volume.source;
-  source.geometry = in.volume.geometry;
-  source.one_instance_per_slice = in.one_instance_per_slice;
-  source.any_file = in.any_dicom_file;
+  const report::DicomSource source = dicom_source_of(in);
   std::optional<report::DicomSegInfo> seg_info;
   std::vector<std::string> extra_outputs;
   if (wants_format(o, "seg")) {
