@@ -374,7 +374,10 @@ struct LensCase {
   Mask truth;
 };
 
-LensCase make_lens_case() {
+/// With spurious_columns (first, last) given, the superficial aponeurosis is faint over those
+/// columns and a brighter thin line runs 1.4 mm above it there (as the fascia above the aponeurosis on
+/// the SUB02 panoramas); the truth stays the region under the aponeurosis.
+LensCase make_lens_case(std::pair<int, int> spurious_columns = {-1, -1}) {
   const int w = 1200, h = 450;
   const double px_mm = 0.1, superficial_row = 150, centre = 600, half_width = 450, depth_rows = 200;
   LensCase c;
@@ -398,7 +401,9 @@ LensCase make_lens_case() {
       const bool inside = y > superficial_row + 2 && y < bottom - 2 && t < 1;
       double g = y < 10 ? 150 : y < superficial_row ? 70 : inside ? 45 : 55;
       g += speckle(random);
-      g += 150.0 * line(y - superficial_row);
+      const bool spurious = x >= spurious_columns.first && x <= spurious_columns.second;
+      g += (spurious ? 30.0 : 150.0) * line(y - superficial_row);
+      if (spurious) g += 250.0 * line(y - (superficial_row - 14));
       if (t < 1) g += deep_contrast * line(y - bottom);
       c.image.grey[std::size_t(x) + std::size_t(w) * y] = float(std::clamp(g, 10.0, 255.0));
       c.truth.on[std::size_t(x) + std::size_t(w) * y] = inside;
@@ -426,6 +431,32 @@ TEST(UsLensEnds, VlEndsAreTracedAlongFaintAponeurosesToWhereTheyMeet) {
   EXPECT_LT(cut_mm2, 0.9 * truth_mm2);
   std::printf("[figure] lens with faint ends: ACSA traced %.1f mm2, cut straight %.1f mm2, truth %.1f mm2 (%+.2f%%, %+.2f%%)\n",
               traced_mm2, cut_mm2, truth_mm2, 100 * (traced_mm2 / truth_mm2 - 1), 100 * (cut_mm2 / truth_mm2 - 1));
+}
+
+TEST(UsLensSteps, SuperficialBoundaryDoesNotStepOntoABrighterLineAboveTheAponeurosis) {
+  // Over 12 mm of the lens's top (x 54-66 mm) the superficial aponeurosis is faint and a brighter
+  // line runs 1.4 mm above it. The boundary must stay on the aponeurosis there (vl-us removes such a
+  // step and its way back as an excursion), not step up onto the other line and down again.
+  const std::pair<int, int> band = {540, 660};
+  const LensCase c = make_lens_case(band);
+  const FieldOfView fov = detect_field_of_view(c.image);
+  const UsSegmentation s = segment_automatic(c.image, fov, builtin_us_protocol("vl-us"));
+  double worst_mm = 0;
+  for (int x = band.first; x <= band.second; ++x) {
+    int mask_top = -1, truth_top = -1;
+    for (int y = 0; y < c.image.height && (mask_top < 0 || truth_top < 0); ++y) {
+      if (mask_top < 0 && s.mask.at(x, y)) mask_top = y;
+      if (truth_top < 0 && c.truth.at(x, y)) truth_top = y;
+    }
+    ASSERT_GE(mask_top, 0) << "column " << x;
+    worst_mm = std::max(worst_mm, std::abs(mask_top - truth_top) * 0.1);
+  }
+  EXPECT_LT(worst_mm, 0.6);
+  const double truth_mm2 = double(c.truth.count()) * 0.01, acsa_mm2 = double(s.mask.count()) * 0.01;
+  EXPECT_NEAR(acsa_mm2, truth_mm2, 0.05 * truth_mm2);
+  std::printf("[figure] lens with a brighter line 1.4 mm above its top over 12 mm: top boundary at most %.2f mm from the "
+              "truth there, ACSA %.1f mm2 (truth %.1f, %+.2f%%)\n",
+              worst_mm, acsa_mm2, truth_mm2, 100 * (acsa_mm2 / truth_mm2 - 1));
 }
 
 TEST(UsProtocols, FourProtocolsWithTheirMusclesAndPublishedCorrections) {

@@ -564,25 +564,88 @@ UsSegmentation segment_between_fasciae(const GreyImage& image, const FieldOfView
     top_edge[k] = top[i] + ea;
     bottom_edge[k] = top[i] + eb;
   }
-  auto smooth = [&](std::vector<double>& v) {
-    const int r = std::max(2, int(std::lround(1.5 / px_w)));
+  // Both edges are median- and then mean-filtered over +-1.5 mm (between the two, vl-us removes
+  // steps).
+  const int smooth_radius = std::max(2, int(std::lround(1.5 / px_w)));
+  auto median_filter = [&](std::vector<double>& v) {
     std::vector<double> med(v.size());
     for (std::size_t k = 0; k < v.size(); ++k) {
       std::vector<double> win;
-      for (int q = -r; q <= r; ++q)
+      for (int q = -smooth_radius; q <= smooth_radius; ++q)
         if (int(k) + q >= 0 && int(k) + q < int(v.size())) win.push_back(v[k + q]);
       med[k] = median_of(win);
     }
+    v = std::move(med);
+  };
+  auto mean_filter = [&](std::vector<double>& v) {
+    std::vector<double> mean(v.size());
     for (std::size_t k = 0; k < v.size(); ++k) {
       double s = 0;
       int n = 0;
-      for (int q = -r; q <= r; ++q)
-        if (int(k) + q >= 0 && int(k) + q < int(v.size())) s += med[k + q], ++n;
-      v[k] = s / n;
+      for (int q = -smooth_radius; q <= smooth_radius; ++q)
+        if (int(k) + q >= 0 && int(k) + q < int(v.size())) s += v[k + q], ++n;
+      mean[k] = s / n;
     }
+    v = std::move(mean);
   };
-  smooth(top_edge);
-  smooth(bottom_edge);
+  median_filter(top_edge);
+  median_filter(bottom_edge);
+  // Steps (vl-us): a boundary that leaves the fascia's inner edge in a vertical step and comes back
+  // a few mm further on has followed another line in between (the thin fascia above a thick
+  // superficial aponeurosis, a striation). Each boundary's inner edge (median-filtered: a one-column
+  // glitch does not count) is cut into pieces where it jumps more than 0.6 mm between neighbouring
+  // columns; a group of consecutive pieces at most 25 mm long lying wholly on one side of the
+  // straight line between the pieces either side of it, on average more than 0.6 mm from it, is
+  // such an excursion and is replaced by that straight line (the active contour then snaps it to
+  // the edge); the longest first, until none is left. Left alone: a staircase (it crosses that
+  // line, as at a tapering end), the run's first and last pieces, and a deep boundary stepping down
+  // and back up over more than 10 mm (the lens's deepest part: SUB01_img2's deep aponeurosis
+  // descends in steps and rises again over the femur, over 19 mm).
+  if (protocol.ends_at_aponeurosis_junction && m > 2) {
+    const double jump_rows = 0.6 / px_h;
+    const double excursion_max_mm = 25.0, outward_max_mm = 10.0;
+    auto remove_steps = [&](std::vector<double> rows, bool keep_outward) {
+      for (int repeat = 0; repeat < 20; ++repeat) {
+        std::vector<std::pair<std::size_t, std::size_t>> pieces;  // [first, last] run indices
+        std::size_t first = 0;
+        for (std::size_t k = 1; k <= m; ++k)
+          if (k == m || std::abs(rows[k] - rows[k - 1]) > jump_rows) pieces.push_back({first, k - 1}), first = k;
+        // The longest group of pieces wholly on one side of the line joining its neighbours.
+        std::size_t best_first = 0, best_last = 0;
+        for (std::size_t p = 1; p + 1 < pieces.size(); ++p)
+          for (std::size_t q = p; q + 1 < pieces.size(); ++q) {
+            const std::size_t k_first = pieces[p].first, k_last = pieces[q].second;
+            if ((k_last - k_first + 1) * px_w > excursion_max_mm) break;
+            if (k_last - k_first <= best_last - best_first && best_last > 0) continue;
+            const std::size_t k0 = k_first - 1, k1 = k_last + 1;  // the neighbours' facing ends
+            double above = 0, below = 0;
+            for (std::size_t k = k_first; k <= k_last; ++k) {
+              const double deviation = rows[k] - (rows[k0] + (rows[k1] - rows[k0]) * double(k - k0) / double(k1 - k0));
+              (deviation < 0 ? above : below) += std::abs(deviation) / double(k_last - k_first + 1);
+            }
+            const bool one_side = (above == 0) != (below == 0);
+            if (!one_side || above + below <= jump_rows) continue;
+            if (keep_outward && below > 0 && (k_last - k_first + 1) * px_w > outward_max_mm) continue;  // the lens's deepest part
+            best_first = k_first, best_last = k_last;
+          }
+        const bool changed = best_last > 0;
+        if (changed) {
+          const std::size_t k0 = best_first - 1, k1 = best_last + 1;
+          for (std::size_t k = best_first; k <= best_last; ++k)
+            rows[k] = rows[k0] + (rows[k1] - rows[k0]) * double(k - k0) / double(k1 - k0);
+        }
+        if (!changed) break;
+      }
+      return rows;
+    };
+    const std::vector<double> top_steady = remove_steps(top_edge, false), bottom_steady = remove_steps(bottom_edge, true);
+    bool plausible = true;
+    for (std::size_t k = 0; k < m; ++k)
+      if ((bottom_steady[k] - top_steady[k]) * px_h < 0.5 * protocol.min_thickness_mm) plausible = false;
+    if (plausible) top_edge = top_steady, bottom_edge = bottom_steady;
+  }
+  mean_filter(top_edge);
+  mean_filter(bottom_edge);
   // Ends: where the muscle's end is steep, the column pairs stop before it. Along the mid-line
   // beyond the last column, the first ridge (the end's epimysium, seen side-on) closes the muscle
   // with a half-ellipse cap; without one, the end is closed straight.
