@@ -147,9 +147,11 @@ phantom::Phantom swapped(phantom::Phantom ph, const std::function<bool(std::size
 
 // The accuracy targets at the standard level: Dice >= 0.95 per group and >= 0.90 per muscle,
 // FF within 1.5 points, CSA within 2% (thigh groups >= 10 cm2), on infiltrated thighs (diffuse fat,
-// one muscle at 30%) of two seeds. 256 x 256 pixels of 1.56 mm: the coarse end of thigh MRI.
+// one muscle at 30%) of three seeds. 256 x 256 pixels of 1.56 mm: the coarse end of thigh MRI.
+// Seed 5 has a rectus femoris / vastus intermedius septum that these pixels blur (it used to go
+// to the rectus femoris whole).
 TEST(MrDixon, ThighMusclesGroupsFatFractionAndCsaMatchThePhantomTruth) {
-  for (std::uint64_t seed : {3u, 11u}) {
+  for (std::uint64_t seed : {3u, 11u, 5u}) {
     NullProgress progress;
     auto p = dixon_params(phantom::Anatomy::Thigh, seed);
     p.infiltration["all"] = {0.10, phantom::FatPattern::Diffuse};
@@ -179,8 +181,8 @@ TEST(MrDixon, ThighMusclesGroupsFatFractionAndCsaMatchThePhantomTruth) {
   }
 }
 
-// Calf: Dice and FF meet the targets; CSA misses 2%: groups >= 10 cm2 within 4.5%, the small lateral
-// compartment (6 cm2, beside the fibula) within 8% (docs/mri.md lists it).
+// Calf: Dice, FF and CSA: every group within 2.0% on these seeds (2.03% at worst: the anterior
+// compartment's outer rim under the deep fascia; docs/mri.md), so held to 2.5%.
 TEST(MrDixon, CalfMusclesGroupsAndFatFractionMatchThePhantomTruth) {
   for (std::uint64_t seed : {3u, 5u}) {
     NullProgress progress;
@@ -196,8 +198,8 @@ TEST(MrDixon, CalfMusclesGroupsAndFatFractionMatchThePhantomTruth) {
     EXPECT_GE(s.min_muscle_dice, 0.90) << "seed " << seed << " " << s.worst_muscle;
     EXPECT_LE(s.max_ff_error, 0.015) << "seed " << seed << " " << s.worst_ff;
     EXPECT_LE(s.max_small_ff_error, 0.03) << "seed " << seed;
-    EXPECT_LE(s.max_large_group_csa_error, 0.045) << "seed " << seed;
-    EXPECT_LE(s.max_group_csa_error, 0.08) << "seed " << seed << " " << s.worst_group_csa;
+    EXPECT_LE(s.max_large_group_csa_error, 0.025) << "seed " << seed;
+    EXPECT_LE(s.max_group_csa_error, 0.025) << "seed " << seed << " " << s.worst_group_csa;
   }
 }
 

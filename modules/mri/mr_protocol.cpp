@@ -76,6 +76,8 @@ MrProtocol builtin_mr_protocol(const std::string& name) {
   // On the pseudo-CT the deep fascia is found at the fat/muscle edge (the fascia itself carries no
   // fat signal), so the layer given to no muscle is thinner than CT's 1.4 mm (docs/mri.md).
   p.compartments.muscles.fascia_layer_mm = 0.5;
+  // The bone's rim, widened by the interpolation to the finer grid, is no channel for the flood.
+  p.compartments.muscles.bone_rim_mm = 1.2;
   return p;
 }
 

@@ -272,6 +272,26 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   if (muscle_values.empty()) return true;
   std::nth_element(muscle_values.begin(), muscle_values.begin() + long(muscle_values.size() / 2), muscle_values.end());
   const double muscle_hu = muscle_values[muscle_values.size() / 2];
+  // The partial-volume rim around a bone (within bone_rim_mm of it) is brighter than muscle, but no
+  // lower ground: it would otherwise be a channel along which one muscle's flood runs round the
+  // bone into its neighbour's territory before that neighbour's own flood arrives (MRI's pseudo-CT,
+  // whose rim is widened by the interpolation to the finer grid).
+  if (const auto rim = std::size_t(std::floor(p.muscles.bone_rim_mm / px + 0.5)); rim > 0) {
+    const auto muscle_level = std::uint8_t(std::clamp((100.0 - muscle_hu) / 2.0, 0.0, double(kLevels - 1)));
+    for (std::size_t b = 0; b < h; ++b)
+      for (std::size_t a = 0; a < w; ++a) {
+        const std::size_t q = a + w * b;
+        if (!soft[q] || elevation[q] >= muscle_level) continue;
+        bool near_bone = false;
+        for (std::size_t y = b >= rim ? b - rim : 0; y <= std::min(h - 1, b + rim) && !near_bone; ++y)
+          for (std::size_t x = a >= rim ? a - rim : 0; x <= std::min(w - 1, a + rim); ++x)
+            if (bone[x + w * y]) {
+              near_bone = true;
+              break;
+            }
+        if (near_bone) elevation[q] = muscle_level;
+      }
+  }
   const double fat_hu = 0.5 * (p.adipose.low_hu + p.adipose.high_hu);
   const float basin_hu = float(0.5 * (muscle_hu + fat_hu));
 
@@ -309,11 +329,15 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   const double min_basin_mm2 = 20;
   std::vector<std::vector<std::uint32_t>> unassigned;
   // Splits a basin holding several cores by a flood from those cores inside it. A split line that
-  // runs through muscle (its mean HU nearer muscle than the basin level: no fat along it) is no
-  // septum, only a misplaced layout: the parts it separates are joined under the muscle with the
-  // most core pixels there.
+  // runs through muscle (its mean HU within a quarter of the way from muscle to the basin level: no
+  // fat along it) is no septum, only a misplaced layout: the parts it separates are joined under the
+  // muscle with the most core pixels there.
   std::vector<std::uint8_t> split_part(w * h, kNone);
-  const double muscle_like_hu = 0.5 * (muscle_hu + basin_hu);
+  // A quarter of the way from muscle to the basin level: a septum blurred by coarse pixels (1.5 mm
+  // MRI: rectus femoris over vastus intermedius) still darkens its line that much.
+  // A quarter of the way from muscle to the basin level: a septum blurred by coarse pixels (1.5 mm
+  // MRI: rectus femoris over vastus intermedius) still darkens its line that much.
+  const double muscle_like_hu = 0.75 * muscle_hu + 0.25 * basin_hu;
   auto split_basin = [&](const std::vector<std::uint32_t>& members, const std::vector<std::size_t>& cores_here) {
     ++stamp;
     std::array<std::vector<std::uint32_t>, kLevels> basin_queue;

@@ -26,7 +26,7 @@ HuRange range_from(const json& j, const std::string& key, const std::string& fil
 std::string CtProtocol::to_json() const {
   json bins = json::array();
   for (const auto& b : hu_bins) bins.push_back({{"name", b.name}, {"range_hu", range_json(b.range)}});
-  const json j = {{"format", "musclecsa-ct-protocol"},
+  json j = {{"format", "musclecsa-ct-protocol"},
                   {"version", version},
                   {"name", name},
                   {"region", std::string(musclecsa::to_string(region))},
@@ -48,6 +48,8 @@ std::string CtProtocol::to_json() const {
                                {"fascia_layer_mm", muscles.fascia_layer_mm},
                                {"uncertain_area_ratio", muscles.uncertain_area_ratio}}},
                   {"level", {{"name", level.name}, {"bone", level.bone_key}, {"fraction_from_proximal", level.fraction_from_proximal}}}};
+  // Written only when on, so protocols without it keep their text and hash.
+  if (muscles.bone_rim_mm > 0) j["muscles"]["bone_rim_mm"] = muscles.bone_rim_mm;
   return j.dump();  // nlohmann::json objects keep keys sorted: canonical text
 }
 
@@ -129,6 +131,7 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
           else if (m.key() == "intermuscular_fat_mm") p.muscles.intermuscular_fat_mm = m.value().get<double>();
           else if (m.key() == "fascia_layer_mm") p.muscles.fascia_layer_mm = m.value().get<double>();
           else if (m.key() == "uncertain_area_ratio") p.muscles.uncertain_area_ratio = m.value().get<double>();
+          else if (m.key() == "bone_rim_mm") p.muscles.bone_rim_mm = m.value().get<double>();
           else throw Error(ErrorCode::InvalidInput, file, "unknown protocol key '" + k + "' (docs/protocols.md)");
         }
         if (!(p.muscles.marker_margin_mm >= 0 && p.muscles.marker_margin_mm <= 30))
@@ -137,6 +140,8 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
           throw Error(ErrorCode::InvalidInput, file, "'muscles.intermuscular_fat_mm' must be 0..10 mm");
         if (!(p.muscles.fascia_layer_mm >= 0 && p.muscles.fascia_layer_mm <= 10))
           throw Error(ErrorCode::InvalidInput, file, "'muscles.fascia_layer_mm' must be 0..10 mm");
+        if (!(p.muscles.bone_rim_mm >= 0 && p.muscles.bone_rim_mm <= 5))
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.bone_rim_mm' must be 0..5 mm");
         if (!(p.muscles.uncertain_area_ratio > 1))
           throw Error(ErrorCode::InvalidInput, file, "'muscles.uncertain_area_ratio' must be above 1");
       } else {

@@ -37,6 +37,8 @@ struct MuscleRule {
   double fascia_layer_mm = 1.4;        ///< the deep fascia and the fat beneath it: no muscle's tissue
   double uncertain_area_ratio = 2.5;   ///< a territory this many times larger or smaller than its
                                        ///< layout cell flags the slice "muscle_boundaries_uncertain"
+  double bone_rim_mm = 0;              ///< soft tissue this close to a bone is no lower ground for the
+                                       ///< flood than muscle (0: off; MRI's pseudo-CT: 1.2)
 };
 
 /// A CT analysis protocol (docs/protocols.md). Defaults are the literature ranges (docs/methods.md).
