@@ -27,6 +27,7 @@
 #include "test_support.h"
 
 using namespace musclecsa;
+using musclecsa::testing::lines_with;
 using musclecsa::testing::quoted;
 using musclecsa::testing::run_command;
 using musclecsa::testing::TempDir;
@@ -93,15 +94,6 @@ std::string describe(const MeasurementKey& k) {
          std::to_string(std::get<4>(k));
 }
 
-/// Distinct lines of `text` holding `word`.
-std::vector<std::string> lines_with(const std::string& text, const std::string& word) {
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(word) != std::string::npos && seen.insert(line).second) out.push_back(line);
-  return out;
-}
 
 /// dsrdump with codes, long values, referenced UIDs and template identifiers.
 musclecsa::testing::CommandResult dsrdump(const std::filesystem::path& path) {

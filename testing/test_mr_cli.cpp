@@ -23,6 +23,7 @@
 #include "test_support.h"
 
 using namespace musclecsa;
+using musclecsa::testing::lines_with;
 using musclecsa::testing::quoted;
 using musclecsa::testing::run_command;
 using musclecsa::testing::TempDir;
@@ -197,15 +198,6 @@ TEST(CliMr, T1WeightedSeriesIsAnalysedWithN4) {
 
 namespace {
 
-/// Distinct lines of `text` holding `word`.
-std::vector<std::string> lines_with(const std::string& text, const std::string& word) {
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(word) != std::string::npos && seen.insert(line).second) out.push_back(line);
-  return out;
-}
 
 using RecordKey = std::tuple<std::string, std::string, std::string>;  // quantity, structure, side
 

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
+#include <sstream>
+#include <set>
 #include <sys/wait.h>
 
 #include <gtest/gtest.h>
@@ -56,6 +59,16 @@ inline CommandResult run_command(const std::string& command) {
 }
 
 inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+/// Distinct lines of `text` holding `word` (e.g. the errors in dciodvfy's output).
+inline std::vector<std::string> lines_with(const std::string& text, const std::string& word) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find(word) != std::string::npos && seen.insert(line).second) out.push_back(line);
+  return out;
+}
 
 inline void TempDir::validate_results_files() const {
   std::string files;
