@@ -476,6 +476,21 @@ TEST(MrDixon, StrongNoiseIsFlagged) {
   EXPECT_NEAR(a.ff.noise_sd_water, 150, 25);  // at SNR 7 the background tail is short: within 17%
 }
 
+// Legs running off the image: the MR edge check flags them once (tissue_at_field_of_view_edge);
+// the compartment logic's own edge flag and note, which say the same, are not added a second time.
+TEST(MrDixon, LegsCutByTheFieldOfViewAreFlaggedOnce) {
+  NullProgress progress;
+  auto p = dixon_params(phantom::Anatomy::Thigh, 3);
+  p.slices = 4;
+  p.pixel_spacing_mm = 1.1;  // a 282 mm field of view: both thighs run off its sides
+  const auto a = run(phantom::make_phantom(p, progress), "thigh-mr");
+  EXPECT_TRUE(has_flag(a.qc_flags, "tissue_at_field_of_view_edge"));
+  EXPECT_FALSE(has_flag(a.qc_flags, "limb_cut_by_field_of_view"));
+  for (const auto& note : a.notes) EXPECT_EQ(note.find("edge of the field of view (5 mm"), std::string::npos) << note;
+  // The compartment logic does see the cut legs on the pseudo-CT.
+  EXPECT_TRUE(has_flag(a.segmentation.qc_flags, "limb_cut_by_field_of_view"));
+}
+
 TEST(MrProtocol, MercuriSuggestionFollowsTheDocumentedMapping) {
   const auto p = mri::builtin_mr_protocol("thigh-mr");
   EXPECT_EQ(p.mercuri.grade_for(0.05), "0-1");

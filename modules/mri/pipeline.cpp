@@ -445,7 +445,7 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
   // logic's limb_cut_by_field_of_view says: one flag and one note, not two.
   if (std::find(a.qc_flags.begin(), a.qc_flags.end(), "tissue_at_field_of_view_edge") != a.qc_flags.end()) {
     std::erase(a.qc_flags, std::string("limb_cut_by_field_of_view"));
-    std::erase_if(a.notes, [](const std::string& note) { return note.find("touching the edge of the field of view") != std::string::npos; });
+    std::erase_if(a.notes, [](const std::string& note) { return note.find("lying on the edge of the field of view") != std::string::npos; });
   }
 
   const Geometry& g = a.ff.ff.geometry;

@@ -423,17 +423,18 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
       legs.clear();
     }
     // The field of view's edge: a section covering most of it is no leg but a uniform image (a
-    // phantom cylinder filling the view, a blank or masked volume); a leg merely touching it is cut
-    // off there, and its limb and fat areas are too small.
+    // phantom cylinder filling the view, a blank or masked volume); a leg lying on it over 5 mm or
+    // more is cut off there, and its limb and fat areas are too small (a few grazing pixels are not).
     {
       const std::size_t border = 2 * (nx + ny) - 4;
+      const double cut_pixels = 5.0 / std::min(s.px_i, s.px_j);
       bool fills = false, cut = false;
       for (const auto& leg : legs) {
         std::size_t on_border = 0;
         for (std::size_t i = 0; i < nx; ++i) on_border += leg.on[i] + leg.on[i + nx * (ny - 1)];
         for (std::size_t j = 1; j + 1 < ny; ++j) on_border += leg.on[nx * j] + leg.on[nx - 1 + nx * j];
         if (double(on_border) > 0.5 * double(border)) fills = true;
-        else if (on_border > 0) cut = true;
+        else if (double(on_border) >= cut_pixels) cut = true;
       }
       if (fills) {
         findings.qc_flags.push_back("section_fills_field_of_view");
@@ -502,7 +503,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   if (slices_with_cut_limb > 0) {
     out.qc_flags.push_back("limb_cut_by_field_of_view");
     out.notes.push_back(std::to_string(slices_with_cut_limb.load()) +
-                        " slice(s) have a leg touching the edge of the field of view: the leg is cut off there, so its "
+                        " slice(s) have a leg lying on the edge of the field of view (5 mm or more): the leg is cut off there, so its "
                         "limb and subcutaneous fat areas (and possibly muscle) are too small; check the QC images");
   }
   if (slices_with_metal > 0) {
