@@ -613,6 +613,12 @@ TEST_F(Batch, IncludeMrAnalysesWeightedSeriesAndDixonSetsAsCases) {
   EXPECT_NE(script.find("thigh-mr"), std::string::npos) << script;
   ASSERT_EQ(run_batch(archive, out / "slurm-ct", "--slurm 2 --protocol thigh-ct").exit_code, 0);
   EXPECT_EQ(read_file(out / "slurm-ct" / "batch.sbatch").find("--mr-protocol"), std::string::npos);
+  // Batches whose MR cases ran with other protocols are not merged.
+  ASSERT_EQ(run_batch(archive / "ct1", out / "calf-mr", "--protocol thigh-ct --mr-protocol calf-mr").exit_code, 0);
+  const auto merged = run_command(quoted(kBinary) + " merge " + quoted(dir) + " " + quoted(out / "calf-mr") + " --out " +
+                                  quoted(out / "merged"));
+  EXPECT_EQ(merged.exit_code, 2) << merged.output;
+  EXPECT_NE(merged.output.find("ran its MR cases with calf-mr"), std::string::npos) << merged.output;
 }
 
 }  // namespace

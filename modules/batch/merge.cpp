@@ -129,9 +129,10 @@ MergeSummary merge_batches(const std::vector<fs::path>& inputs, const fs::path& 
           throw Error(ErrorCode::InvalidArgument, name,
                       "run with --protocol " + input_protocol + " but " + inputs[0].string() + " with --protocol " + protocol +
                           ": only batches of one protocol are merged");
+        // Batches written before MR cases existed have no MR protocol: they agree with any.
         const std::string input_mr_protocol = info_value(db, "mr_protocol");
-        if (i == 0) mr_protocol = input_mr_protocol;
-        else if (input_mr_protocol != mr_protocol)
+        if (mr_protocol.empty()) mr_protocol = input_mr_protocol;
+        else if (!input_mr_protocol.empty() && input_mr_protocol != mr_protocol)
           throw Error(ErrorCode::InvalidArgument, name,
                       "ran its MR cases with " + input_mr_protocol + " but " + inputs[0].string() + " with " + mr_protocol +
                           ": only batches of one protocol are merged");
