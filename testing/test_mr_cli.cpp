@@ -140,6 +140,16 @@ TEST(CliMr, WaterWithoutItsFatPartnerIsRefusedNamingTheProblem) {
   EXPECT_NE(r.output.find("in-phase/opposed-phase images without water and fat"), std::string::npos) << r.output;
 }
 
+// --no-n4 is for weighted images: given with a Dixon set it is refused, not silently ignored.
+TEST(CliMr, NoN4WithADixonSetIsRefused) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --no-n4 --out " + quoted(dir / "out"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--no-n4: N4 bias correction is for T1/T2-weighted images"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
+}
+
 // A slice missing from the fat series only: the loader would fill it by interpolation, and a fat
 // fraction from a measured water and an interpolated fat image is no measurement.
 TEST(CliMr, AFatSeriesMissingASliceOfTheWaterSeriesIsRefused) {

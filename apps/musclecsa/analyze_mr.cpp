@@ -560,6 +560,10 @@ void check_same_slice_positions(const LoadedInput& water, const LoadedInput& oth
 int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::optional<LoadedInput> in_phase,
               std::optional<LoadedInput> opposed, std::optional<LoadedInput> vendor_ff, json series, Progress& progress) {
   check_dicom_formats(o, water);
+  if (o.mr.no_n4)
+    throw Error(ErrorCode::InvalidArgument, "--no-n4",
+                "N4 bias correction is for T1/T2-weighted images; a Dixon fat fraction needs none (water and fat share "
+                "the coil's bias): leave out --no-n4");
   check_same_slice_positions(water, fat, "fat");
   if (vendor_ff) check_same_slice_positions(water, *vendor_ff, "fat-fraction");
   const std::optional<mri::MrProtocol> protocol = mr_protocol_of(o);
