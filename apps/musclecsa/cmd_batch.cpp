@@ -141,22 +141,14 @@ class BatchConsole final : public batch::BatchObserver {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-std::string absolute_protocol(const std::string& protocol) {
-  if (protocol == "auto" || protocol == "thigh-ct" || protocol == "calf-ct") return protocol;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(protocol, ec))
-    throw Error(ErrorCode::InputNotFound, "--protocol " + protocol, "neither thigh-ct, calf-ct, auto nor an existing protocol JSON file");
-  return std::filesystem::absolute(protocol).lexically_normal().string();
-}
-
 /// --plan and --slurm: the manifest of the archives and/or the job-array script; nothing is analysed.
 int plan_batch_command(const BatchCommandOptions& o) {
   if (!o.shard.empty()) throw Error(ErrorCode::InvalidArgument, "--shard", "a shard is run, not planned: leave out --plan and --slurm");
   if (o.resume) throw Error(ErrorCode::InvalidArgument, "--resume", "planning runs nothing to resume: leave out --plan and --slurm");
-  const std::string protocol = absolute_protocol(o.protocol);
+  const std::string protocol = batch::resolve_protocol(o.protocol);
   const std::filesystem::path out = o.out;
   std::filesystem::path manifest_path;
-  std::size_t case_count = 0;
+  std::vector<batch::CaseSpec> cases;  // the planned cases, or the given manifest's
   if (!o.archives.empty()) {
     if (!o.manifest.empty())
       throw Error(ErrorCode::InvalidArgument, "--manifest", "--plan writes a new manifest of the archives: give either ARCHIVE or --manifest");
@@ -165,17 +157,17 @@ int plan_batch_command(const BatchCommandOptions& o) {
     const batch::Discovery discovery = batch::discover_cases(archives, progress, {o.include_mr});
     manifest_path = std::filesystem::absolute(out / "manifest.json").lexically_normal();
     batch::write_manifest(manifest_path, archives, discovery);
-    case_count = discovery.cases.size();
+    cases = discovery.cases;
     std::size_t series = 0, files = 0;
     for (const auto& s : discovery.skipped) (s.kind == "series" ? series : files)++;
     if (!o.quiet)
-      std::cout << "MuscleCSA batch plan: " << case_count << " case(s); " << series << " series and " << files
+      std::cout << "MuscleCSA batch plan: " << cases.size() << " case(s); " << series << " series and " << files
                 << " file(s) skipped\n  manifest: " << manifest_path.string() << "\n";
   } else if (!o.manifest.empty()) {
     if (o.slurm_shards == 0)
       throw Error(ErrorCode::InvalidArgument, "--plan", "a manifest is planned from archives: name ARCHIVE (or add --slurm N to script this manifest)");
     manifest_path = std::filesystem::absolute(o.manifest).lexically_normal();
-    case_count = batch::read_manifest(manifest_path).discovery.cases.size();
+    cases = batch::read_manifest(manifest_path).discovery.cases;
   } else {
     throw Error(ErrorCode::InvalidArgument, "ARCHIVE", "name the files or folders to plan, or a --manifest to script");
   }
@@ -184,11 +176,10 @@ int plan_batch_command(const BatchCommandOptions& o) {
   slurm.manifest = manifest_path;
   slurm.out_dir = out;
   slurm.shard_count = o.slurm_shards;
-  slurm.case_count = case_count;
+  slurm.case_count = cases.size();
   slurm.protocol = protocol;
   // The MR protocol goes into the script when the manifest has MR cases (a file made absolute).
-  const auto planned = batch::read_manifest(manifest_path).discovery.cases;
-  if (std::any_of(planned.begin(), planned.end(), [](const batch::CaseSpec& c) { return c.modality == "MR"; }))
+  if (std::any_of(cases.begin(), cases.end(), [](const batch::CaseSpec& c) { return c.modality == "MR"; }))
     slurm.mr_protocol = batch::mr_protocol_for(o.protocol, o.mr_protocol);
   slurm.parallel_cases = o.parallel_cases;
   slurm.timeout_s = o.timeout_s;

@@ -60,13 +60,15 @@ bool hit_memory_limit(const std::string& stderr_text) {
   return false;
 }
 
-std::string resolve_protocol(const std::string& protocol) {
-  if (protocol == "auto" || protocol == "thigh-ct" || protocol == "calf-ct") return protocol;
+/// `value` when it is one of the built-in names, else the absolute path of an existing file.
+std::string builtin_or_file(const std::string& value, const std::string& a, const std::string& b, const std::string& option,
+                            const std::string& file_kind) {
+  if (value == "auto" || value == a || value == b) return value;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(protocol, ec))
-    throw Error(ErrorCode::InputNotFound, "--protocol " + protocol,
-                "neither thigh-ct, calf-ct, auto nor an existing protocol JSON file");
-  return std::filesystem::absolute(protocol).lexically_normal().string();
+  if (!std::filesystem::is_regular_file(value, ec))
+    throw Error(ErrorCode::InputNotFound, option + " " + value,
+                "neither " + a + ", " + b + ", auto nor an existing " + file_kind + " JSON file");
+  return std::filesystem::absolute(value).lexically_normal().string();
 }
 
 void check_options(const BatchOptions& o) {
@@ -390,6 +392,15 @@ void check_batch_info(Database& db, const std::string& protocol, const std::stri
 }
 
 }  // namespace
+
+std::string resolve_protocol(const std::string& protocol) {
+  return builtin_or_file(protocol, "thigh-ct", "calf-ct", "--protocol", "protocol");
+}
+
+std::string mr_protocol_for(const std::string& ct_protocol, const std::string& mr_protocol) {
+  if (mr_protocol.empty()) return ct_protocol == "thigh-ct" ? "thigh-mr" : ct_protocol == "calf-ct" ? "calf-mr" : "auto";
+  return builtin_or_file(mr_protocol, "thigh-mr", "calf-mr", "--mr-protocol", "MR protocol");
+}
 
 BatchSummary run_batch(const BatchOptions& options, BatchObserver& observer) {
   check_options(options);

@@ -92,17 +92,6 @@ std::string format_number(double value) {
   return std::string(text, r.ptr);
 }
 
-std::string hash_hex(const std::string& text) {
-  std::uint64_t hash = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  char hex[24];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return hex;
-}
-
 FolderLock::FolderLock(const std::filesystem::path& path) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(ErrorCode::OutputFailed, path.string(), std::string("cannot create the lock file: ") + std::strerror(errno));

@@ -21,9 +21,6 @@ std::string utc_now();
 /// Shortest text that reads back to the same double.
 std::string format_number(double value);
 
-/// 64-bit FNV-1a of `text` as 16 hex digits.
-std::string hash_hex(const std::string& text);
-
 /// Holds an exclusive lock on DIR/batch.lock so two batches (or merges) never share one output
 /// folder. The kernel releases it when the process ends, however it ends.
 class FolderLock {

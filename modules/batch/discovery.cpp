@@ -10,6 +10,7 @@
 
 #include "musclecsa/batch/batch.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/text_hash.h"
 #include "musclecsa/dicom/series.h"
 
 namespace musclecsa::batch {
@@ -17,15 +18,6 @@ namespace {
 
 bool is_plain_uid_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-';
-}
-
-std::uint64_t fnv1a_64(const std::string& text) {
-  std::uint64_t hash = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
 }
 
 std::string upper(std::string text) {
@@ -101,19 +93,7 @@ std::string case_id_for(const std::string& series_id) {
   }
   std::string sanitised;
   for (char c : series_id.substr(0, 80)) sanitised += is_plain_uid_char(c) ? c : '_';
-  char hash[24];
-  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(fnv1a_64(series_id)));
-  return sanitised + "-h" + hash;
-}
-
-std::string mr_protocol_for(const std::string& ct_protocol, const std::string& mr_protocol) {
-  if (mr_protocol.empty()) return ct_protocol == "thigh-ct" ? "thigh-mr" : ct_protocol == "calf-ct" ? "calf-mr" : "auto";
-  if (mr_protocol == "auto" || mr_protocol == "thigh-mr" || mr_protocol == "calf-mr") return mr_protocol;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(mr_protocol, ec))
-    throw Error(ErrorCode::InputNotFound, "--mr-protocol " + mr_protocol,
-                "neither thigh-mr, calf-mr, auto nor an existing MR protocol JSON file");
-  return std::filesystem::absolute(mr_protocol).lexically_normal().string();
+  return sanitised + "-h" + fnv1a_64_hex(series_id);
 }
 
 Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Progress& progress,

@@ -13,6 +13,7 @@
 #include "batch_state.h"
 #include "musclecsa/batch/batch.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/core/text_hash.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/version.h"
 
@@ -91,7 +92,7 @@ void write_manifest(const std::filesystem::path& path, const std::vector<std::fi
 Manifest read_manifest(const std::filesystem::path& path) {
   const std::string text = io::read_text(path);
   Manifest manifest;
-  manifest.manifest_id = hash_hex(text);
+  manifest.manifest_id = fnv1a_64_hex(text);
   try {
     const json m = json::parse(text);
     if (m.value("format", "") != kManifestFormat)

@@ -63,6 +63,10 @@ struct DiscoveryOptions {
 Discovery discover_cases(const std::vector<std::filesystem::path>& archives, Progress& progress,
                          const DiscoveryOptions& options = {});
 
+/// The CT protocol handed to each CT case: thigh-ct, calf-ct or auto as given, or a protocol file
+/// made absolute. Throws Error(InputNotFound) for a file that does not exist.
+std::string resolve_protocol(const std::string& protocol);
+
 /// The MR protocol of MR cases: `mr_protocol` when given (thigh-mr, calf-mr, auto or an MR protocol
 /// file, made absolute), otherwise the region of the CT protocol (thigh-ct -> thigh-mr, calf-ct ->
 /// calf-mr, anything else -> auto). Throws Error(InputNotFound) for a file that does not exist.
