@@ -57,6 +57,12 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
 
 // Helpers every modality's outputs use.
 bool wants_format(const AnalyzeOptions& o, const std::string& format);
+/// A standard level as results.json "levels" holds it, for CT and MRI: side, name, found, where it
+/// lies (method, slice, z) or why it was not found, and the reference bone's span and the level's
+/// percent of it. The caller adds the measures.
+nlohmann::json level_json(const quantify::LevelResult& l, const std::string& name, const std::string& bone_key);
+/// The muscle CSA / height^2 record of a level (skeletal muscle, cm2/m2).
+Measurement csa_per_height2_record(const quantify::LevelResult& l, const std::string& level_name, double cm2_per_m2);
 /// The source series a DICOM SEG or SR references: the loaded input's.
 report::DicomSource dicom_source_of(const LoadedInput& in);
 std::string utc_now();

@@ -207,36 +207,19 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   }
   json levels = json::array(), mri_levels = json::array();
   for (const auto& l : a.compartments.levels) {
-    json j = {{"side", std::string(to_string(l.side))}, {"name", level_name}, {"found", l.found}};
-    if (l.found) {
-      j["method"] = l.method;
-      j["slice"] = l.slice_index;
-      j["z_mm"] = l.z_mm;
+    levels.push_back(level_json(l, level_name, a.protocol.compartments.level.bone_key));
+    if (l.found)
       for (const auto& m : a.slices[std::size_t(l.slice_index)].sides)
         if (m.side == l.side) {
           json measures = side_json(m, a.protocol.mercuri);
           if (o.height_m) {
             const double per_h2 = m.muscle_area_mm2 / 100 / (*o.height_m * *o.height_m);
             measures["muscle_csa_per_height2_cm2_m2"] = per_h2;
-            Measurement x;
-            x.quantity = "csa_per_height2", x.value = per_h2, x.unit_ucum = "cm2/m2", x.structure_key = "skeletal_muscle";
-            x.side = l.side, x.slice_index = l.slice_index, x.z_mm = l.z_mm, x.level = level_name;
-            measurements.push_back(x);
+            measurements.push_back(csa_per_height2_record(l, level_name, per_h2));
           }
           mri_levels.push_back({{"side", std::string(to_string(l.side))}, {"name", level_name}, {"slice", l.slice_index},
                                 {"z_mm", l.z_mm}, {"measures", measures}});
         }
-    } else {
-      j["reason"] = l.reason;
-    }
-    if (l.bone_length_mm > 0) {
-      j["bone"] = a.protocol.compartments.level.bone_key;
-      j["bone_proximal_z_mm"] = l.bone_proximal_z_mm;
-      j["bone_distal_z_mm"] = l.bone_distal_z_mm;
-      j["bone_length_mm"] = l.bone_length_mm;
-      if (l.found && l.method == "segmented_bone") j["percent_of_length"] = l.percent_of_length;
-    }
-    levels.push_back(j);
   }
   json slices = json::array();
   for (const auto& s : a.slices) {

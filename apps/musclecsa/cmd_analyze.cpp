@@ -172,6 +172,32 @@ bool wants_format(const AnalyzeOptions& o, const std::string& format) {
   return std::find(o.formats.begin(), o.formats.end(), format) != o.formats.end();
 }
 
+json level_json(const quantify::LevelResult& l, const std::string& name, const std::string& bone_key) {
+  json j = {{"side", std::string(to_string(l.side))}, {"name", name}, {"found", l.found}};
+  if (l.found) {
+    j["method"] = l.method;
+    j["slice"] = l.slice_index;
+    j["z_mm"] = l.z_mm;
+  } else {
+    j["reason"] = l.reason;
+  }
+  if (l.bone_length_mm > 0) {
+    j["bone"] = bone_key;
+    j["bone_proximal_z_mm"] = l.bone_proximal_z_mm;
+    j["bone_distal_z_mm"] = l.bone_distal_z_mm;
+    j["bone_length_mm"] = l.bone_length_mm;
+    if (l.found && l.method == "segmented_bone") j["percent_of_length"] = l.percent_of_length;
+  }
+  return j;
+}
+
+Measurement csa_per_height2_record(const quantify::LevelResult& l, const std::string& level_name, double cm2_per_m2) {
+  Measurement x;
+  x.quantity = "csa_per_height2", x.value = cm2_per_m2, x.unit_ucum = "cm2/m2", x.structure_key = "skeletal_muscle";
+  x.side = l.side, x.slice_index = l.slice_index, x.z_mm = l.z_mm, x.level = level_name;
+  return x;
+}
+
 report::DicomSource dicom_source_of(const LoadedInput& in) {
   report::DicomSource source;
   source.series = in.volume.source;
@@ -303,34 +329,17 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
   }
   json levels = json::array();
   for (const auto& l : results.levels) {
-    json j = {{"side", std::string(to_string(l.side))}, {"name", protocol.level.name}, {"found", l.found}};
-    if (l.found) {
-      j["method"] = l.method;
-      j["slice"] = l.slice_index;
-      j["z_mm"] = l.z_mm;
-      const auto& s = results.slices[std::size_t(l.slice_index)];
-      for (const auto& m : s.sides)
+    json j = level_json(l, protocol.level.name, protocol.level.bone_key);
+    if (l.found)
+      for (const auto& m : results.slices[std::size_t(l.slice_index)].sides)
         if (m.side == l.side) {
           j["measures"] = side_json(m);
           if (o.height_m) {
-            j["muscle_area_per_height2_cm2_m2"] = m.muscle_area_mm2 / 100 / (*o.height_m * *o.height_m);
-            Measurement x;
-            x.quantity = "csa_per_height2", x.value = j["muscle_area_per_height2_cm2_m2"], x.unit_ucum = "cm2/m2";
-            x.structure_key = "skeletal_muscle", x.side = l.side, x.slice_index = l.slice_index, x.z_mm = l.z_mm;
-            x.level = protocol.level.name;
-            measurements.push_back(x);
+            const double per_h2 = m.muscle_area_mm2 / 100 / (*o.height_m * *o.height_m);
+            j["muscle_area_per_height2_cm2_m2"] = per_h2;
+            measurements.push_back(csa_per_height2_record(l, protocol.level.name, per_h2));
           }
         }
-    } else {
-      j["reason"] = l.reason;
-    }
-    if (l.bone_length_mm > 0) {
-      j["bone"] = protocol.level.bone_key;
-      j["bone_proximal_z_mm"] = l.bone_proximal_z_mm;
-      j["bone_distal_z_mm"] = l.bone_distal_z_mm;
-      j["bone_length_mm"] = l.bone_length_mm;
-      if (l.found && l.method == "segmented_bone") j["percent_of_length"] = l.percent_of_length;
-    }
     levels.push_back(j);
   }
   json slices = json::array();
