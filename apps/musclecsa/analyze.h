@@ -70,11 +70,9 @@ std::string csv_escape(const std::string& s);
 /// The pseudonym of the input's patient ("" without --pseudonym-map); checks that a Patient ID
 /// exists when --include-patient-id or --pseudonym-map is given.
 std::string pseudonym_for_input(const AnalyzeOptions& o, const LoadedInput& in);
-/// A structure's code (SEG property type / SR finding site, docs/coding.md) as "SCHEME:CODE"; ""
-/// for a key the catalog does not hold.
-std::string structure_code(const std::string& structure_key);
-/// The "measurements" records of results.json (docs/schemas/results.schema.json).
-nlohmann::json measurement_records(const std::vector<Measurement>& measurements);
+/// results.json's text (docs/schemas/results.schema.json): `document` with the measurement records
+/// as its "measurements" array, in the layout of nlohmann's dump(1), ending with a newline.
+std::string results_json_text(nlohmann::json document, const std::vector<Measurement>& records);
 /// The "input" object of results.json: UIDs, description, modality and grid; the input path and
 /// the Patient ID only with --include-patient-id, the pseudonym when there is one (docs/cli.md, "Privacy").
 nlohmann::json input_json(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym,

@@ -19,6 +19,7 @@
 #include "musclecsa/report/dicom_seg.h"
 #include "musclecsa/report/dicom_sr.h"
 #include "musclecsa/report/html_report.h"
+#include "musclecsa/report/records.h"
 #include "musclecsa/version.h"
 
 namespace musclecsa::app {
@@ -265,9 +266,8 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
       {"volumes", volumes},
       {"slices", slices}};
 
-  const json records = measurement_records(measurements);
   const json input = input_json(o, in, pseudonym, "MR", nullptr, in.series ? in.series->contrast_agent : std::string());
-  const json out = {{"format", "musclecsa-results"},
+  json out = {{"format", "musclecsa-results"},
                     {"version", 1},
                     {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
                     {"created_utc", utc_now()},
@@ -278,9 +278,8 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
                      "(signal void and marrow), each muscle (groups from members), IMAT"},
                     {"qc_flags", qc},
                     {"notes", notes},
-                    {"levels", levels},
-                    {"mri", mri},
-                    {"measurements", records}};
+                    {"levels", std::move(levels)},
+                    {"mri", std::move(mri)}};
 
   std::ostringstream csv;
   csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
@@ -292,7 +291,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   for (const auto& m : measurements)
     csv << case_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "") << ","
         << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum)
+        << csv_escape(report::structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum)
         << "\n";
 
   const auto& labels = a.segmentation.labels;
@@ -347,7 +346,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
                            dir / "measurements.dcm");
     outputs.push_back("measurements.dcm");
   }
-  io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+  io::write_text_atomically(dir / "results.json", results_json_text(std::move(out), measurements));
   if (wants_format(o, "html")) {
     report::write_case_report(dir);
     outputs.push_back("report.html");

@@ -15,6 +15,7 @@
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/report/html_report.h"
+#include "musclecsa/report/records.h"
 #include "musclecsa/ultrasound/us_analysis.h"
 #include "musclecsa/version.h"
 
@@ -228,7 +229,7 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
   records.push_back({"glcm_entropy", m.glcm.entropy, "bit"});
   records.push_back({"glcm_correlation", m.glcm.correlation, "1"});
   const Structure& structure = LabelCatalog::standard().get(protocol.structure_key);
-  const std::string code = structure_code(protocol.structure_key);
+  const std::string code = report::structure_code(protocol.structure_key);
   const std::string side = o.us.side.empty() ? "none" : o.us.side;
   json measurement_records = json::array();
   for (const auto& r : records)

@@ -28,6 +28,7 @@
 #include "musclecsa/report/dicom_sr.h"
 #include "musclecsa/report/html_report.h"
 #include "musclecsa/report/qc_image.h"
+#include "musclecsa/report/records.h"
 #include "musclecsa/segment/ct_muscles.h"
 #include "musclecsa/segment/ct_tissue.h"
 #include "musclecsa/version.h"
@@ -214,24 +215,17 @@ std::string csv_escape(const std::string& s) {
   return out + "\"";
 }
 
-std::string structure_code(const std::string& structure_key) {
-  static const std::map<std::string, std::string> code_of = [] {
-    std::map<std::string, std::string> codes;
-    for (const auto& st : LabelCatalog::standard().structures()) codes[st.key] = st.type.scheme + ":" + st.type.code;
-    return codes;
-  }();
-  const auto it = code_of.find(structure_key);
-  return it == code_of.end() ? std::string() : it->second;
-}
-
-json measurement_records(const std::vector<Measurement>& measurements) {
-  json records = json::array();
-  for (const auto& m : measurements)
-    records.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
-                       {"structure_code", structure_code(m.structure_key)}, {"side", std::string(to_string(m.side))},
-                       {"level", m.level}, {"slice", m.slice_index ? json(*m.slice_index) : json(nullptr)},
-                       {"z_mm", m.z_mm ? json(*m.z_mm) : json(nullptr)}});
-  return records;
+std::string results_json_text(json document, const std::vector<Measurement>& records) {
+  // The records are most of the file: they are written as text, in the place and layout dump(1)
+  // gives the "measurements" key (a placeholder marks it).
+  const std::string placeholder = "\x01measurements\x01";
+  document["measurements"] = placeholder;
+  std::string text = document.dump(1, ' ', false, json::error_handler_t::replace);
+  const std::string marker = "\n \"measurements\": " + json(placeholder).dump();
+  const std::size_t at = text.find(marker);
+  if (at == std::string::npos) throw Error(ErrorCode::Internal, "results.json", "the measurements could not be placed");
+  text.replace(at + marker.size() - json(placeholder).dump().size(), json(placeholder).dump().size(), report::records_json_text(records, 1));
+  return text + "\n";
 }
 
 json input_json(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym, const std::string& modality,
@@ -275,7 +269,9 @@ CtAnalysis analyze_ct(const AnalyzeOptions& o, const LoadedInput& in, Progress& 
   segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision, probe, progress);
   auto seg = probe ? std::move(*probe) : segment::segment_ct_tissues(in.volume, protocol, progress);
   segment::segment_ct_muscles(in.volume, protocol, seg, progress);
+  progress.report(0, "measuring");
   CtAnalysis analysis = remeasure_ct(o, in, std::move(protocol), std::move(seg));
+  progress.report(0, "writing");
   analysis.protocol_decision = decision;
   return analysis;
 }
@@ -348,7 +344,6 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
     for (const auto& m : s.sides) sides.push_back(side_json(m));
     slices.push_back({{"slice", s.slice_index}, {"z_mm", s.z_mm}, {"qc_flags", s.qc_flags}, {"sides", sides}});
   }
-  const json records = measurement_records(measurements);
   const json input = input_json(o, in, pseudonym, std::string(to_string(in.volume.modality)),
                                 in.series && in.series->kvp > 0 ? json(in.series->kvp) : json(nullptr), contrast);
   std::vector<std::string> notes = in.notes;
@@ -363,7 +358,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
   if (single_leg && in.kind == "research")
     notes.push_back("one leg only: its side is taken from the sign of its x position, which assumes scanner "
                     "coordinates (isocentre at the midline); check it for research-format input");
-  const json out = {{"format", "musclecsa-results"},
+  json out = {{"format", "musclecsa-results"},
                     {"version", 1},
                     {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
                     {"created_utc", utc_now()},
@@ -374,10 +369,9 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
                                          : "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
                     {"qc_flags", qc},
                     {"notes", notes},
-                    {"levels", levels},
-                    {"volumes", volumes},
-                    {"slices", slices},
-                    {"measurements", records}};
+                    {"levels", std::move(levels)},
+                    {"volumes", std::move(volumes)},
+                    {"slices", std::move(slices)}};
 
   const std::filesystem::path dir(o.out);
   std::ostringstream csv;
@@ -390,7 +384,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
   for (const auto& m : measurements) {
     csv << case_columns << protocol_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
         << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
+        << csv_escape(report::structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
   }
   // What SEG and SR need is checked before anything is written: a folder with results.json is a
   // finished case (musclecsa report, batch), so results.json is written last of the case's files.
@@ -442,7 +436,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
     report::write_dicom_sr(measurements, source, seg_info ? &*seg_info : nullptr, sr_options, dir / "measurements.dcm");
     extra_outputs.push_back("measurements.dcm");
   }
-  io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
+  io::write_text_atomically(dir / "results.json", results_json_text(std::move(out), measurements));
   if (wants_format(o, "html")) {
     report::write_case_report(dir);
     extra_outputs.push_back("report.html");
@@ -524,6 +518,7 @@ int run_analyze(const AnalyzeOptions& o) {
     if (flag == "no_pixel_spacing")
       throw Error(ErrorCode::InvalidInput, o.input, "the series has no Pixel Spacing: areas cannot be measured");
   write_ct_outputs(o, in, analyze_ct(o, in, progress));
+  progress.report(1, "done");
   return 0;
 }
 

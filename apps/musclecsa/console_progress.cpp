@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace musclecsa::app {
@@ -13,6 +14,13 @@ ConsoleProgress::~ConsoleProgress() {
 }
 
 void ConsoleProgress::report(double fraction, std::string_view stage) {
+  static const bool timing = std::getenv("MCSA_T") != nullptr;
+  static const auto t0 = std::chrono::steady_clock::now();
+  static std::string last_stage;
+  if (timing && stage != last_stage) {
+    last_stage = std::string(stage);
+    std::fprintf(stderr, "T %.3f %s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), last_stage.c_str());
+  }
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
   if (fraction < 1 && now - last_draw_ < std::chrono::milliseconds(100)) return;

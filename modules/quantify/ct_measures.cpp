@@ -1,6 +1,7 @@
 #include "musclecsa/quantify/ct_measures.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,20 +12,72 @@
 namespace musclecsa::quantify {
 namespace {
 
-double median_of(std::vector<float>& v) {
-  if (v.empty()) return 0;
-  const std::size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + long(mid), v.end());
-  return v[mid];
-}
+/// Muscle HU values of one structure (or a whole side) in one slice, for their mean, SD and median.
+/// When the slice holds whole HU values only (CT as stored) they are counted per HU over the
+/// muscle range; otherwise (rescaled values, MRI's pseudo-CT) they are kept in the order met. The
+/// statistics are the same either way: sums of whole numbers are exact in any order, and the
+/// median is the same order statistic.
+class MuscleHuValues {
+ public:
+  /// `first_hu`..`first_hu + bins - 1`: the whole HU values to count; bins 0: keep the values.
+  MuscleHuValues(int first_hu = 0, std::size_t bins = 0) : first_hu_(first_hu), counts_(bins, 0) {}
+  void add(float hu) {
+    ++n_;
+    if (counts_.empty()) values_.push_back(hu);
+    else ++counts_[std::size_t(int(hu) - first_hu_)];
+  }
+  /// Appends another structure's values (same counting), as if its voxels came after these.
+  void add(const MuscleHuValues& o) {
+    n_ += o.n_;
+    if (counts_.empty()) values_.insert(values_.end(), o.values_.begin(), o.values_.end());
+    else
+      for (std::size_t b = 0; b < counts_.size(); ++b) counts_[b] += o.counts_[b];
+  }
+  std::size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  /// Sum and sum of squares (as doubles, over the values in the order they were added).
+  void sums(double& sum, double& sum2) const {
+    sum = 0, sum2 = 0;
+    if (counts_.empty()) {
+      for (float x : values_) sum += x, sum2 += double(x) * x;
+      return;
+    }
+    for (std::size_t b = 0; b < counts_.size(); ++b)
+      if (counts_[b] > 0) {
+        const double v = double(first_hu_ + int(b)), c = double(counts_[b]);
+        sum += c * v, sum2 += c * (v * v);
+      }
+  }
+  /// The value at position size()/2 in ascending order (the upper median); 0 when empty.
+  double median() {
+    if (n_ == 0) return 0;
+    const std::size_t mid = n_ / 2;
+    if (counts_.empty()) {
+      std::nth_element(values_.begin(), values_.begin() + long(mid), values_.end());
+      return values_[mid];
+    }
+    std::size_t below = 0;
+    for (std::size_t b = 0; b < counts_.size(); ++b) {
+      below += counts_[b];
+      if (below > mid) return double(first_hu_ + int(b));
+    }
+    return 0;  // not reached: the counts sum to n_
+  }
+
+ private:
+  int first_hu_ = 0;
+  std::vector<std::uint32_t> counts_;
+  std::vector<float> values_;
+  std::size_t n_ = 0;
+};
 
 /// Voxels of one muscle in one slice, gathered for its measures and its group's.
 struct MuscleVoxels {
   double outline_mm2 = 0, fat_mm2 = 0, low_mm2 = 0, normal_mm2 = 0;
-  std::vector<float> muscle_hu;
+  MuscleHuValues muscle_hu;
   void add(const MuscleVoxels& o) {
     outline_mm2 += o.outline_mm2, fat_mm2 += o.fat_mm2, low_mm2 += o.low_mm2, normal_mm2 += o.normal_mm2;
-    muscle_hu.insert(muscle_hu.end(), o.muscle_hu.begin(), o.muscle_hu.end());
+    muscle_hu.add(o.muscle_hu);
   }
 };
 
@@ -39,34 +92,23 @@ StructureMeasures structure_measures(std::string key, bool is_group, MuscleVoxel
   m.normal_attenuation_muscle_area_mm2 = v.normal_mm2;
   if (!v.muscle_hu.empty()) {
     double sum = 0, sum2 = 0;
-    for (float x : v.muscle_hu) sum += x, sum2 += double(x) * x;
+    v.muscle_hu.sums(sum, sum2);
     const double n = double(v.muscle_hu.size());
     m.mean_hu = sum / n;
     m.sd_hu = std::sqrt(std::max(0.0, sum2 / n - m.mean_hu * m.mean_hu));
-    m.median_hu = median_of(v.muscle_hu);
+    m.median_hu = v.muscle_hu.median();
   }
   if (m.muscle_area_mm2 + m.intramuscular_fat_area_mm2 > 0)
     m.fat_fraction = m.intramuscular_fat_area_mm2 / (m.muscle_area_mm2 + m.intramuscular_fat_area_mm2);
   return m;
 }
 
-SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, std::size_t k, Side side,
-                               const segment::CtProtocol& p) {
-  const auto& catalog = LabelCatalog::standard();
-  const double px = ct.geometry.pixel_area_mm2();
-  SideSliceMeasures m;
-  m.side = side;
-  for (const auto& bin : p.hu_bins) m.hu_bin_areas_mm2.emplace_back(bin.name, 0.0);
-  const LabelId* l = labels.slice(k);
-  const float* hu = ct.slice(k);
-  std::vector<float> muscle_hu;
-  double sum = 0, sum2 = 0;
-  std::vector<MuscleVoxels> muscle_voxels(256);  // by label id (catalog ids are below 256)
-  std::vector<std::uint8_t> muscle_present(256, 0);
-  // What each label id means for this side, looked up once (not per voxel).
-  enum class Kind : std::uint8_t { Other, Skin, Fat, Bone, Compartment, Muscle };
-  static const std::vector<std::pair<Side, Kind>> meaning = [&] {
-    std::vector<std::pair<Side, Kind>> table(65536, {Side::None, Kind::Other});
+/// What each label id means: its side and the kind of tissue it is measured as.
+enum class Kind : std::uint8_t { Other, Skin, Fat, Bone, Compartment, Muscle };
+const std::vector<std::pair<Side, Kind>>& label_meanings() {
+  static const std::vector<std::pair<Side, Kind>> table = [] {
+    const auto& catalog = LabelCatalog::standard();
+    std::vector<std::pair<Side, Kind>> t(65536, {Side::None, Kind::Other});
     for (const auto& st : catalog.structures())
       for (Side sd : {Side::Right, Side::Left}) {
         Kind kind = Kind::Compartment;
@@ -74,14 +116,58 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
         else if (st.key == "subcutaneous_fat") kind = Kind::Fat;
         else if (st.kind == StructureKind::Bone || st.key == "bone_marrow") kind = Kind::Bone;
         else if (st.kind == StructureKind::Muscle) kind = Kind::Muscle;
-        table[catalog.label_id(st.key, sd)] = {sd, kind};
+        t[catalog.label_id(st.key, sd)] = {sd, kind};
       }
-    return table;
+    return t;
   }();
-  for (std::size_t o = 0; o < ct.geometry.slice_voxel_count(); ++o) {
+  return table;
+}
+
+/// The measures of each leg of slice k (in the order of `sides`), from one pass over the slice;
+/// `has_bone[n]` tells whether the slice holds side n's reference bone (the protocol's level bone).
+std::vector<SideSliceMeasures> measure_slice(const ScalarVolume& ct, const LabelMap& labels, std::size_t k,
+                                             const std::vector<Side>& sides, const segment::CtProtocol& p,
+                                             std::vector<bool>& has_bone) {
+  const auto& catalog = LabelCatalog::standard();
+  const auto& meaning = label_meanings();
+  const double px = ct.geometry.pixel_area_mm2();
+  const std::size_t n_voxels = ct.geometry.slice_voxel_count();
+  const LabelId* l = labels.slice(k);
+  const float* hu = ct.slice(k);
+  // Whole HU values are counted per HU over the muscle range (when it is a sensible size).
+  const double first = std::ceil(p.muscle.low_hu), last = std::floor(p.muscle.high_hu);
+  const bool whole_values =
+      last >= first && last - first < 65536 && std::all_of(hu, hu + n_voxels, [](float v) { return std::trunc(v) == v; });
+  const int first_hu = whole_values ? int(first) : 0;
+  const std::size_t bins = whole_values ? std::size_t(last - first) + 1 : 0;
+
+  struct Accumulator {
+    SideSliceMeasures m;
+    MuscleHuValues muscle_hu;
+    std::vector<MuscleVoxels> muscle_voxels;  // by label id (catalog ids are below 256)
+    std::vector<std::uint8_t> muscle_present;
+    LabelId bone = 0;
+    bool bone_seen = false;
+  };
+  std::vector<Accumulator> acc(sides.size());
+  std::array<int, 3> slot_of{-1, -1, -1};  // by Side
+  for (std::size_t n = 0; n < sides.size(); ++n) {
+    Accumulator& a = acc[n];
+    a.m.side = sides[n];
+    for (const auto& bin : p.hu_bins) a.m.hu_bin_areas_mm2.emplace_back(bin.name, 0.0);
+    a.muscle_hu = MuscleHuValues(first_hu, bins);
+    a.muscle_voxels.assign(256, MuscleVoxels{0, 0, 0, 0, MuscleHuValues(first_hu, 0)});
+    a.muscle_present.assign(256, 0);
+    a.bone = catalog.label_id(p.level.bone_key, sides[n]);
+    slot_of[std::size_t(sides[n])] = int(n);
+  }
+  for (std::size_t o = 0; o < n_voxels; ++o) {
     if (l[o] == 0) continue;
     const auto [label_side, kind] = meaning[l[o]];
-    if (label_side != side) continue;
+    const int slot = slot_of[std::size_t(label_side)];
+    if (slot < 0) continue;
+    Accumulator& a = acc[std::size_t(slot)];
+    SideSliceMeasures& m = a.m;
     m.limb_area_mm2 += px;
     if (kind == Kind::Skin) {
       m.skin_area_mm2 += px;
@@ -94,17 +180,20 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
     m.compartment_area_mm2 += px;
     if (kind == Kind::Bone) {
       m.bone_area_mm2 += px;
+      if (l[o] == a.bone) a.bone_seen = true;
       continue;
     }
     const float v = hu[o];
     if (kind == Kind::Muscle) {
-      if (l[o] >= muscle_voxels.size()) muscle_voxels.resize(std::size_t(l[o]) + 1), muscle_present.resize(std::size_t(l[o]) + 1, 0);
-      MuscleVoxels& mv = muscle_voxels[l[o]];
-      muscle_present[l[o]] = 1;
+      if (l[o] >= a.muscle_voxels.size())
+        a.muscle_voxels.resize(std::size_t(l[o]) + 1, MuscleVoxels{0, 0, 0, 0, MuscleHuValues(first_hu, 0)}),
+            a.muscle_present.resize(std::size_t(l[o]) + 1, 0);
+      MuscleVoxels& mv = a.muscle_voxels[l[o]];
+      if (!a.muscle_present[l[o]]) a.muscle_present[l[o]] = 1, mv.muscle_hu = MuscleHuValues(first_hu, bins);
       mv.outline_mm2 += px;
       if (p.adipose.contains(v)) mv.fat_mm2 += px;
       if (p.muscle.contains(v)) {
-        mv.muscle_hu.push_back(v);
+        mv.muscle_hu.add(v);
         if (p.low_attenuation_muscle.contains(v)) mv.low_mm2 += px;
         if (p.normal_attenuation_muscle.contains(v)) mv.normal_mm2 += px;
       }
@@ -114,37 +203,45 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
     if (p.adipose.contains(v)) m.imat_area_mm2 += px;
     if (p.muscle.contains(v)) {
       m.muscle_area_mm2 += px;
-      muscle_hu.push_back(v);
-      sum += v;
-      sum2 += double(v) * v;
+      a.muscle_hu.add(v);
       if (p.low_attenuation_muscle.contains(v)) m.low_attenuation_muscle_area_mm2 += px;
       if (p.normal_attenuation_muscle.contains(v)) m.normal_attenuation_muscle_area_mm2 += px;
     }
   }
-  const double n = double(muscle_hu.size());
-  if (n > 0) {
-    m.muscle_mean_hu = sum / n;
-    m.muscle_sd_hu = std::sqrt(std::max(0.0, sum2 / n - m.muscle_mean_hu * m.muscle_mean_hu));
-    m.muscle_median_hu = median_of(muscle_hu);
-  }
-  if (m.imat_area_mm2 + m.muscle_area_mm2 > 0) m.compartment_fat_fraction = m.imat_area_mm2 / (m.imat_area_mm2 + m.muscle_area_mm2);
-  // Muscles present, then the region's groups (and muscles reported alone) from their members.
-  std::map<LabelId, MuscleVoxels> muscles;
-  for (std::size_t label = 0; label < muscle_voxels.size(); ++label)
-    if (muscle_present[label]) muscles.emplace(LabelId(label), std::move(muscle_voxels[label]));
-  if (!muscles.empty()) {
-    for (const auto& [label, voxels] : muscles)
-      m.structures.push_back(structure_measures(catalog.decode(label)->structure->key, false, voxels, px));
-    for (const Structure* group : catalog.reporting_groups_of(p.region)) {
-      if (group->kind != StructureKind::MuscleGroup) continue;
-      MuscleVoxels together;
-      bool any = false;
-      for (const Structure* member : catalog.members_of(group->key))
-        if (auto it = muscles.find(catalog.label_id(member->key, side)); it != muscles.end()) together.add(it->second), any = true;
-      if (any) m.structures.push_back(structure_measures(group->key, true, std::move(together), px));
+  std::vector<SideSliceMeasures> out;
+  has_bone.assign(sides.size(), false);
+  for (std::size_t n = 0; n < sides.size(); ++n) {
+    Accumulator& a = acc[n];
+    SideSliceMeasures& m = a.m;
+    has_bone[n] = a.bone_seen;
+    const double count = double(a.muscle_hu.size());
+    if (count > 0) {
+      double sum = 0, sum2 = 0;
+      a.muscle_hu.sums(sum, sum2);
+      m.muscle_mean_hu = sum / count;
+      m.muscle_sd_hu = std::sqrt(std::max(0.0, sum2 / count - m.muscle_mean_hu * m.muscle_mean_hu));
+      m.muscle_median_hu = a.muscle_hu.median();
     }
+    if (m.imat_area_mm2 + m.muscle_area_mm2 > 0) m.compartment_fat_fraction = m.imat_area_mm2 / (m.imat_area_mm2 + m.muscle_area_mm2);
+    // Muscles present, then the region's groups (and muscles reported alone) from their members.
+    std::map<LabelId, MuscleVoxels> muscles;
+    for (std::size_t label = 0; label < a.muscle_voxels.size(); ++label)
+      if (a.muscle_present[label]) muscles.emplace(LabelId(label), std::move(a.muscle_voxels[label]));
+    if (!muscles.empty()) {
+      for (const auto& [label, voxels] : muscles)
+        m.structures.push_back(structure_measures(catalog.decode(label)->structure->key, false, voxels, px));
+      for (const Structure* group : catalog.reporting_groups_of(p.region)) {
+        if (group->kind != StructureKind::MuscleGroup) continue;
+        MuscleVoxels together{0, 0, 0, 0, MuscleHuValues(first_hu, bins)};
+        bool any = false;
+        for (const Structure* member : catalog.members_of(group->key))
+          if (auto it = muscles.find(catalog.label_id(member->key, m.side)); it != muscles.end()) together.add(it->second), any = true;
+        if (any) m.structures.push_back(structure_measures(group->key, true, std::move(together), px));
+      }
+    }
+    out.push_back(std::move(m));
   }
-  return m;
+  return out;
 }
 
 }  // namespace
@@ -152,7 +249,6 @@ SideSliceMeasures measure_side(const ScalarVolume& ct, const LabelMap& labels, s
 CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& seg, const segment::CtProtocol& p,
                      const LevelOptions& options) {
   const Geometry& g = ct.geometry;
-  const auto& catalog = LabelCatalog::standard();
   CtResults r;
   r.qc_flags = seg.qc_flags;
   r.notes = seg.notes;
@@ -166,12 +262,12 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
     s.z_mm = g.index_to_lps({0, 0, double(k)}).z;
     if (k < seg.slices.size()) {
       s.qc_flags = seg.slices[k].qc_flags;
-      for (const auto& leg : seg.slices[k].legs) {
-        s.sides.push_back(measure_side(ct, seg.labels, k, leg.side, p));
-        const LabelId bone = catalog.label_id(p.level.bone_key, leg.side);
-        const LabelId* l = seg.labels.slice(k);
-        if (std::find(l, l + g.slice_voxel_count(), bone) != l + g.slice_voxel_count()) bone_in_slice[k].push_back(leg.side);
-      }
+      std::vector<Side> sides;
+      for (const auto& leg : seg.slices[k].legs) sides.push_back(leg.side);
+      std::vector<bool> has_bone;
+      s.sides = measure_slice(ct, seg.labels, k, sides, p, has_bone);
+      for (std::size_t n = 0; n < sides.size(); ++n)
+        if (has_bone[n]) bone_in_slice[k].push_back(sides[n]);
     }
     return true;
   });
