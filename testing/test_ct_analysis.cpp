@@ -8,6 +8,7 @@
 #include "musclecsa/core/error.h"
 #include "musclecsa/phantom/phantom.h"
 #include "musclecsa/quantify/ct_measures.h"
+#include "musclecsa/segment/ct_muscles.h"
 #include "musclecsa/segment/ct_tissue.h"
 
 using namespace musclecsa;
@@ -307,4 +308,67 @@ TEST(CtProtocol, HashChangesWithAnyThresholdAndFilesAreValidated) {
   EXPECT_NE(p.hash(), h);
   EXPECT_NE(segment::builtin_ct_protocol("calf-ct").hash(), h);
   EXPECT_THROW(segment::builtin_ct_protocol("abdomen-ct"), Error);
+}
+
+// Muscle HU statistics are counted per whole HU when a slice holds whole HU values (CT as stored)
+// and gathered otherwise: both give the same numbers. The same phantom shifted by half a HU (with
+// every range shifted alike) classifies every voxel the same way and moves means and medians by
+// exactly 0.5 HU; the median is also checked against the voxels themselves.
+TEST(CtAnalysis, WholeAndFractionalHuGiveTheSameStatistics) {
+  phantom::PhantomParams p = thigh_ct(4);
+  p.slices = 3;
+  p.slice_spacing_mm = 60;
+  NullProgress progress;
+  const auto ph = phantom::make_phantom(p, progress);
+  const ScalarVolume& ct = ph.series[0].image;
+  auto prot = segment::builtin_ct_protocol("thigh-ct");
+  auto seg = segment::segment_ct_tissues(ct, prot, progress);
+  segment::segment_ct_muscles(ct, prot, seg, progress);
+  const auto whole = quantify::measure_ct(ct, seg, prot, {});
+
+  ScalarVolume shifted = ct;
+  for (float& v : shifted.voxels) v += 0.5f;
+  auto shifted_prot = prot;
+  for (segment::HuRange* r : {&shifted_prot.muscle, &shifted_prot.adipose, &shifted_prot.low_attenuation_muscle,
+                              &shifted_prot.normal_attenuation_muscle})
+    r->low_hu += 0.5, r->high_hu += 0.5;
+  for (auto& bin : shifted_prot.hu_bins) bin.range.low_hu += 0.5, bin.range.high_hu += 0.5;
+  const auto fractional = quantify::measure_ct(shifted, seg, shifted_prot, {});
+
+  ASSERT_EQ(whole.slices.size(), fractional.slices.size());
+  std::size_t structures = 0;
+  for (std::size_t k = 0; k < whole.slices.size(); ++k) {
+    ASSERT_EQ(whole.slices[k].sides.size(), fractional.slices[k].sides.size());
+    for (std::size_t n = 0; n < whole.slices[k].sides.size(); ++n) {
+      const auto& a = whole.slices[k].sides[n];
+      const auto& b = fractional.slices[k].sides[n];
+      EXPECT_EQ(a.muscle_area_mm2, b.muscle_area_mm2);
+      EXPECT_NEAR(a.muscle_mean_hu + 0.5, b.muscle_mean_hu, 1e-9);
+      EXPECT_EQ(a.muscle_median_hu + 0.5, b.muscle_median_hu);
+      EXPECT_NEAR(a.muscle_sd_hu, b.muscle_sd_hu, 1e-6);
+      ASSERT_EQ(a.structures.size(), b.structures.size());
+      for (std::size_t s = 0; s < a.structures.size(); ++s, ++structures) {
+        EXPECT_EQ(a.structures[s].muscle_area_mm2, b.structures[s].muscle_area_mm2) << a.structures[s].structure_key;
+        EXPECT_NEAR(a.structures[s].mean_hu + 0.5, b.structures[s].mean_hu, 1e-9) << a.structures[s].structure_key;
+        EXPECT_EQ(a.structures[s].median_hu + 0.5, b.structures[s].median_hu) << a.structures[s].structure_key;
+        EXPECT_NEAR(a.structures[s].sd_hu, b.structures[s].sd_hu, 1e-6) << a.structures[s].structure_key;
+      }
+      // The side's median from its voxels: muscle-range HU inside the fascia (bone excluded).
+      const auto& catalog = LabelCatalog::standard();
+      std::vector<float> values;
+      const LabelId* l = seg.labels.slice(k);
+      const float* hu = ct.slice(k);
+      for (std::size_t o = 0; o < ct.geometry.slice_voxel_count(); ++o) {
+        const auto d = catalog.decode(l[o]);
+        if (!d || d->side != a.side || !prot.muscle.contains(hu[o])) continue;
+        const std::string& key = d->structure->key;
+        if (key == "skin" || key == "subcutaneous_fat" || key == "bone_marrow" || d->structure->kind == StructureKind::Bone) continue;
+        values.push_back(hu[o]);
+      }
+      ASSERT_FALSE(values.empty());
+      std::nth_element(values.begin(), values.begin() + long(values.size() / 2), values.end());
+      EXPECT_EQ(a.muscle_median_hu, values[values.size() / 2]);
+    }
+  }
+  EXPECT_GT(structures, 20u);  // muscles and groups were compared, not only the sides
 }

@@ -1,11 +1,16 @@
-// QC images: the overlay colour lands where the labels are, the grey image elsewhere.
+// QC images: the overlay colour lands where the labels are, the grey image elsewhere. Measurement
+// records: their results.json text.
 
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/image_io.h"
 #include "musclecsa/report/qc_image.h"
+#include "musclecsa/report/records.h"
 #include "test_support.h"
 
 using namespace musclecsa;
@@ -45,4 +50,39 @@ TEST(QcImage, MismatchedGridsAndSlicesOutsideAreRefused) {
   EXPECT_THROW(report::write_qc_image(ct, other, 0, {}, dir / "a.png"), Error);
   EXPECT_THROW(report::write_qc_image(ct, LabelMap(g), 3, {}, dir / "b.png"), Error);
   EXPECT_FALSE(std::filesystem::exists(dir / "a.png"));
+}
+
+// results.json's records are written as text: the text must be what a dump of the same records as
+// a JSON tree gives, and must parse back to the records (odd strings, missing slice and z, NaN).
+TEST(MeasurementRecords, TextIsTheDumpOfTheSameRecordsAsATree) {
+  std::vector<Measurement> records(4);
+  records[0].quantity = "csa", records[0].value = 12.345678901234, records[0].unit_ucum = "cm2";
+  records[0].structure_key = "rectus_femoris", records[0].side = Side::Right, records[0].slice_index = 200;
+  records[0].z_mm = -220.0, records[0].level = "femur_50pct";
+  records[1].quantity = "mean_hu", records[1].value = -1e-7, records[1].unit_ucum = "[hnsf'U]";
+  records[1].structure_key = "quadriceps", records[1].side = Side::Left, records[1].slice_index = 0, records[1].z_mm = 0.5;
+  records[2].quantity = "volume", records[2].value = 1e22, records[2].unit_ucum = "cm3", records[2].structure_key = "not_in_catalog";
+  records[2].level = "a \"quoted\"\\ level\twith\ncontrol, \xc3\xa9 and invalid \xff bytes";
+  records[3].quantity = "fat_fraction", records[3].value = std::nan(""), records[3].unit_ucum = "1";
+  records[3].structure_key = "skeletal_muscle", records[3].side = Side::None, records[3].slice_index = -3;
+  nlohmann::json tree = nlohmann::json::array();
+  for (const auto& m : records)
+    tree.push_back({{"quantity", m.quantity}, {"value", m.value}, {"unit", m.unit_ucum}, {"structure", m.structure_key},
+                    {"structure_code", report::structure_code(m.structure_key)}, {"side", std::string(to_string(m.side))},
+                    {"level", m.level}, {"slice", m.slice_index ? nlohmann::json(*m.slice_index) : nlohmann::json(nullptr)},
+                    {"z_mm", m.z_mm ? nlohmann::json(*m.z_mm) : nlohmann::json(nullptr)}});
+  const auto dump = [](const nlohmann::json& j) { return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace); };
+  // As results.json nests it (depth 1), and at other depths.
+  const std::string document = dump(nlohmann::json{{"measurements", tree}});
+  EXPECT_EQ(document, "{\n \"measurements\": " + report::records_json_text(records, 1) + "\n}");
+  EXPECT_EQ(dump(tree), report::records_json_text(records, 0));
+  EXPECT_EQ(dump(nlohmann::json{{"a", {{"b", tree}}}}), "{\n \"a\": {\n  \"b\": " + report::records_json_text(records, 2) + "\n }\n}");
+  EXPECT_EQ(dump(nlohmann::json::array()), report::records_json_text({}, 1));
+  EXPECT_FALSE(report::structure_code("rectus_femoris").empty());
+  EXPECT_EQ(report::structure_code("not_in_catalog"), "");
+  const auto parsed = nlohmann::json::parse(report::records_json_text(records, 1));
+  ASSERT_EQ(parsed.size(), 4u);
+  EXPECT_EQ(parsed[0]["slice"], 200);
+  EXPECT_TRUE(parsed[2]["slice"].is_null());
+  EXPECT_TRUE(parsed[3]["value"].is_null());
 }

@@ -518,7 +518,6 @@ int run_analyze(const AnalyzeOptions& o) {
     if (flag == "no_pixel_spacing")
       throw Error(ErrorCode::InvalidInput, o.input, "the series has no Pixel Spacing: areas cannot be measured");
   write_ct_outputs(o, in, analyze_ct(o, in, progress));
-  progress.report(1, "done");
   return 0;
 }
 

@@ -7,20 +7,23 @@
 
 namespace musclecsa::app {
 
-ConsoleProgress::ConsoleProgress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+ConsoleProgress::ConsoleProgress(bool enabled)
+    : enabled_(enabled && ::isatty(STDERR_FILENO)), stage_times_(std::getenv("MUSCLECSA_STAGE_TIMES") != nullptr) {}
 
 ConsoleProgress::~ConsoleProgress() {
+  if (stage_times_) note_stage("end");
   if (drawn_) std::fprintf(stderr, "\r%*s\r", static_cast<int>(last_line_.size()), "");
 }
 
+void ConsoleProgress::note_stage(std::string_view stage) {
+  if (stage == timed_stage_) return;
+  timed_stage_ = std::string(stage);
+  std::fprintf(stderr, "stage %8.3f s  %s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+               timed_stage_.c_str());
+}
+
 void ConsoleProgress::report(double fraction, std::string_view stage) {
-  static const bool timing = std::getenv("MCSA_T") != nullptr;
-  static const auto t0 = std::chrono::steady_clock::now();
-  static std::string last_stage;
-  if (timing && stage != last_stage) {
-    last_stage = std::string(stage);
-    std::fprintf(stderr, "T %.3f %s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), last_stage.c_str());
-  }
+  if (stage_times_) note_stage(stage);
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
   if (fraction < 1 && now - last_draw_ < std::chrono::milliseconds(100)) return;
