@@ -187,6 +187,7 @@ int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::
   const mri::MrAnalysis a = protocol ? mri::analyze_dixon(std::move(d), *protocol, level_options(o), progress)
                                      : mri::analyze_dixon(std::move(d), "auto", level_options(o), progress);
   water.qc_flags.insert(water.qc_flags.end(), fat.qc_flags.begin(), fat.qc_flags.end());
+  progress.report(1, "writing");
   write_mr_outputs(o, water, a, series);
   return 0;
 }
@@ -365,6 +366,7 @@ int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress
     a = mri::analyze_weighted(in.volume, "auto", level_options(o), n4, progress);
   }
   json series = json::array({series_json("weighted", in.volume, in.series, "single series")});
+  progress.report(1, "writing");
   write_mr_outputs(o, in, a, series);
   return 0;
 }

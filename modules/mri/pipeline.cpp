@@ -301,8 +301,31 @@ MrStructureMeasures structure_measures(const std::string& key, bool is_group, Ac
   return m;
 }
 
+/// What each label id is to the MR measures (its side and role), looked up once per label, not per voxel.
+enum class Role : std::uint8_t { Other, Skin, SubcutaneousFat, Bone, Marrow, Muscle, MuscleTissue, Compartment };
+const std::vector<std::pair<Side, Role>>& label_roles() {
+  static const std::vector<std::pair<Side, Role>> table = [] {
+    const auto& catalog = LabelCatalog::standard();
+    std::vector<std::pair<Side, Role>> t(65536, {Side::None, Role::Other});
+    for (const auto& st : catalog.structures())
+      for (Side sd : {Side::Right, Side::Left}) {
+        Role role = Role::Compartment;
+        if (st.key == "skin") role = Role::Skin;
+        else if (st.key == "subcutaneous_fat") role = Role::SubcutaneousFat;
+        else if (st.key == "bone_marrow") role = Role::Marrow;
+        else if (st.kind == StructureKind::Bone) role = Role::Bone;
+        else if (st.kind == StructureKind::Muscle) role = Role::Muscle;
+        else if (st.key == "skeletal_muscle") role = Role::MuscleTissue;
+        t[catalog.label_id(st.key, sd)] = {sd, role};
+      }
+    return t;
+  }();
+  return table;
+}
+
 MrSideMeasures measure_side(const MrAnalysis& a, std::size_t k, Side side) {
   const auto& catalog = LabelCatalog::standard();
+  const auto& roles = label_roles();
   const MrProtocol& p = a.protocol;
   const double px = a.ff.ff.geometry.pixel_area_mm2();
   const std::size_t n = a.ff.ff.geometry.slice_voxel_count();
@@ -310,35 +333,37 @@ MrSideMeasures measure_side(const MrAnalysis& a, std::size_t k, Side side) {
   const float* ff = a.ff.ff.slice(k);
   MrSideMeasures m;
   m.side = side;
-  std::map<std::string, Accumulator> per_muscle;
+  std::vector<Accumulator> per_muscle;  // by label id
   Accumulator muscle_all, sat, marrow;
   for (std::size_t o = 0; o < n; ++o) {
     if (labels[o] == 0) continue;
-    const auto d = catalog.decode(labels[o]);
-    if (!d || d->side != side) continue;
-    const Structure& st = *d->structure;
+    const auto [label_side, role] = roles[labels[o]];
+    if (role == Role::Other || label_side != side) continue;
     m.limb_area_mm2 += px;
-    if (st.key == "skin") {
+    if (role == Role::Skin) {
       m.skin_area_mm2 += px;
       continue;
     }
-    if (st.key == "subcutaneous_fat") {
+    if (role == Role::SubcutaneousFat) {
       m.subcutaneous_fat_area_mm2 += px;
       sat.add(ff[o], px, p.fat_ff_threshold);
       continue;
     }
     m.compartment_area_mm2 += px;
-    if (st.kind == StructureKind::Bone || st.key == "bone_marrow") {
+    if (role == Role::Bone || role == Role::Marrow) {
       m.bone_area_mm2 += px;
-      if (st.key == "bone_marrow") marrow.add(ff[o], px, p.fat_ff_threshold);
+      if (role == Role::Marrow) marrow.add(ff[o], px, p.fat_ff_threshold);
       continue;
     }
     // IMAT: fat outside the muscle outlines (septa, under the fascia); fat inside an outline is
     // that muscle's intramuscular fat, so muscle CSA and IMAT never overlap.
-    if (ff[o] >= p.fat_ff_threshold && st.kind != StructureKind::Muscle && st.key != "skeletal_muscle") m.imat_area_mm2 += px;
-    if (st.kind == StructureKind::Muscle || st.key == "skeletal_muscle") {
+    if (ff[o] >= p.fat_ff_threshold && role != Role::Muscle && role != Role::MuscleTissue) m.imat_area_mm2 += px;
+    if (role == Role::Muscle || role == Role::MuscleTissue) {
       muscle_all.add(ff[o], px, p.fat_ff_threshold);
-      if (st.kind == StructureKind::Muscle) per_muscle[st.key].add(ff[o], px, p.fat_ff_threshold);
+      if (role == Role::Muscle) {
+        if (labels[o] >= per_muscle.size()) per_muscle.resize(std::size_t(labels[o]) + 1);
+        per_muscle[labels[o]].add(ff[o], px, p.fat_ff_threshold);
+      }
     }
   }
   const MrStructureMeasures all = structure_measures("skeletal_muscle", true, muscle_all, p);
@@ -349,19 +374,23 @@ MrSideMeasures measure_side(const MrAnalysis& a, std::size_t k, Side side) {
   m.subcutaneous_fat_mean_ff = sat.ff.empty() ? 0 : sat.ff_sum / double(sat.ff.size());
   m.marrow_mean_ff = marrow.ff.empty() ? 0 : marrow.ff_sum / double(marrow.ff.size());
   const BodyRegion region = p.compartments.region;
+  const auto measured = [&](const std::string& key) -> const Accumulator* {
+    const LabelId id = catalog.label_id(key, side);
+    return id < per_muscle.size() && per_muscle[id].area > 0 ? &per_muscle[id] : nullptr;
+  };
   for (const Structure* muscle : catalog.muscles_of(region)) {
-    auto it = per_muscle.find(muscle->key);
-    if (it == per_muscle.end()) continue;
-    m.structures.push_back(structure_measures(muscle->key, false, it->second, p));
+    const Accumulator* voxels = measured(muscle->key);
+    if (voxels == nullptr) continue;
+    m.structures.push_back(structure_measures(muscle->key, false, *voxels, p));
   }
   for (const Structure* group : catalog.reporting_groups_of(region)) {
     if (group->kind != StructureKind::MuscleGroup) continue;  // muscles reported alone are listed above
     Accumulator sum;
     bool any = false;
     for (const Structure* member : catalog.members_of(group->key)) {
-      auto it = per_muscle.find(member->key);
-      if (it == per_muscle.end()) continue;
-      sum.add(it->second);
+      const Accumulator* voxels = measured(member->key);
+      if (voxels == nullptr) continue;
+      sum.add(*voxels);
       any = true;
     }
     if (any) m.structures.push_back(structure_measures(group->key, true, std::move(sum), p));
@@ -434,6 +463,7 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
     a.notes.push_back("pixels larger than 1 mm: compartments and muscles segmented on a 2x finer in-plane grid (linear "
                       "interpolation), labels read back at the voxel centres");
   }
+  progress.report(0, "measuring");
   a.compartments = quantify::measure_ct(a.pseudo_ct, a.segmentation, a.protocol.compartments, level);
   a.qc_flags.insert(a.qc_flags.end(), a.segmentation.qc_flags.begin(), a.segmentation.qc_flags.end());
   for (const auto& note : a.segmentation.notes) a.notes.push_back(note);
@@ -450,15 +480,21 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
 
   const Geometry& g = a.ff.ff.geometry;
   a.slices.resize(g.size[2]);
-  bool marrow_low = false, fatty_muscle = false, infiltrated = false;
-  for (std::size_t k = 0; k < g.size[2]; ++k) {
+  // Slices are measured independently (in parallel); their findings are gathered in slice order.
+  struct SliceFindings {
+    std::vector<SwapFinding> swaps;
+    bool marrow_low = false, fatty_muscle = false, infiltrated = false;
+  };
+  std::vector<SliceFindings> findings(g.size[2]);
+  parallel_for(g.size[2], progress, "measuring fat fraction", 0.0, [&](std::size_t k) {
     MrSliceMeasures& s = a.slices[k];
+    SliceFindings& found = findings[k];
     s.slice_index = int(k);
     s.z_mm = g.index_to_lps({0, 0, double(k)}).z;
     if (k < a.segmentation.slices.size()) s.qc_flags = a.segmentation.slices[k].qc_flags;
     if (k < a.infiltrated_regions.size() && a.infiltrated_regions[k] > 0) {
       s.qc_flags.push_back("infiltrated_muscle_split_uncertain");
-      infiltrated = true;
+      found.infiltrated = true;
     }
     for (Side side : {Side::Right, Side::Left}) {
       MrSideMeasures m = measure_side(a, k, side);
@@ -472,9 +508,9 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
         f.measured_ff = m.marrow_mean_ff;
         f.description = "bone marrow reads FF " + std::to_string(int(std::lround(100 * m.marrow_mean_ff))) +
                         "% (expected fatty): fat-water swap suspected (or red marrow)";
-        a.swaps.push_back(f);
+        found.swaps.push_back(f);
         s.qc_flags.push_back("marrow_fat_fraction_low");
-        marrow_low = true;
+        found.marrow_low = true;
       }
       s.sides.push_back(std::move(m));
     }
@@ -505,9 +541,17 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
         }
       if (double(count) * g.pixel_area_mm2() >= 100.0) {
         s.qc_flags.push_back("fatty_muscle_counted_as_fat");
-        fatty_muscle = true;
+        found.fatty_muscle = true;
       }
     }
+    return true;
+  });
+  bool marrow_low = false, fatty_muscle = false, infiltrated = false;
+  for (auto& found : findings) {
+    a.swaps.insert(a.swaps.end(), found.swaps.begin(), found.swaps.end());
+    marrow_low = marrow_low || found.marrow_low;
+    fatty_muscle = fatty_muscle || found.fatty_muscle;
+    infiltrated = infiltrated || found.infiltrated;
   }
   if (marrow_low) a.qc_flags.push_back("marrow_fat_fraction_low");
   if (infiltrated) {
