@@ -344,6 +344,13 @@ TEST(CliMr, DixonSrAndHtmlCarryTheLevelMeasurementsAndReferenceTheWaterSeries) {
   char csa[32];
   std::snprintf(csa, sizeof csa, ">%.2f<", results["mri"]["levels"][0]["measures"]["muscle_csa_cm2"].get<double>());
   EXPECT_NE(index.find(csa), std::string::npos) << "the MR muscle CSA is not in the batch table";
+  // ... and so does each side's mean muscle fat fraction (percent) at the level.
+  for (const auto& level : results["mri"]["levels"]) {
+    char ff[32];
+    std::snprintf(ff, sizeof ff, ">%.1f<", 100 * level["measures"]["muscle_mean_fat_fraction"].get<double>());
+    EXPECT_NE(index.find(ff), std::string::npos) << "the " << level["side"] << " mean muscle FF is not in the batch table";
+  }
+  EXPECT_NE(index.find("Left muscle FF (%)"), std::string::npos);
 }
 
 // A T1-weighted series: its "fat fraction" is a relative fat signal (a contrast index). The SR
@@ -378,6 +385,16 @@ TEST(CliMr, T1SrAndHtmlNameTheRelativeFatSignal) {
   EXPECT_NE(page.find("Mean rel. fat signal (%)"), std::string::npos);
   EXPECT_NE(page.find("relative fat signal map"), std::string::npos);
   EXPECT_EQ(page.find("Mean FF (%)"), std::string::npos);
+  // The batch page leaves its fat fraction columns empty: a relative signal is no fat fraction.
+  const auto batch = run_command(kBinary + " report " + quoted(dir / "out") + " --out " + quoted(dir / "pages"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  const std::string index = io::read_text(dir / "pages/index.html");
+  ASSERT_NE(index.find("Right muscle FF (%)"), std::string::npos);
+  for (const auto& level : results["mri"]["levels"]) {
+    char signal[32];
+    std::snprintf(signal, sizeof signal, ">%.1f<", 100 * level["measures"]["muscle_mean_fat_fraction"].get<double>());
+    EXPECT_EQ(index.find(signal), std::string::npos) << "a T1 relative fat signal shown as a fat fraction";
+  }
 }
 
 // The issue: an MR protocol file loads, and the protocol.json an MR run writes gives the same

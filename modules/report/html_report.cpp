@@ -266,6 +266,14 @@ json level_value(const json& results, const std::string& side, const std::string
   return json();
 }
 
+/// A Dixon case's mean muscle fat fraction at the level, in percent; null for CT and for T1-weighted
+/// MR, whose relative fat signal is no fat fraction (its case page shows it, named as such).
+json dixon_ff_percent(const json& results, const std::string& side) {
+  if (!results.contains("mri") || results["mri"].value("kind", "") != "dixon") return json();
+  const json ff = level_value(results, side, "muscle_mean_fat_fraction");
+  return ff.is_number() ? json(100 * ff.get<double>()) : json();
+}
+
 }  // namespace
 
 namespace {
@@ -385,7 +393,7 @@ BatchCaseSummary summarise_case(const fs::path& case_dir) {
 namespace {
 std::string failed_row(const std::string& name, const std::string& reason) {
   return "<tr class=\"failed\"><td>" + escape(name) + "</td><td>failed: " + escape(reason) +
-         "</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+         "</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>\n";
 }
 }  // namespace
 
@@ -397,7 +405,8 @@ void write_batch_report(const std::vector<BatchCaseSummary>& cases, const fs::pa
     << " analysed, " << failed << " failed</p>\n";
   o << "<table class=\"sortable\" id=\"cases\"><thead><tr><th>Case</th><th>Status</th><th>Protocol</th>"
     << "<th>Right muscle CSA (cm2)</th><th>Left muscle CSA (cm2)</th><th>Right IMAT (cm2)</th><th>Left IMAT (cm2)</th>"
-    << "<th>Right mean HU</th><th>Left mean HU</th><th>QC flags</th><th>QC image</th></tr></thead><tbody>\n";
+    << "<th>Right mean HU</th><th>Left mean HU</th><th>Right muscle FF (%)</th><th>Left muscle FF (%)</th>"
+    << "<th>QC flags</th><th>QC image</th></tr></thead><tbody>\n";
   std::set<std::string> used;
   for (std::size_t n = 0; n < cases.size(); ++n) {
     const auto& c = cases[n];
@@ -421,7 +430,8 @@ void write_batch_report(const std::vector<BatchCaseSummary>& cases, const fs::pa
             << escape(r["protocol"].value("name", "")) << "</td>" << number_cell(level_value(r, "right", "muscle_area_cm2"), 2)
             << number_cell(level_value(r, "left", "muscle_area_cm2"), 2) << number_cell(level_value(r, "right", "imat_area_cm2"), 2)
             << number_cell(level_value(r, "left", "imat_area_cm2"), 2) << number_cell(level_value(r, "right", "muscle_mean_hu"), 1)
-            << number_cell(level_value(r, "left", "muscle_mean_hu"), 1) << "<td>" << flags_html(r["qc_flags"]) << "</td><td>";
+            << number_cell(level_value(r, "left", "muscle_mean_hu"), 1) << number_cell(dixon_ff_percent(r, "right"), 1)
+            << number_cell(dixon_ff_percent(r, "left"), 1) << "<td>" << flags_html(r["qc_flags"]) << "</td><td>";
       if (!images.empty())
         cells << "<a href=\"" << base << "report.html\"><img class=\"thumb\" src=\"" << base << url_segment(images.front())
               << "\" alt=\"QC\" onload=\"this.dataset.loaded='1'\"></a>";
