@@ -280,6 +280,17 @@ TEST(CtAnalysis, UniformBoneFreeAndCutOffSectionsAreFlaggedNotMeasured) {
   for (const auto& s : no_bone_seg.slices) EXPECT_TRUE(s.legs.empty());
   EXPECT_TRUE(std::all_of(no_bone_seg.labels.voxels.begin(), no_bone_seg.labels.voxels.end(), [](LabelId l) { return l == 0; }));
   EXPECT_TRUE(quantify::measure_ct(no_bone, no_bone_seg, prot, {}).levels.empty());
+  // The same sections lying on the image's edge: no bone is what matters (nothing is measured), so
+  // there is no edge flag or note on top of it.
+  ScalarVolume no_bone_at_edge = no_bone;
+  for (std::size_t k = 0; k < 4; ++k)
+    for (std::size_t j = 0; j < 256; ++j)
+      for (std::size_t i = 0; i < 256; ++i) no_bone_at_edge.at(i, j, k) = i + 40 < 256 ? no_bone.at(i + 40, j, k) : -1000.0f;
+  const auto edge_seg = segment::segment_ct_tissues(no_bone_at_edge, prot, progress);
+  EXPECT_TRUE(flagged(edge_seg.qc_flags, "no_bone_found"));
+  EXPECT_FALSE(flagged(edge_seg.qc_flags, "limb_cut_by_field_of_view"));
+  for (const auto& s : edge_seg.slices) EXPECT_FALSE(flagged(s.qc_flags, "limb_cut_by_field_of_view"));
+  for (const auto& note : edge_seg.notes) EXPECT_EQ(note.find("edge of the field of view"), std::string::npos) << note;
 
   // A thigh phantom shifted so that one leg runs off the image's side.
   phantom::PhantomParams p = thigh_ct(4);

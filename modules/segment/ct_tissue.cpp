@@ -494,11 +494,15 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     out.notes.push_back("a body section was found in " + std::to_string(slices_with_legs.load()) +
                         " slice(s) but no bone (>= " + std::to_string(int(p.bone_hu)) +
                         " HU) in any: not a leg CT, or its values are not Hounsfield units; nothing is measured");
+    // Nothing is measured, so a leg cut by the field of view changes no number: no edge flag or note.
     for (auto& f : out.slices) {
       f.legs.clear();
-      std::erase_if(f.qc_flags, [](const std::string& flag) { return flag == "single_leg" || flag == "legs_touching_split"; });
+      std::erase_if(f.qc_flags, [](const std::string& flag) {
+        return flag == "single_leg" || flag == "legs_touching_split" || flag == "limb_cut_by_field_of_view";
+      });
     }
     std::fill(out.labels.voxels.begin(), out.labels.voxels.end(), LabelId{0});
+    slices_with_cut_limb = 0;
   }
   if (slices_with_cut_limb > 0) {
     out.qc_flags.push_back("limb_cut_by_field_of_view");
