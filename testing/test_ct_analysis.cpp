@@ -383,3 +383,32 @@ TEST(CtAnalysis, WholeAndFractionalHuGiveTheSameStatistics) {
   }
   EXPECT_GT(structures, 20u);  // muscles and groups were compared, not only the sides
 }
+
+// Bone components beyond the femur (the pelvis, the patella, calcifications) are summed up in one
+// note naming the slices, not one line per component and slice.
+TEST(CtAnalysis, ExtraBoneComponentsGetOneNoteNamingTheSlices) {
+  NullProgress progress;
+  const auto prot = segment::builtin_ct_protocol("thigh-ct");
+  ScalarVolume ct(make_axial_geometry({256, 256, 5}, {1.2, 1.2, 5}, {-154, -154, 0}), -1000.0f);
+  ct.modality = Modality::CT;
+  for (std::size_t k = 0; k < 5; ++k)
+    for (std::size_t j = 0; j < 256; ++j)
+      for (std::size_t i = 0; i < 256; ++i)
+        for (double cx : {70.0, 186.0}) {
+          const double r2 = std::pow((double(i) - cx) / 55, 2) + std::pow((double(j) - 128) / 65, 2);
+          if (r2 >= 1) continue;
+          ct.at(i, j, k) = r2 > 0.8 ? -100.0f : 40.0f;
+          if (std::hypot(double(i) - cx, double(j) - 128) < 10) ct.at(i, j, k) = 1200.0f;  // femur
+          // Two small extra bones in slices 1-2 and one in slice 4, in one leg only.
+          const bool extra_slice = k == 1 || k == 2 || k == 4;
+          if (cx < 128 && extra_slice && std::hypot(double(i) - cx - 25, double(j) - 128) < 5) ct.at(i, j, k) = 1200.0f;
+          if (cx < 128 && (k == 1 || k == 2) && std::hypot(double(i) - cx + 25, double(j) - 110) < 5) ct.at(i, j, k) = 1200.0f;
+        }
+  const auto seg = segment::segment_ct_tissues(ct, prot, progress);
+  std::vector<std::string> extra;
+  for (const auto& note : seg.notes)
+    if (note.find("extra bone") != std::string::npos) extra.push_back(note);
+  ASSERT_EQ(extra.size(), 1u);
+  EXPECT_NE(extra[0].find("5 extra bone component(s)"), std::string::npos) << extra[0];
+  EXPECT_NE(extra[0].find("in 3 slice(s): 1-2, 4 "), std::string::npos) << extra[0];
+}

@@ -101,7 +101,7 @@ inline bool farther_than(double x, double y, double q, double v) {
 
 /// Segments one leg (its mask) of one slice into skin, subcutaneous fat, compartment tissues and bones.
 void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtProtocol& p, LabelId* labels,
-                 LegInSlice& found, std::vector<std::string>& notes, int slice_index) {
+                 LegInSlice& found, std::vector<int>& extra_bone_mm2) {
   const auto& catalog = LabelCatalog::standard();
   // Centroid in pixel units (fractional) and mm: sums of whole numbers, exact in any order, over
   // the leg's bounding box (all later pixel work stays in it too).
@@ -310,8 +310,7 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
     if (p.region == BodyRegion::Thigh) key = b == 0 ? "femur" : "";
     else key = b == 0 ? "tibia" : (b == 1 ? "fibula" : "");
     if (key.empty()) {
-      notes.push_back("slice " + std::to_string(slice_index) + ": an extra bone component (" +
-                      std::to_string(int(double(bones[b].pixels.size()) * pixel_mm2)) + " mm2) left unlabelled");
+      extra_bone_mm2.push_back(int(double(bones[b].pixels.size()) * pixel_mm2));
       continue;
     }
     Mask2D one(s.nx, s.ny);
@@ -356,7 +355,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   const double pixel_mm2 = g.pixel_area_mm2();
   std::atomic<std::size_t> slices_with_legs{0}, slices_with_metal{0}, slices_with_cut_limb{0};
   out.slices.resize(g.size[2]);
-  std::vector<std::vector<std::string>> slice_notes(g.size[2]);
+  std::vector<std::vector<int>> extra_bones_mm2(g.size[2]);  // bone components beyond the expected ones
   // Slices are independent: each thread writes only its own slices.
   auto segment_slice = [&](std::size_t k) {
     SliceFindings findings;
@@ -467,7 +466,7 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     else if (legs.size() == 1) sides = {cx[0] > 0 ? Side::Left : Side::Right};
     for (std::size_t l = 0; l < legs.size(); ++l) {
       LegInSlice found;
-      segment_leg(s, legs[l], sides[l], p, out.labels.slice(k), found, slice_notes[k], int(k));
+      segment_leg(s, legs[l], sides[l], p, out.labels.slice(k), found, extra_bones_mm2[k]);
       findings.legs.push_back(found);
     }
     if (!legs.empty()) ++slices_with_legs;
@@ -477,7 +476,32 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
     segment_slice(k);
     return true;
   });
-  for (auto& notes : slice_notes) out.notes.insert(out.notes.end(), notes.begin(), notes.end());
+  // Extra bone components (the pelvis or patella at the scan's ends, calcifications): one note
+  // naming the slices, not one line per component.
+  {
+    std::vector<std::size_t> slices;
+    std::size_t components = 0;
+    int smallest = std::numeric_limits<int>::max(), largest = 0;
+    for (std::size_t k = 0; k < extra_bones_mm2.size(); ++k) {
+      if (extra_bones_mm2[k].empty()) continue;
+      slices.push_back(k);
+      components += extra_bones_mm2[k].size();
+      for (int a : extra_bones_mm2[k]) smallest = std::min(smallest, a), largest = std::max(largest, a);
+    }
+    if (!slices.empty()) {
+      std::string ranges;  // runs of consecutive slices: "58-60, 350-351"
+      for (std::size_t n = 0; n < slices.size();) {
+        std::size_t m = n;
+        while (m + 1 < slices.size() && slices[m + 1] == slices[m] + 1) ++m;
+        ranges += (ranges.empty() ? "" : ", ") + std::to_string(slices[n]) + (m > n ? "-" + std::to_string(slices[m]) : "");
+        n = m + 1;
+      }
+      out.notes.push_back(std::to_string(components) + " extra bone component(s) (" + std::to_string(smallest) +
+                          (largest > smallest ? "-" + std::to_string(largest) : "") + " mm2) not counted as bone in " +
+                          std::to_string(slices.size()) + " slice(s): " + ranges +
+                          " (e.g. the pelvis or patella at the ends of the scan; their HU lie above the muscle range)");
+    }
+  }
   if (slices_with_legs == 0) {
     out.qc_flags.push_back("no_legs_found");
     out.notes.push_back("no body cross-section between " + std::to_string(int(p.min_leg_area_mm2)) + " and " +
