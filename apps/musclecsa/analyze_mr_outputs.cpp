@@ -268,18 +268,18 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
 
   const json input = input_json(o, in, pseudonym, "MR", nullptr, in.series ? in.series->contrast_agent : std::string());
   json out = {{"format", "musclecsa-results"},
-                    {"version", 1},
-                    {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
-                    {"created_utc", utc_now()},
-                    {"input", input},
-                    {"protocol", {{"name", a.protocol.name}, {"hash", a.protocol.hash()}, {"definition", json::parse(a.protocol.to_json())}}},
-                    {"segmentation",
-                     "muscle level on a pseudo-CT from the MR data (docs/mri.md): skin, subcutaneous fat, deep fascia, bones "
-                     "(signal void and marrow), each muscle (groups from members), IMAT"},
-                    {"qc_flags", qc},
-                    {"notes", notes},
-                    {"levels", std::move(levels)},
-                    {"mri", std::move(mri)}};
+              {"version", 1},
+              {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
+              {"created_utc", utc_now()},
+              {"input", input},
+              {"protocol", {{"name", a.protocol.name}, {"hash", a.protocol.hash()}, {"definition", json::parse(a.protocol.to_json())}}},
+              {"segmentation",
+               "muscle level on a pseudo-CT from the MR data (docs/mri.md): skin, subcutaneous fat, deep fascia, bones "
+               "(signal void and marrow), each muscle (groups from members), IMAT"},
+              {"qc_flags", qc},
+              {"notes", notes},
+              {"levels", std::move(levels)},
+              {"mri", std::move(mri)}};
 
   std::ostringstream csv;
   csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"

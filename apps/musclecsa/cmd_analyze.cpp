@@ -218,13 +218,12 @@ std::string csv_escape(const std::string& s) {
 std::string results_json_text(json document, const std::vector<Measurement>& records) {
   // The records are most of the file: they are written as text, in the place and layout dump(1)
   // gives the "measurements" key (a placeholder marks it).
-  const std::string placeholder = "\x01measurements\x01";
+  const std::string placeholder = "\x01measurements\x01", quoted = json(placeholder).dump();
   document["measurements"] = placeholder;
   std::string text = document.dump(1, ' ', false, json::error_handler_t::replace);
-  const std::string marker = "\n \"measurements\": " + json(placeholder).dump();
-  const std::size_t at = text.find(marker);
+  const std::size_t at = text.find("\n \"measurements\": " + quoted);
   if (at == std::string::npos) throw Error(ErrorCode::Internal, "results.json", "the measurements could not be placed");
-  text.replace(at + marker.size() - json(placeholder).dump().size(), json(placeholder).dump().size(), report::records_json_text(records, 1));
+  text.replace(at + std::string("\n \"measurements\": ").size(), quoted.size(), report::records_json_text(records, 1));
   return text + "\n";
 }
 
@@ -359,19 +358,19 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
     notes.push_back("one leg only: its side is taken from the sign of its x position, which assumes scanner "
                     "coordinates (isocentre at the midline); check it for research-format input");
   json out = {{"format", "musclecsa-results"},
-                    {"version", 1},
-                    {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
-                    {"created_utc", utc_now()},
-                    {"input", input},
-                    {"protocol", {{"name", protocol.name}, {"hash", protocol.hash()}, {"definition", json::parse(protocol.to_json())}}},
-                    {"segmentation", seg.muscles_segmented
-                                         ? "muscle level: skin, subcutaneous fat, deep fascia, bones, each muscle (its groups from its members), IMAT (docs/methods.md)"
-                                         : "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
-                    {"qc_flags", qc},
-                    {"notes", notes},
-                    {"levels", std::move(levels)},
-                    {"volumes", std::move(volumes)},
-                    {"slices", std::move(slices)}};
+              {"version", 1},
+              {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
+              {"created_utc", utc_now()},
+              {"input", input},
+              {"protocol", {{"name", protocol.name}, {"hash", protocol.hash()}, {"definition", json::parse(protocol.to_json())}}},
+              {"segmentation", seg.muscles_segmented
+                                   ? "muscle level: skin, subcutaneous fat, deep fascia, bones, each muscle (its groups from its members), IMAT (docs/methods.md)"
+                                   : "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
+              {"qc_flags", qc},
+              {"notes", notes},
+              {"levels", std::move(levels)},
+              {"volumes", std::move(volumes)},
+              {"slices", std::move(slices)}};
 
   const std::filesystem::path dir(o.out);
   std::ostringstream csv;
