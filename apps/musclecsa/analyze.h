@@ -70,6 +70,23 @@ std::string csv_escape(const std::string& s);
 /// The pseudonym of the input's patient ("" without --pseudonym-map); checks that a Patient ID
 /// exists when --include-patient-id or --pseudonym-map is given.
 std::string pseudonym_for_input(const AnalyzeOptions& o, const LoadedInput& in);
+/// What every modality reports of one leg in one slice: its side and the areas (cm2) of the limb,
+/// skin, subcutaneous fat, compartment, bone and IMAT; the modality's side JSON adds its own.
+template <class SideMeasures>
+nlohmann::json limb_side_json(const SideMeasures& m) {
+  return {{"side", std::string(to_string(m.side))},
+          {"limb_area_cm2", m.limb_area_mm2 / 100},
+          {"skin_area_cm2", m.skin_area_mm2 / 100},
+          {"subcutaneous_fat_area_cm2", m.subcutaneous_fat_area_mm2 / 100},
+          {"compartment_area_cm2", m.compartment_area_mm2 / 100},
+          {"bone_area_cm2", m.bone_area_mm2 / 100},
+          {"imat_area_cm2", m.imat_area_mm2 / 100}};
+}
+/// results.csv's text (docs/cli.md): a header, then one measurement per row after the case's
+/// subject (Patient ID with --include-patient-id, else the pseudonym), study and series UIDs and protocol.
+std::string results_csv_text(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym,
+                             const std::string& protocol_name, const std::string& protocol_hash,
+                             const std::vector<Measurement>& records);
 /// results.json's text (docs/schemas/results.schema.json): `document` with the measurement records
 /// as its "measurements" array, in the layout of nlohmann's dump(1), ending with a newline.
 std::string results_json_text(nlohmann::json document, const std::vector<Measurement>& records);

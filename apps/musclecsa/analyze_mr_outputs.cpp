@@ -45,20 +45,15 @@ json structure_json(const mri::MrStructureMeasures& st, const mri::MercuriMappin
 json side_json(const mri::MrSideMeasures& m, const mri::MercuriMapping& mercuri) {
   json structures = json::array();
   for (const auto& st : m.structures) structures.push_back(structure_json(st, mercuri));
-  return {{"side", std::string(to_string(m.side))},
-          {"limb_area_cm2", m.limb_area_mm2 / 100},
-          {"skin_area_cm2", m.skin_area_mm2 / 100},
-          {"subcutaneous_fat_area_cm2", m.subcutaneous_fat_area_mm2 / 100},
-          {"compartment_area_cm2", m.compartment_area_mm2 / 100},
-          {"bone_area_cm2", m.bone_area_mm2 / 100},
-          {"muscle_csa_cm2", m.muscle_area_mm2 / 100},
-          {"muscle_mean_fat_fraction", m.muscle_mean_ff},
-          {"muscle_median_fat_fraction", m.muscle_median_ff},
-          {"fat_free_muscle_csa_cm2", m.fat_free_muscle_area_mm2 / 100},
-          {"imat_area_cm2", m.imat_area_mm2 / 100},
-          {"subcutaneous_fat_mean_fat_fraction", m.subcutaneous_fat_mean_ff},
-          {"marrow_mean_fat_fraction", m.marrow_mean_ff},
-          {"structures", structures}};
+  json side = limb_side_json(m);
+  side.update({{"muscle_csa_cm2", m.muscle_area_mm2 / 100},
+               {"muscle_mean_fat_fraction", m.muscle_mean_ff},
+               {"muscle_median_fat_fraction", m.muscle_median_ff},
+               {"fat_free_muscle_csa_cm2", m.fat_free_muscle_area_mm2 / 100},
+               {"subcutaneous_fat_mean_fat_fraction", m.subcutaneous_fat_mean_ff},
+               {"marrow_mean_fat_fraction", m.marrow_mean_ff},
+               {"structures", std::move(structures)}});
+  return side;
 }
 
 std::vector<Measurement> measurements_of(const mri::MrAnalysis& a) {
@@ -281,18 +276,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
               {"levels", std::move(levels)},
               {"mri", std::move(mri)}};
 
-  std::ostringstream csv;
-  csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
-         "quantity,value,unit\n";
-  const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
-  const std::string case_columns = subject + "," + csv_escape(in.volume.source.study_instance_uid) + "," +
-                                   csv_escape(in.volume.source.series_instance_uid) + "," + csv_escape(a.protocol.name) + "," +
-                                   a.protocol.hash() + ",";
-  for (const auto& m : measurements)
-    csv << case_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "") << ","
-        << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(report::structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum)
-        << "\n";
+  const std::string csv = results_csv_text(o, in, pseudonym, a.protocol.name, a.protocol.hash(), measurements);
 
   const auto& labels = a.segmentation.labels;
   if (wants_format(o, "seg") && std::all_of(labels.voxels.begin(), labels.voxels.end(), [](LabelId l) { return l == 0; }))
@@ -305,7 +289,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   io::write_label_names(dir / "labels.json");
   io::write_image(a.ff.ff, dir / "fat_fraction.nii.gz");
   io::write_text_atomically(dir / "protocol.json", json::parse(a.protocol.to_json()).dump(2) + "\n");
-  io::write_text_atomically(dir / "results.csv", csv.str());
+  io::write_text_atomically(dir / "results.csv", csv);
   std::vector<int> level_slices;
   for (const auto& l : a.compartments.levels)
     if (l.found && std::find(level_slices.begin(), level_slices.end(), l.slice_index) == level_slices.end())

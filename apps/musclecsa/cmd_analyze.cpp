@@ -116,22 +116,17 @@ json side_json(const quantify::SideSliceMeasures& m) {
   for (const auto& [name, area] : m.hu_bin_areas_mm2) bins[name] = area / 100;
   json structures = json::array();
   for (const auto& st : m.structures) structures.push_back(structure_json(st));
-  return {{"side", std::string(to_string(m.side))},
-          {"limb_area_cm2", m.limb_area_mm2 / 100},
-          {"skin_area_cm2", m.skin_area_mm2 / 100},
-          {"subcutaneous_fat_area_cm2", m.subcutaneous_fat_area_mm2 / 100},
-          {"compartment_area_cm2", m.compartment_area_mm2 / 100},
-          {"bone_area_cm2", m.bone_area_mm2 / 100},
-          {"muscle_area_cm2", m.muscle_area_mm2 / 100},
-          {"imat_area_cm2", m.imat_area_mm2 / 100},
-          {"low_attenuation_muscle_area_cm2", m.low_attenuation_muscle_area_mm2 / 100},
-          {"normal_attenuation_muscle_area_cm2", m.normal_attenuation_muscle_area_mm2 / 100},
-          {"muscle_mean_hu", m.muscle_mean_hu},
-          {"muscle_sd_hu", m.muscle_sd_hu},
-          {"muscle_median_hu", m.muscle_median_hu},
-          {"compartment_fat_fraction", m.compartment_fat_fraction},
-          {"hu_bin_areas_cm2", bins},
-          {"structures", structures}};
+  json side = limb_side_json(m);
+  side.update({{"muscle_area_cm2", m.muscle_area_mm2 / 100},
+               {"low_attenuation_muscle_area_cm2", m.low_attenuation_muscle_area_mm2 / 100},
+               {"normal_attenuation_muscle_area_cm2", m.normal_attenuation_muscle_area_mm2 / 100},
+               {"muscle_mean_hu", m.muscle_mean_hu},
+               {"muscle_sd_hu", m.muscle_sd_hu},
+               {"muscle_median_hu", m.muscle_median_hu},
+               {"compartment_fat_fraction", m.compartment_fat_fraction},
+               {"hu_bin_areas_cm2", std::move(bins)},
+               {"structures", std::move(structures)}});
+  return side;
 }
 
 /// The pseudonym of `patient_id` from a CSV map (patient_id,pseudonym per line; a header line is
@@ -225,6 +220,24 @@ std::string results_json_text(json document, const std::vector<Measurement>& rec
   if (at == std::string::npos) throw Error(ErrorCode::Internal, "results.json", "the measurements could not be placed");
   text.replace(at + std::string("\n \"measurements\": ").size(), quoted.size(), report::records_json_text(records, 1));
   return text + "\n";
+}
+
+std::string results_csv_text(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym,
+                             const std::string& protocol_name, const std::string& protocol_hash,
+                             const std::vector<Measurement>& records) {
+  std::ostringstream csv;
+  csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
+         "quantity,value,unit\n";
+  const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
+  const std::string case_columns = subject + "," + csv_escape(in.volume.source.study_instance_uid) + "," +
+                                   csv_escape(in.volume.source.series_instance_uid) + "," + csv_escape(protocol_name) + "," +
+                                   protocol_hash + ",";
+  for (const auto& m : records)
+    csv << case_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "") << ","
+        << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
+        << csv_escape(report::structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << ","
+        << csv_escape(m.unit_ucum) << "\n";
+  return csv.str();
 }
 
 json input_json(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym, const std::string& modality,
@@ -373,18 +386,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
               {"slices", std::move(slices)}};
 
   const std::filesystem::path dir(o.out);
-  std::ostringstream csv;
-  csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
-         "quantity,value,unit\n";
-  const std::string protocol_columns = csv_escape(protocol.name) + "," + protocol.hash() + ",";
-  const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
-  const std::string case_columns = subject + "," + csv_escape(in.volume.source.study_instance_uid) + "," +
-                                   csv_escape(in.volume.source.series_instance_uid) + ",";
-  for (const auto& m : measurements) {
-    csv << case_columns << protocol_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "")
-        << "," << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(report::structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << "," << csv_escape(m.unit_ucum) << "\n";
-  }
+  const std::string csv = results_csv_text(o, in, pseudonym, protocol.name, protocol.hash(), measurements);
   // What SEG and SR need is checked before anything is written: a folder with results.json is a
   // finished case (musclecsa report, batch), so results.json is written last of the case's files.
   if (wants_format(o, "seg") && std::all_of(seg.labels.voxels.begin(), seg.labels.voxels.end(), [](LabelId l) { return l == 0; }))
@@ -396,7 +398,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
   io::write_image(seg.labels, dir / "labels.nii.gz");
   io::write_label_names(dir / "labels.json");
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
-  io::write_text_atomically(dir / "results.csv", csv.str());
+  io::write_text_atomically(dir / "results.csv", csv);
   // QC images: each level slice (both legs in one picture), and every slice on request.
   std::vector<int> level_slices;
   for (const auto& l : results.levels)
