@@ -79,6 +79,20 @@ TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
   EXPECT_EQ(protocol["muscle_hu"], nlohmann::json({-29, 150}));
 }
 
+TEST(CliAnalyze, ALabelMapThatCannotBeWrittenFailsTheCaseWithItsReason) {
+  // The images are written on another thread while the text outputs are built; a failure there
+  // must still fail the case, name the file and the reason, and leave no results.json (the file
+  // that marks a finished case).
+  TempDir dir;
+  const auto dicom = make_phantom_dicom(dir, phantom::Anatomy::Thigh, phantom::PhantomModality::CT, 6, 20);
+  std::filesystem::create_directories(dir / "out/labels.nii.gz/in-the-way");
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom / "ct") + " --out " + quoted(dir / "out") + " --quiet");
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("labels.nii.gz: cannot rename the finished file"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Success"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
+}
+
 TEST(CliAnalyze, MusclesAndGroupsReachEveryOutput) {
   TempDir dir;
   phantom::PhantomParams p;  // clinical pixel size (0.78 mm): the septa are resolved

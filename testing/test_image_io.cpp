@@ -154,6 +154,33 @@ TEST(TextFile, AtomicWriteLeavesNoTemporaryFileAndReplacesContent) {
   }
 }
 
+TEST(TextFile, FailedRenameNamesTheSystemsReasonAndRemovesTheTemporaryFile) {
+  TempDir dir;
+  // A non-empty folder where the output should go: the rename fails with ENOTEMPTY (or EISDIR).
+  std::filesystem::create_directories(dir / "labels.nii.gz" / "inside");
+  io::write_text_atomically(dir / "a.json", "x");
+  std::filesystem::rename(dir / "a.json", dir / ".labels.tmp");
+  try {
+    io::move_into_place(dir / ".labels.tmp", dir / "labels.nii.gz");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::OutputFailed);
+    const std::string message = e.what();
+    EXPECT_NE(message.find("labels.nii.gz"), std::string::npos) << message;
+    // The reason is the rename's, not the later clean-up's (which succeeds: "Success").
+    EXPECT_EQ(message.find("Success"), std::string::npos) << message;
+    EXPECT_TRUE(message.find("not empty") != std::string::npos || message.find("directory") != std::string::npos) << message;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / ".labels.tmp"));
+  // And through write_text_atomically, which uses it.
+  try {
+    io::write_text_atomically(dir / "labels.nii.gz", "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("Success"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ImageIo, TruncatedNiftiIsRefusedNotReadAsZeros) {
   TempDir dir;
   LabelMap labels(make_axial_geometry({64, 48, 20}, {1, 1, 2}, {0, 0, 0}));

@@ -191,6 +191,16 @@ TEST(CliMr, CtProtocolsAreRefusedAndAnSrNeedsTheLevel) {
   EXPECT_FALSE(std::filesystem::exists(dir / "out/measurements.dcm"));
 }
 
+TEST(CliMr, AFatFractionMapThatCannotBeWrittenFailsTheCase) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
+  std::filesystem::create_directories(dir / "out/fat_fraction.nii.gz/in-the-way");
+  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out") + " --quiet");
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("fat_fraction.nii.gz: cannot rename the finished file"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
+}
+
 TEST(CliMr, T1WeightedSeriesIsAnalysedWithN4) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrT1);

@@ -4,6 +4,7 @@
 // pipelines (analyze_mr.cpp, analyze_us.cpp). cmd_analyze.cpp dispatches on the input's modality.
 
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,16 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
 
 // Helpers every modality's outputs use.
 bool wants_format(const AnalyzeOptions& o, const std::string& format);
+/// Checks, before anything is written, that the requested DICOM formats have something to hold: a
+/// segmentation for --format seg, a found level for --format sr. Throws InvalidInput naming the input.
+void check_requested_formats(const AnalyzeOptions& o, const LabelMap& labels, bool any_level_found);
+/// Writes labels.nii.gz, labels.json and, when given, fat_fraction.nii.gz into `dir` on another
+/// thread, so the case's text outputs are built meanwhile (compressing a 512x512x400 label map and
+/// building its per-slice JSON each take a few tenths of a second). get() the result before writing
+/// results.json, the file that marks a finished case; it rethrows a write error. The images must
+/// outlive the returned future.
+std::future<void> write_images_meanwhile(const std::filesystem::path& dir, const LabelMap* labels,
+                                         const Image<float>* fat_fraction);
 /// A standard level as results.json "levels" holds it, for CT and MRI: side, name, found, where it
 /// lies (method, slice, z) or why it was not found, and the reference bone's span and the level's
 /// percent of it. The caller adds the measures.

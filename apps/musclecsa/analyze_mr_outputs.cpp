@@ -156,6 +156,9 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   const std::string pseudonym = pseudonym_for_input(o, in);
   const std::filesystem::path dir(o.out);
   const std::string level_name = level_name_of(a);
+  check_requested_formats(o, a.segmentation.labels, std::any_of(a.compartments.levels.begin(), a.compartments.levels.end(),
+                                                                [](const auto& l) { return l.found; }));
+  auto images = write_images_meanwhile(dir, &a.segmentation.labels, &a.ff.ff);
   auto measurements = measurements_of(a);
   const double slice_mm = in.volume.geometry.spacing_mm[2];
 
@@ -279,15 +282,6 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   const std::string csv = results_csv_text(o, in, pseudonym, a.protocol.name, a.protocol.hash(), measurements);
 
   const auto& labels = a.segmentation.labels;
-  if (wants_format(o, "seg") && std::all_of(labels.voxels.begin(), labels.voxels.end(), [](LabelId l) { return l == 0; }))
-    throw Error(ErrorCode::InvalidInput, o.input, "nothing was segmented (no legs found): there is no DICOM SEG to write; leave out --format seg");
-  if (wants_format(o, "sr") && std::none_of(a.compartments.levels.begin(), a.compartments.levels.end(), [](const auto& l) { return l.found; }))
-    throw Error(ErrorCode::InvalidInput, o.input,
-                "no standard level was found, and a DICOM SR holds the level's measurements: give --level-z-mm or "
-                "--level-slice, or leave out --format sr");
-  io::write_image(labels, dir / "labels.nii.gz");
-  io::write_label_names(dir / "labels.json");
-  io::write_image(a.ff.ff, dir / "fat_fraction.nii.gz");
   io::write_text_atomically(dir / "protocol.json", json::parse(a.protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv);
   std::vector<int> level_slices;
@@ -330,6 +324,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
                            dir / "measurements.dcm");
     outputs.push_back("measurements.dcm");
   }
+  images.get();
   io::write_text_atomically(dir / "results.json", results_json_text(std::move(out), measurements));
   if (wants_format(o, "html")) {
     report::write_case_report(dir);

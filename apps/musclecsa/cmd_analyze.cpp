@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <future>
 #include <iostream>
 #include <thread>
 #include <cstdlib>
@@ -288,12 +289,33 @@ CtAnalysis analyze_ct(const AnalyzeOptions& o, const LoadedInput& in, Progress& 
   return analysis;
 }
 
+void check_requested_formats(const AnalyzeOptions& o, const LabelMap& labels, bool any_level_found) {
+  if (wants_format(o, "seg") && std::all_of(labels.voxels.begin(), labels.voxels.end(), [](LabelId l) { return l == 0; }))
+    throw Error(ErrorCode::InvalidInput, o.input, "nothing was segmented (no legs found): there is no DICOM SEG to write; leave out --format seg");
+  if (wants_format(o, "sr") && !any_level_found)
+    throw Error(ErrorCode::InvalidInput, o.input,
+                "no standard level was found, and a DICOM SR holds the level's measurements: give --level-z-mm or "
+                "--level-slice, or leave out --format sr");
+}
+
+std::future<void> write_images_meanwhile(const std::filesystem::path& dir, const LabelMap* labels,
+                                         const Image<float>* fat_fraction) {
+  return std::async(std::launch::async, [dir, labels, fat_fraction] {
+    io::write_image(*labels, dir / "labels.nii.gz");
+    io::write_label_names(dir / "labels.json");
+    if (fat_fraction != nullptr) io::write_image(*fat_fraction, dir / "fat_fraction.nii.gz");
+  });
+}
+
 void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAnalysis& analysis) {
   const std::string pseudonym = pseudonym_for_input(o, in);
   const segment::CtProtocol& protocol = analysis.protocol;
   const std::string& decision = analysis.protocol_decision;
   const segment::TissueSegmentation& seg = analysis.segmentation;
   const quantify::CtResults& results = analysis.results;
+  const std::filesystem::path dir(o.out);
+  check_requested_formats(o, seg.labels, std::any_of(results.levels.begin(), results.levels.end(), [](const auto& l) { return l.found; }));
+  auto images = write_images_meanwhile(dir, &seg.labels, nullptr);
   auto measurements = quantify::to_measurements(results, protocol);
   const double slice_mm = in.volume.geometry.spacing_mm[2];
 
@@ -385,18 +407,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
               {"volumes", std::move(volumes)},
               {"slices", std::move(slices)}};
 
-  const std::filesystem::path dir(o.out);
   const std::string csv = results_csv_text(o, in, pseudonym, protocol.name, protocol.hash(), measurements);
-  // What SEG and SR need is checked before anything is written: a folder with results.json is a
-  // finished case (musclecsa report, batch), so results.json is written last of the case's files.
-  if (wants_format(o, "seg") && std::all_of(seg.labels.voxels.begin(), seg.labels.voxels.end(), [](LabelId l) { return l == 0; }))
-    throw Error(ErrorCode::InvalidInput, o.input, "nothing was segmented (no legs found): there is no DICOM SEG to write; leave out --format seg");
-  if (wants_format(o, "sr") && std::none_of(results.levels.begin(), results.levels.end(), [](const auto& l) { return l.found; }))
-    throw Error(ErrorCode::InvalidInput, o.input,
-                "no standard level was found, and a DICOM SR holds the level's measurements: give --level-z-mm or "
-                "--level-slice, or leave out --format sr");
-  io::write_image(seg.labels, dir / "labels.nii.gz");
-  io::write_label_names(dir / "labels.json");
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv);
   // QC images: each level slice (both legs in one picture), and every slice on request.
@@ -437,6 +448,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
     report::write_dicom_sr(measurements, source, seg_info ? &*seg_info : nullptr, sr_options, dir / "measurements.dcm");
     extra_outputs.push_back("measurements.dcm");
   }
+  images.get();
   io::write_text_atomically(dir / "results.json", results_json_text(std::move(out), measurements));
   if (wants_format(o, "html")) {
     report::write_case_report(dir);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/io/text_file.h"
 
 namespace musclecsa::dicom {
 namespace {
@@ -194,11 +195,7 @@ std::vector<std::filesystem::path> write_series(const ScalarVolume& volume, cons
       std::filesystem::remove(temp_path, ec);
       throw Error(ErrorCode::OutputFailed, final_path.string(), std::string("cannot write DICOM file: ") + status.text());
     }
-    std::filesystem::rename(temp_path, final_path, ec);
-    if (ec) {
-      std::filesystem::remove(temp_path, ec);
-      throw Error(ErrorCode::OutputFailed, final_path.string(), "cannot rename the finished file: " + ec.message());
-    }
+    io::move_into_place(temp_path, final_path);
     written.push_back(final_path);
   }
   return written;

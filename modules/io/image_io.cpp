@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/io/text_file.h"
 #include "musclecsa/core/parallel.h"
 
 // ITK reads TIFF through its own copy of libtiff, whose symbols carry an itk_ prefix (ITKTIFF).
@@ -262,11 +263,7 @@ void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::pat
       throw Error(ErrorCode::OutputFailed, path.string(), "the image could not be written completely (is the disk full?)");
     }
   }
-  std::filesystem::rename(target, path, ec);
-  if (ec) {
-    std::filesystem::remove(target, ec);
-    throw Error(ErrorCode::OutputFailed, path.string(), "cannot rename the finished file: " + ec.message());
-  }
+  io::move_into_place(target, path);
 }
 
 /// ITK's NIfTI reader fills a file that ends early with zeros and reports nothing: a truncated

@@ -27,11 +27,16 @@ void write_text_atomically(const std::filesystem::path& path, std::string_view c
       throw Error(ErrorCode::OutputFailed, path.string(), "write failed (disk full?)");
     }
   }
-  std::filesystem::rename(temp, path, ec);
-  if (ec) {
-    std::filesystem::remove(temp, ec);
-    throw Error(ErrorCode::OutputFailed, path.string(), "cannot rename the finished file: " + ec.message());
-  }
+  move_into_place(temp, path);
+}
+
+void move_into_place(const std::filesystem::path& temp, const std::filesystem::path& final_path) {
+  std::error_code ec;
+  std::filesystem::rename(temp, final_path, ec);
+  if (!ec) return;
+  const std::string reason = ec.message();  // before remove() reuses ec
+  std::filesystem::remove(temp, ec);
+  throw Error(ErrorCode::OutputFailed, final_path.string(), "cannot rename the finished file: " + reason);
 }
 
 std::string read_text(const std::filesystem::path& path) {

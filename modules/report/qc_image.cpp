@@ -9,6 +9,7 @@
 
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
+#include "musclecsa/io/text_file.h"
 
 namespace musclecsa::report {
 
@@ -99,11 +100,7 @@ void write_qc_image(const ScalarVolume& image, const LabelMap& labels, std::size
     std::filesystem::remove(temp, ec);
     throw Error(ErrorCode::OutputFailed, png_path.string(), "cannot write the PNG");
   }
-  std::filesystem::rename(temp, png_path, ec);
-  if (ec) {
-    std::filesystem::remove(temp, ec);
-    throw Error(ErrorCode::OutputFailed, png_path.string(), "cannot rename the finished file: " + ec.message());
-  }
+  io::move_into_place(temp, png_path);
 }
 
 }  // namespace musclecsa::report
