@@ -181,6 +181,47 @@ TEST(TextFile, FailedRenameNamesTheSystemsReasonAndRemovesTheTemporaryFile) {
   }
 }
 
+TEST(ImageIo, PngPicturesRoundTripThroughWriteAndRead) {
+  TempDir dir;
+  io::Picture rgb{5, 3, 3, {}};
+  for (int n = 0; n < 5 * 3 * 3; ++n) rgb.values.push_back(std::uint8_t(n * 17 % 256));
+  io::write_png(dir / "qc" / "rgb.png", rgb);  // creates the folder
+  const io::Picture back = io::read_rgb_picture(dir / "qc" / "rgb.png");
+  EXPECT_EQ(back.width, 5);
+  EXPECT_EQ(back.height, 3);
+  EXPECT_EQ(back.channels, 3);
+  EXPECT_EQ(back.values, rgb.values);
+  // Grey: one value per pixel, read back as RGB with the level repeated, and as luminance.
+  const io::Picture grey{2, 2, 1, {0, 255, 7, 128}};
+  io::write_png(dir / "grey.png", grey);
+  EXPECT_EQ(io::read_rgb_picture(dir / "grey.png").values,
+            (std::vector<std::uint8_t>{0, 0, 0, 255, 255, 255, 7, 7, 7, 128, 128, 128}));
+  const auto luminance = io::read_bitmap(dir / "grey.png", std::nullopt);
+  EXPECT_FALSE(luminance.was_color);
+  EXPECT_NEAR(luminance.image.voxels[2], 7.0f, 1e-3);
+  // No temporary file is left behind.
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file();
+  EXPECT_EQ(files, 1u);
+  // A picture whose values do not match its size, and a folder in the way, are errors naming the file.
+  try {
+    io::write_png(dir / "bad.png", io::Picture{4, 4, 3, {1, 2, 3}});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("bad.png"), std::string::npos);
+  }
+  std::filesystem::create_directories(dir / "taken.png" / "inside");
+  try {
+    io::write_png(dir / "taken.png", grey);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::OutputFailed);
+    EXPECT_NE(std::string(e.what()).find("taken.png"), std::string::npos);
+  }
+  EXPECT_THROW(io::read_rgb_picture(dir / "missing.png"), Error);
+}
+
 TEST(ImageIo, TruncatedNiftiIsRefusedNotReadAsZeros) {
   TempDir dir;
   LabelMap labels(make_axial_geometry({64, 48, 20}, {1, 1, 2}, {0, 0, 0}));

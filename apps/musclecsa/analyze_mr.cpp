@@ -179,7 +179,11 @@ int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::
   pseudonym_for_input(o, water);  // privacy options checked before the analysis
   inject_fault_for_tests(water.volume.source.series_description);
   mri::DixonSeries d;
+  // The water voxels move into the analysis; `water` keeps the volume's geometry and source for the
+  // outputs (a 512x512x60 series is a 63 MB copy otherwise).
+  std::vector<float> water_voxels = std::move(water.volume.voxels);
   d.water = water.volume;
+  d.water.voxels = std::move(water_voxels);
   d.fat = std::move(fat.volume);
   if (in_phase) d.in_phase = std::move(in_phase->volume);
   if (opposed) d.opposed_phase = std::move(opposed->volume);

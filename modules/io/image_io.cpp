@@ -5,6 +5,7 @@
 #include <itkImage.h>
 #include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
+#include <itkPNGImageIO.h>
 #include <itkRGBPixel.h>
 #include <zlib.h>
 
@@ -483,12 +484,15 @@ bool is_bitmap_format(const std::filesystem::path& path) {
   return ext == ".png" || ext == ".tif" || ext == ".tiff" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
 
-BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double> pixel_size_mm) {
+namespace {
+
+using RgbFloatImage = itk::Image<itk::RGBPixel<float>, 2>;
+
+/// A picture file as RGB floats, and whether it was colour and 16-bit. Throws as read_bitmap.
+RgbFloatImage::Pointer read_rgb_float(const std::filesystem::path& path, bool& was_color, bool& sixteen_bit) {
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
   if (!is_bitmap_format(path))
     throw Error(ErrorCode::InvalidArgument, path.string(), "not a PNG, TIFF, JPEG or BMP file name");
-  if (pixel_size_mm && !(*pixel_size_mm > 0 && *pixel_size_mm < 10))
-    throw Error(ErrorCode::InvalidArgument, "--pixel-size-mm", "must be a positive size below 10 mm");
   // libtiff prints a warning for every private tag it does not know (scanner and ImageJ metadata
   // in ultrasound exports) straight to stderr: harmless, and noise in logs. Errors still arrive
   // as ITK exceptions.
@@ -497,22 +501,30 @@ BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double>
     return true;
   }();
   (void)tiff_warnings_off;
-  using RgbImage = itk::Image<itk::RGBPixel<float>, 2>;
-  auto reader = itk::ImageFileReader<RgbImage>::New();
+  auto reader = itk::ImageFileReader<RgbFloatImage>::New();
   reader->SetFileName(path.string());
   try {
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), "cannot read picture: " + unreadable_reason(path, e));
   }
-  auto rgb = reader->GetOutput();
-  const auto size = rgb->GetLargestPossibleRegion().GetSize();
   itk::ImageIOBase* file_io = reader->GetImageIO();
-  const bool sixteen_bit = file_io->GetComponentType() == itk::IOComponentEnum::USHORT ||
-                           file_io->GetComponentType() == itk::IOComponentEnum::SHORT;
-  const double scale = sixteen_bit ? 255.0 / 65535.0 : 1.0;
+  sixteen_bit = file_io->GetComponentType() == itk::IOComponentEnum::USHORT ||
+                file_io->GetComponentType() == itk::IOComponentEnum::SHORT;
+  was_color = file_io->GetNumberOfComponents() >= 3;
+  return reader->GetOutput();
+}
+
+}  // namespace
+
+BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double> pixel_size_mm) {
+  if (pixel_size_mm && !(*pixel_size_mm > 0 && *pixel_size_mm < 10))
+    throw Error(ErrorCode::InvalidArgument, "--pixel-size-mm", "must be a positive size below 10 mm");
   BitmapImage out;
-  out.was_color = file_io->GetNumberOfComponents() >= 3;
+  bool sixteen_bit = false;
+  const auto rgb = read_rgb_float(path, out.was_color, sixteen_bit);
+  const auto size = rgb->GetLargestPossibleRegion().GetSize();
+  const double scale = sixteen_bit ? 255.0 / 65535.0 : 1.0;
   const double spacing = pixel_size_mm.value_or(1.0);
   out.image = ScalarVolume(make_axial_geometry({size[0], size[1], 1}, {spacing, spacing, 1.0}, {}));
   out.image.modality = Modality::US;
@@ -525,6 +537,54 @@ BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double>
     out.image.voxels[n] = static_cast<float>(scale * (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]));
   }
   return out;
+}
+
+Picture read_rgb_picture(const std::filesystem::path& path) {
+  bool was_color = false, sixteen_bit = false;
+  const auto rgb = read_rgb_float(path, was_color, sixteen_bit);
+  const auto size = rgb->GetLargestPossibleRegion().GetSize();
+  const double scale = sixteen_bit ? 255.0 / 65535.0 : 1.0;
+  Picture out;
+  out.width = int(size[0]), out.height = int(size[1]), out.channels = 3;
+  out.values.resize(std::size_t(out.width) * std::size_t(out.height) * 3);
+  const auto* data = rgb->GetBufferPointer();
+  for (std::size_t n = 0; n < out.values.size(); ++n)
+    out.values[n] = static_cast<std::uint8_t>(std::clamp(std::lround(scale * data[n / 3][n % 3]), 0L, 255L));
+  return out;
+}
+
+void write_png(const std::filesystem::path& path, const Picture& picture) {
+  if (picture.width <= 0 || picture.height <= 0 || (picture.channels != 1 && picture.channels != 3) ||
+      picture.values.size() != std::size_t(picture.width) * std::size_t(picture.height) * std::size_t(picture.channels))
+    throw Error(ErrorCode::InvalidArgument, path.string(), "not an 8-bit grey or RGB picture (size and values disagree)");
+  std::error_code ec;
+  if (path.has_parent_path()) {
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) throw Error(ErrorCode::OutputFailed, path.string(), "cannot create folder: " + ec.message());
+  }
+  const auto temp = path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
+  const auto write = [&](auto image) {
+    using ImageType = typename decltype(image)::ObjectType;
+    typename ImageType::RegionType region;
+    region.SetSize({std::size_t(picture.width), std::size_t(picture.height)});
+    image->SetRegions(region);
+    image->Allocate();
+    std::memcpy(static_cast<void*>(image->GetBufferPointer()), picture.values.data(), picture.values.size());
+    auto writer = itk::ImageFileWriter<ImageType>::New();
+    writer->SetImageIO(itk::PNGImageIO::New());  // the temporary name has no .png extension
+    writer->SetFileName(temp.string());
+    writer->SetInput(image);
+    writer->SetUseCompression(true);
+    writer->Update();
+  };
+  try {
+    if (picture.channels == 1) write(itk::Image<unsigned char, 2>::New());
+    else write(itk::Image<itk::RGBPixel<unsigned char>, 2>::New());
+  } catch (const itk::ExceptionObject& e) {
+    std::filesystem::remove(temp, ec);
+    throw Error(ErrorCode::OutputFailed, path.string(), std::string("cannot write the PNG: ") + e.GetDescription());
+  }
+  move_into_place(temp, path);
 }
 
 }  // namespace musclecsa::io

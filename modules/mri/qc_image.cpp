@@ -1,7 +1,6 @@
 // MRI QC picture: the anatomy image with the label outlines, and the fat-fraction map as a colour
 // overlay with its colour bar (OpenCV, private to this module).
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -9,7 +8,7 @@
 
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
-#include "musclecsa/io/text_file.h"
+#include "musclecsa/io/image_io.h"
 #include "musclecsa/mri/mr_analysis.h"
 
 namespace musclecsa::mri {
@@ -102,13 +101,9 @@ void write_mr_qc_image(const MrAnalysis& a, std::size_t k, const std::vector<std
     cv::putText(canvas, t, cv::Point(10, y), cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(235, 235, 235), 1, cv::LINE_AA);
     y += line;
   }
-  std::vector<uchar> png;
-  try {
-    if (!cv::imencode(".png", canvas, png)) throw Error(ErrorCode::OutputFailed, png_path.string(), "PNG encoding failed");
-  } catch (const cv::Exception& e) {
-    throw Error(ErrorCode::OutputFailed, png_path.string(), std::string("PNG encoding failed: ") + e.what());
-  }
-  io::write_text_atomically(png_path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  cv::Mat rgb;
+  cv::cvtColor(canvas, rgb, cv::COLOR_BGR2RGB);
+  io::write_png(png_path, {rgb.cols, rgb.rows, 3, std::vector<std::uint8_t>(rgb.datastart, rgb.dataend)});
 }
 
 }  // namespace musclecsa::mri

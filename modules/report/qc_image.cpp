@@ -1,15 +1,13 @@
 #include "musclecsa/report/qc_image.h"
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <map>
-#include <unistd.h>
 
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
-#include "musclecsa/io/text_file.h"
+#include "musclecsa/io/image_io.h"
 
 namespace musclecsa::report {
 
@@ -87,20 +85,9 @@ void write_qc_image(const ScalarVolume& image, const LabelMap& labels, std::size
     y += line;
   }
 
-  std::error_code ec;
-  if (png_path.has_parent_path()) std::filesystem::create_directories(png_path.parent_path(), ec);
-  const auto temp = png_path.parent_path() / (".tmp" + std::to_string(::getpid()) + "-" + png_path.filename().string());
-  bool written = false;
-  try {
-    written = cv::imwrite(temp.string(), canvas);
-  } catch (const cv::Exception& e) {
-    written = false;
-  }
-  if (!written) {
-    std::filesystem::remove(temp, ec);
-    throw Error(ErrorCode::OutputFailed, png_path.string(), "cannot write the PNG");
-  }
-  io::move_into_place(temp, png_path);
+  cv::Mat rgb;
+  cv::cvtColor(canvas, rgb, cv::COLOR_BGR2RGB);
+  io::write_png(png_path, {rgb.cols, rgb.rows, 3, std::vector<std::uint8_t>(rgb.datastart, rgb.dataend)});
 }
 
 }  // namespace musclecsa::report

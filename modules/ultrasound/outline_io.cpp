@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/ultrasound/us_analysis.h"
 
@@ -183,20 +183,15 @@ Outline read_outline(const std::filesystem::path& path, int image_width, int ima
     o.polygon = read_xy_text(path, -0.5);
     o.format = "imagej-xy";
   } else if (ext == ".png" || ext == ".tif" || ext == ".tiff" || ext == ".bmp") {
-    cv::Mat m;
-    try {
-      m = cv::imread(path.string(), cv::IMREAD_GRAYSCALE);
-    } catch (const cv::Exception& e) {
-      throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read the mask picture: ") + e.what());
-    }
-    if (m.empty()) throw Error(ErrorCode::InvalidInput, path.string(), "cannot read the mask picture");
-    if (m.cols != image_width || m.rows != image_height)
+    // Any pixel that is not black is inside (a 0/255 mask, or a coloured drawing on black).
+    const io::BitmapImage m = io::read_bitmap(path, std::nullopt);  // names the file when unreadable
+    const int width = int(m.image.geometry.size[0]), height = int(m.image.geometry.size[1]);
+    if (width != image_width || height != image_height)
       throw Error(ErrorCode::InvalidInput, path.string(),
-                  "the mask is " + std::to_string(m.cols) + "x" + std::to_string(m.rows) + " pixels, the image " +
+                  "the mask is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, the image " +
                       std::to_string(image_width) + "x" + std::to_string(image_height));
     Mask mask(image_width, image_height);
-    for (int j = 0; j < m.rows; ++j)
-      for (int i = 0; i < m.cols; ++i) mask.on[std::size_t(i) + std::size_t(image_width) * std::size_t(j)] = m.at<std::uint8_t>(j, i) != 0;
+    for (std::size_t n = 0; n < mask.on.size(); ++n) mask.on[n] = m.image.voxels[n] != 0;
     o.mask = std::move(mask);
     o.format = "mask-image";
     return o;

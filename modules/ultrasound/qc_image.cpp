@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "musclecsa/core/error.h"
+#include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/ultrasound/us_analysis.h"
 
@@ -14,16 +14,12 @@ namespace musclecsa::ultrasound {
 
 namespace {
 
+/// An 8-bit grey or BGR OpenCV picture as PNG.
 void write_png(const cv::Mat& m, const std::filesystem::path& png) {
-  std::vector<uchar> bytes;
-  bool ok = false;
-  try {
-    ok = cv::imencode(".png", m, bytes);
-  } catch (const cv::Exception& e) {
-    throw Error(ErrorCode::OutputFailed, png.string(), std::string("cannot encode PNG: ") + e.what());
-  }
-  if (!ok) throw Error(ErrorCode::OutputFailed, png.string(), "cannot encode PNG");
-  io::write_text_atomically(png, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  cv::Mat values = m;
+  if (m.channels() == 3) cv::cvtColor(m, values, cv::COLOR_BGR2RGB);
+  else if (!m.isContinuous()) values = m.clone();
+  io::write_png(png, {values.cols, values.rows, values.channels(), std::vector<std::uint8_t>(values.datastart, values.dataend)});
 }
 
 cv::Point to_cv(const Point2& p, int scale) { return {int(std::lround(p.x * scale)), int(std::lround(p.y * scale))}; }
@@ -38,21 +34,20 @@ void write_mask_png(const Mask& mask, const std::filesystem::path& png) {
 }
 
 Mask coloured_pixels(const std::filesystem::path& picture) {
-  cv::Mat bgr;
+  io::Picture rgb;
   try {
-    bgr = cv::imread(picture.string(), cv::IMREAD_COLOR);
-  } catch (const cv::Exception&) {
+    rgb = io::read_rgb_picture(picture);
+  } catch (const Error&) {
     return {};
   }
-  if (bgr.empty()) return {};
-  Mask m(bgr.cols, bgr.rows);
+  Mask m(rgb.width, rgb.height);
   std::size_t n = 0;
-  for (int j = 0; j < bgr.rows; ++j)
-    for (int i = 0; i < bgr.cols; ++i) {
-      const cv::Vec3b p = bgr.at<cv::Vec3b>(j, i);
+  for (int j = 0; j < rgb.height; ++j)
+    for (int i = 0; i < rgb.width; ++i) {
+      const std::uint8_t* p = rgb.values.data() + 3 * (std::size_t(i) + std::size_t(rgb.width) * std::size_t(j));
       const int hi = std::max({p[0], p[1], p[2]}), lo = std::min({p[0], p[1], p[2]});
       // Grey-scale B-mode (even with a blue or sepia tint map) has low chroma; overlays are saturated.
-      if (hi - lo > 60 && hi > 80) m.on[std::size_t(i) + std::size_t(bgr.cols) * j] = 1, ++n;
+      if (hi - lo > 60 && hi > 80) m.on[std::size_t(i) + std::size_t(rgb.width) * std::size_t(j)] = 1, ++n;
     }
   if (n == 0) return {};
   return m;

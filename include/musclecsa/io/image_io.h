@@ -52,4 +52,20 @@ struct BitmapImage {
 /// Throws Error(InputNotFound / InvalidInput, path, ...).
 BitmapImage read_bitmap(const std::filesystem::path& path, std::optional<double> pixel_size_mm);
 
+/// An 8-bit picture as stored in memory: `channels` values per pixel (1 grey, 3 RGB), interleaved,
+/// row by row from the top.
+struct Picture {
+  int width = 0, height = 0, channels = 0;
+  std::vector<std::uint8_t> values;
+};
+
+/// Reads a PNG/TIFF/JPEG/BMP picture as 8-bit RGB (grey pictures repeat their level; 16-bit ones
+/// are scaled to 0-255). Throws as read_bitmap.
+Picture read_rgb_picture(const std::filesystem::path& path);
+
+/// Writes an 8-bit grey or RGB picture as PNG (zlib compressed), complete or not at all: through
+/// a temporary file and a rename. Throws Error(InvalidArgument) for a malformed picture and
+/// Error(OutputFailed, path, ...) when it cannot be written.
+void write_png(const std::filesystem::path& path, const Picture& picture);
+
 }  // namespace musclecsa::io
