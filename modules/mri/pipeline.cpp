@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <map>
 
 #include "mri_internal.h"
@@ -112,16 +111,18 @@ LimbMasks limb_masks(const ScalarVolume& signal, double body_fraction, Progress&
       }
     }
     // Outside: flood from the border through non-body pixels (4-connected).
+    // (The flooded set does not depend on the visiting order: a stack in one buffer.)
     std::vector<std::uint8_t> outside(n, 0);
-    std::deque<std::size_t> queue;
+    std::vector<std::uint32_t> stack;
+    stack.reserve(n);
     auto seed = [&](std::size_t o) {
-      if (!outside[o] && !(s[o] > body_fraction * local[o])) outside[o] = 1, queue.push_back(o);
+      if (!outside[o] && !(s[o] > body_fraction * local[o])) outside[o] = 1, stack.push_back(std::uint32_t(o));
     };
     for (std::size_t i = 0; i < nx; ++i) seed(i), seed(i + nx * (ny - 1));
     for (std::size_t j = 0; j < ny; ++j) seed(nx * j), seed(nx - 1 + nx * j);
-    while (!queue.empty()) {
-      const std::size_t o = queue.front();
-      queue.pop_front();
+    while (!stack.empty()) {
+      const std::size_t o = stack.back();
+      stack.pop_back();
       const std::size_t i = o % nx, j = o / nx;
       if (i > 0) seed(o - 1);
       if (i + 1 < nx) seed(o + 1);

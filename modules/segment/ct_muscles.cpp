@@ -80,7 +80,7 @@ struct CellHit {
   double margin_mm = 0;
 };
 
-CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y) {
+CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y, bool with_margin = true) {
   // Ranked by squared weighted distance (same order, no square root per seed).
   double q1 = std::numeric_limits<double>::max(), q2 = q1;
   int n1 = -1, n2 = -1;
@@ -92,7 +92,7 @@ CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y) {
     else if (q < q2) q2 = q, n2 = s;
   }
   CellHit hit{n1, std::numeric_limits<double>::max()};
-  if (n2 >= 0) {
+  if (n2 >= 0 && with_margin) {
     const PlacedSeed& a = seeds[std::size_t(n1)];
     const PlacedSeed& b = seeds[std::size_t(n2)];
     const double ra = std::max(1e-9, std::sqrt(q1) * a.weight), rb = std::max(1e-9, std::sqrt(q2) * b.weight);
@@ -197,10 +197,11 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
       if (!soft[q]) continue;
       double x, y;
       local(double(i0) + double(a), double(j0) + double(b), x, y);
-      const CellHit hit = nearest_cell(seeds, x, y);
+      const bool is_muscle = labels[at(a, b)] == ids.muscle_tissue;  // only muscle pixels need the margin
+      const CellHit hit = nearest_cell(seeds, x, y, is_muscle);
       cell[q] = std::uint8_t(hit.best);
       cell_area[std::size_t(hit.best)] += pixel_mm2;
-      if (hit.margin_mm >= p.muscles.marker_margin_mm && labels[at(a, b)] == ids.muscle_tissue) {
+      if (is_muscle && hit.margin_mm >= p.muscles.marker_margin_mm) {
         core[q] = std::uint8_t(hit.best);
         ++core_pixels[std::size_t(hit.best)];
       }
