@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -220,6 +221,10 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
                                 {"z_mm", l.z_mm}, {"measures", measures}});
         }
   }
+  // The measurements are complete here: results.csv is built on another thread meanwhile.
+  auto csv_text = std::async(std::launch::async, [&] {
+    return results_csv_text(o, in, pseudonym, a.protocol.name, a.protocol.hash(), measurements);
+  });
   json slices = json::array();
   for (const auto& s : a.slices) {
     json sides = json::array();
@@ -279,11 +284,10 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
               {"levels", std::move(levels)},
               {"mri", std::move(mri)}};
 
-  const std::string csv = results_csv_text(o, in, pseudonym, a.protocol.name, a.protocol.hash(), measurements);
 
   const auto& labels = a.segmentation.labels;
   io::write_text_atomically(dir / "protocol.json", json::parse(a.protocol.to_json()).dump(2) + "\n");
-  io::write_text_atomically(dir / "results.csv", csv);
+  io::write_text_atomically(dir / "results.csv", csv_text.get());
   std::vector<int> level_slices;
   for (const auto& l : a.compartments.levels)
     if (l.found && std::find(level_slices.begin(), level_slices.end(), l.slice_index) == level_slices.end())

@@ -372,6 +372,10 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
         }
     levels.push_back(j);
   }
+  // The measurements are complete here: results.csv is built on another thread meanwhile.
+  auto csv_text = std::async(std::launch::async, [&] {
+    return results_csv_text(o, in, pseudonym, protocol.name, protocol.hash(), measurements);
+  });
   json slices = json::array();
   for (const auto& s : results.slices) {
     json sides = json::array();
@@ -407,9 +411,8 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
               {"volumes", std::move(volumes)},
               {"slices", std::move(slices)}};
 
-  const std::string csv = results_csv_text(o, in, pseudonym, protocol.name, protocol.hash(), measurements);
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
-  io::write_text_atomically(dir / "results.csv", csv);
+  io::write_text_atomically(dir / "results.csv", csv_text.get());
   // QC images: each level slice (both legs in one picture), and every slice on request.
   std::vector<int> level_slices;
   for (const auto& l : results.levels)

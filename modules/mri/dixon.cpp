@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <future>
 
 #include "mri_internal.h"
@@ -234,7 +235,16 @@ MrAnalysis dixon(DixonSeries d, const MrProtocol* fixed, const quantify::LevelOp
   const double sigma = std::max(sw, sf);
   detail::LimbMasks masks = detail::limb_masks(map.signal, probe_protocol.body_fraction, progress);
   const double floor = sigma > 0 ? probe_protocol.noise_floor_sd * sigma : 0.02 * masks.tissue_level;
-  for (std::size_t o = 0; o < g.voxel_count(); ++o) map.defined.voxels[o] = d.water.voxels[o] + d.fat.voxels[o] > floor ? 1 : 0;
+  NullProgress quiet;  // the whole-volume steps below are part of the stages around them
+  const auto each_slice = [&](const std::function<void(std::size_t begin, std::size_t end)>& work) {
+    parallel_for(g.size[2], quiet, "", 0.0, [&](std::size_t k) {
+      work(k * per_slice_voxels, (k + 1) * per_slice_voxels);
+      return true;
+    });
+  };
+  each_slice([&](std::size_t begin, std::size_t end) {
+    for (std::size_t o = begin; o < end; ++o) map.defined.voxels[o] = d.water.voxels[o] + d.fat.voxels[o] > floor ? 1 : 0;
+  });
   // The magnitudes are not needed any more (the FF map and W + F carry on): free them early.
   const SourceSeries water_source = d.water.source;
   d.water = ScalarVolume();
@@ -255,8 +265,10 @@ MrAnalysis dixon(DixonSeries d, const MrProtocol* fixed, const quantify::LevelOp
     a.notes.push_back("fat fraction from the scanner's fat-fraction map (" + d.vendor_fat_fraction->source.series_description +
                       ", read as " + map.vendor_scale + "); water and fat images used for the anatomy and the swap check");
   }
-  for (std::size_t o = 0; o < g.voxel_count(); ++o)
-    if (!map.defined.voxels[o]) map.ff.voxels[o] = 0;
+  each_slice([&](std::size_t begin, std::size_t end) {
+    for (std::size_t o = begin; o < end; ++o)
+      if (!map.defined.voxels[o]) map.ff.voxels[o] = 0;
+  });
   if (sigma <= 0) {
     a.qc_flags.push_back("noise_not_estimated");
     a.notes.push_back("no background noise found (masked background): no Rician noise correction; fat fractions near 0 "
@@ -308,10 +320,12 @@ MrAnalysis dixon(DixonSeries d, const MrProtocol* fixed, const quantify::LevelOp
   // Fat volume fraction per voxel for the pseudo-CT: FF x signal / local tissue level.
   {
     Image<float> fat_part(g);
-    for (std::size_t o = 0; o < g.voxel_count(); ++o)
-      fat_part.voxels[o] = map.defined.voxels[o] && masks.local_level.voxels[o] > 0
-                               ? float(map.ff.voxels[o] * map.signal.voxels[o] / masks.local_level.voxels[o])
-                               : 0.0f;
+    each_slice([&](std::size_t begin, std::size_t end) {
+      for (std::size_t o = begin; o < end; ++o)
+        fat_part.voxels[o] = map.defined.voxels[o] && masks.local_level.voxels[o] > 0
+                                 ? float(map.ff.voxels[o] * map.signal.voxels[o] / masks.local_level.voxels[o])
+                                 : 0.0f;
+    });
     a.pseudo_ct = detail::make_pseudo_ct(map.signal, masks, fat_part, probe_protocol.void_fraction, &a.infiltrated_regions);
   }
   a.pseudo_ct.source = water_source;
