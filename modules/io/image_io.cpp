@@ -5,6 +5,7 @@
 #include <itkImage.h>
 #include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
+#include <itkObjectFactoryBase.h>
 #include <itkPNGImageIO.h>
 #include <itkRGBPixel.h>
 #include <zlib.h>
@@ -38,6 +39,17 @@ ItkTiffMessageHandler itk_TIFFSetWarningHandler(ItkTiffMessageHandler handler);
 
 namespace musclecsa::io {
 namespace {
+
+/// ITK's object factories initialise themselves on first use without a lock, and io's functions
+/// may run on several threads at once (analyze writes its label map beside its QC pictures): the
+/// first use happens here, once, under C++'s thread-safe initialisation of statics.
+void itk_ready() {
+  static const bool ready = [] {
+    itk::ObjectFactoryBase::CreateAllInstance("itkImageIOBase");
+    return true;
+  }();
+  (void)ready;
+}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -168,6 +180,7 @@ typename itk::Image<TPixel, 3>::Pointer to_itk(const Geometry& g, const TPixel* 
 /// lets ITK write the whole image), a size is 1 or the sizes do not fit NIfTI-1.
 template <class TPixel>
 std::optional<std::vector<unsigned char>> nifti1_header(const Geometry& g, const std::filesystem::path& path) {
+  itk_ready();
   // Single-slice images keep ITK's own writer (it may drop a dimension of size 1).
   for (std::size_t n = 0; n < 3; ++n)
     if (g.size[n] < 2 || g.size[n] > 32767) return std::nullopt;
@@ -216,6 +229,7 @@ void check_nifti_complete(const std::filesystem::path& path);
 
 template <class TPixel>
 void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::path& path) {
+  itk_ready();
   const std::string ext = extension_of(path);
   if (ext.empty())
     throw Error(ErrorCode::InvalidArgument, path.string(),
@@ -342,6 +356,7 @@ std::string unreadable_reason(const std::filesystem::path& path, const itk::Exce
 
 template <class TPixel>
 typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& path, Geometry& g) {
+  itk_ready();
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
   auto reader = itk::ImageFileReader<itk::Image<TPixel, 3>>::New();
   reader->SetFileName(path.string());
@@ -490,6 +505,7 @@ using RgbFloatImage = itk::Image<itk::RGBPixel<float>, 2>;
 
 /// A picture file as RGB floats, and whether it was colour and 16-bit. Throws as read_bitmap.
 RgbFloatImage::Pointer read_rgb_float(const std::filesystem::path& path, bool& was_color, bool& sixteen_bit) {
+  itk_ready();
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
   if (!is_bitmap_format(path))
     throw Error(ErrorCode::InvalidArgument, path.string(), "not a PNG, TIFF, JPEG or BMP file name");
@@ -554,6 +570,7 @@ Picture read_rgb_picture(const std::filesystem::path& path) {
 }
 
 void write_png(const std::filesystem::path& path, const Picture& picture) {
+  itk_ready();
   if (picture.width <= 0 || picture.height <= 0 || (picture.channels != 1 && picture.channels != 3) ||
       picture.values.size() != std::size_t(picture.width) * std::size_t(picture.height) * std::size_t(picture.channels))
     throw Error(ErrorCode::InvalidArgument, path.string(), "not an 8-bit grey or RGB picture (size and values disagree)");
