@@ -157,6 +157,8 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
   const std::string pseudonym = pseudonym_for_input(o, in);
   const std::filesystem::path dir(o.out);
   const std::string level_name = level_name_of(a);
+  // What SEG and SR need is checked before anything is written; results.json, which marks a
+  // finished case (musclecsa report, batch), is written last.
   check_requested_formats(o, a.segmentation.labels, std::any_of(a.compartments.levels.begin(), a.compartments.levels.end(),
                                                                 [](const auto& l) { return l.found; }));
   auto images = write_images_meanwhile(dir, &a.segmentation.labels, &a.ff.ff);
@@ -283,7 +285,6 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
               {"notes", notes},
               {"levels", std::move(levels)},
               {"mri", std::move(mri)}};
-
 
   const auto& labels = a.segmentation.labels;
   io::write_text_atomically(dir / "protocol.json", json::parse(a.protocol.to_json()).dump(2) + "\n");

@@ -314,6 +314,8 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
   const segment::TissueSegmentation& seg = analysis.segmentation;
   const quantify::CtResults& results = analysis.results;
   const std::filesystem::path dir(o.out);
+  // What SEG and SR need is checked before anything is written; results.json, which marks a
+  // finished case (musclecsa report, batch), is written last.
   check_requested_formats(o, seg.labels, std::any_of(results.levels.begin(), results.levels.end(), [](const auto& l) { return l.found; }));
   auto images = write_images_meanwhile(dir, &seg.labels, nullptr);
   auto measurements = quantify::to_measurements(results, protocol);
