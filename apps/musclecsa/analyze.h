@@ -68,6 +68,13 @@ void check_requested_formats(const AnalyzeOptions& o, const LabelMap& labels, bo
 /// outlive the returned future.
 std::future<void> write_images_meanwhile(const std::filesystem::path& dir, const LabelMap* labels,
                                          const Image<float>* fat_fraction);
+/// The case's last outputs, in this order: DICOM SEG (of `labels`) and SR (holding `sr_records`)
+/// when --format asks for them, next to the results and referencing the source series; results.json
+/// (`document` with `records` as its measurements) once `images` are written; then the HTML page
+/// on --format html. Returns the names of the SEG, SR and HTML files written.
+std::vector<std::string> write_closing_outputs(const AnalyzeOptions& o, const LoadedInput& in, const LabelMap& labels,
+                                               const std::vector<Measurement>& sr_records, std::future<void>& images,
+                                               nlohmann::json document, const std::vector<Measurement>& records);
 /// A standard level as results.json "levels" holds it, for CT and MRI: side, name, found, where it
 /// lies (method, slice, z) or why it was not found, and the reference bone's span and the level's
 /// percent of it. The caller adds the measures.

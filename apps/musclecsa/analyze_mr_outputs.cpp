@@ -14,13 +14,7 @@
 #include "analyze.h"
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
-#include "musclecsa/io/image_io.h"
-#include "musclecsa/io/label_names.h"
 #include "musclecsa/io/text_file.h"
-#include "musclecsa/report/dicom_seg.h"
-#include "musclecsa/report/dicom_sr.h"
-#include "musclecsa/report/html_report.h"
-#include "musclecsa/report/records.h"
 #include "musclecsa/version.h"
 
 namespace musclecsa::app {
@@ -286,7 +280,6 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
               {"levels", std::move(levels)},
               {"mri", std::move(mri)}};
 
-  const auto& labels = a.segmentation.labels;
   io::write_text_atomically(dir / "protocol.json", json::parse(a.protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv_text.get());
   std::vector<int> level_slices;
@@ -313,28 +306,9 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
       std::snprintf(name, sizeof name, "slice_%04d.png", s.slice_index);
       mri::write_mr_qc_image(a, std::size_t(s.slice_index), qc_text(a, s, ""), dir / "qc" / name);
     }
-  // DICOM SEG and SR reference the source series (for Dixon the water series), as for CT; then the page.
-  const report::DicomSource source = dicom_source_of(in);
-  std::optional<report::DicomSegInfo> seg_info;
-  if (wants_format(o, "seg")) {
-    report::SegOptions seg_options;
-    seg_options.software_version = MUSCLECSA_VERSION_STRING;
-    seg_info = report::write_dicom_seg(labels, source, seg_options, dir / "segmentation.dcm");
-    outputs.push_back("segmentation.dcm");
-  }
-  if (wants_format(o, "sr")) {
-    report::SrOptions sr_options;
-    sr_options.software_version = MUSCLECSA_VERSION_STRING;
-    report::write_dicom_sr(sr_measurements(a, measurements), source, seg_info ? &*seg_info : nullptr, sr_options,
-                           dir / "measurements.dcm");
-    outputs.push_back("measurements.dcm");
-  }
-  images.get();
-  io::write_text_atomically(dir / "results.json", results_json_text(std::move(out), measurements));
-  if (wants_format(o, "html")) {
-    report::write_case_report(dir);
-    outputs.push_back("report.html");
-  }
+  const std::vector<Measurement> sr_records = wants_format(o, "sr") ? sr_measurements(a, measurements) : std::vector<Measurement>();
+  for (auto& name : write_closing_outputs(o, in, a.segmentation.labels, sr_records, images, std::move(out), measurements))
+    outputs.push_back(std::move(name));
 
   if (o.quiet) return;
   std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze (MRI, " << (a.kind == "dixon" ? "Dixon" : "weighted")

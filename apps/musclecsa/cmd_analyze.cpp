@@ -307,6 +307,34 @@ std::future<void> write_images_meanwhile(const std::filesystem::path& dir, const
   });
 }
 
+std::vector<std::string> write_closing_outputs(const AnalyzeOptions& o, const LoadedInput& in, const LabelMap& labels,
+                                               const std::vector<Measurement>& sr_records, std::future<void>& images,
+                                               json document, const std::vector<Measurement>& records) {
+  const std::filesystem::path dir(o.out);
+  const report::DicomSource source = dicom_source_of(in);  // for MR Dixon, the water series
+  std::optional<report::DicomSegInfo> seg_info;
+  std::vector<std::string> written;
+  if (wants_format(o, "seg")) {
+    report::SegOptions seg_options;
+    seg_options.software_version = MUSCLECSA_VERSION_STRING;
+    seg_info = report::write_dicom_seg(labels, source, seg_options, dir / "segmentation.dcm");
+    written.push_back("segmentation.dcm");
+  }
+  if (wants_format(o, "sr")) {
+    report::SrOptions sr_options;
+    sr_options.software_version = MUSCLECSA_VERSION_STRING;
+    report::write_dicom_sr(sr_records, source, seg_info ? &*seg_info : nullptr, sr_options, dir / "measurements.dcm");
+    written.push_back("measurements.dcm");
+  }
+  images.get();
+  io::write_text_atomically(dir / "results.json", results_json_text(std::move(document), records));
+  if (wants_format(o, "html")) {
+    report::write_case_report(dir);
+    written.push_back("report.html");
+  }
+  return written;
+}
+
 void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAnalysis& analysis) {
   const std::string pseudonym = pseudonym_for_input(o, in);
   const segment::CtProtocol& protocol = analysis.protocol;
@@ -437,28 +465,8 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
       report::write_qc_image(in.volume, seg.labels, std::size_t(s.slice_index), picture, dir / "qc" / name);
     }
 
-  // DICOM SEG and SR next to the results, referencing the source series; then the HTML page.
-  const report::DicomSource source = dicom_source_of(in);
-  std::optional<report::DicomSegInfo> seg_info;
-  std::vector<std::string> extra_outputs;
-  if (wants_format(o, "seg")) {
-    report::SegOptions seg_options;
-    seg_options.software_version = MUSCLECSA_VERSION_STRING;
-    seg_info = report::write_dicom_seg(seg.labels, source, seg_options, dir / "segmentation.dcm");
-    extra_outputs.push_back("segmentation.dcm");
-  }
-  if (wants_format(o, "sr")) {
-    report::SrOptions sr_options;
-    sr_options.software_version = MUSCLECSA_VERSION_STRING;
-    report::write_dicom_sr(measurements, source, seg_info ? &*seg_info : nullptr, sr_options, dir / "measurements.dcm");
-    extra_outputs.push_back("measurements.dcm");
-  }
-  images.get();
-  io::write_text_atomically(dir / "results.json", results_json_text(std::move(out), measurements));
-  if (wants_format(o, "html")) {
-    report::write_case_report(dir);
-    extra_outputs.push_back("report.html");
-  }
+  const std::vector<std::string> extra_outputs =
+      write_closing_outputs(o, in, seg.labels, measurements, images, std::move(out), measurements);
 
   if (o.quiet) return;
   std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << ")\n";

@@ -336,8 +336,6 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   std::vector<std::uint8_t> split_part(w * h, kNone);
   // A quarter of the way from muscle to the basin level: a septum blurred by coarse pixels (1.5 mm
   // MRI: rectus femoris over vastus intermedius) still darkens its line that much.
-  // A quarter of the way from muscle to the basin level: a septum blurred by coarse pixels (1.5 mm
-  // MRI: rectus femoris over vastus intermedius) still darkens its line that much.
   const double muscle_like_hu = 0.75 * muscle_hu + 0.25 * basin_hu;
   auto split_basin = [&](const std::vector<std::uint32_t>& members, const std::vector<std::size_t>& cores_here) {
     ++stamp;
