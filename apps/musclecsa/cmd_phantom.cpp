@@ -15,11 +15,11 @@ namespace {
 
 struct PhantomOptions {
   std::string preset;
-  std::string anatomy, modality, out, legs, fat_pattern = "diffuse", us_muscle;
+  std::string anatomy, modality, out, legs, fat_pattern = "diffuse", us_muscle, anatomy_from, atlas_dir;
   std::optional<std::uint64_t> seed;
   std::optional<std::size_t> slices, columns, rows;
   std::optional<double> pixel_spacing_mm, slice_spacing_mm, leg_gap_mm, sat_thickness_mm, muscle_area_scale,
-      septum_width_mm, noise_sd, bias_field, shape_variation, fat_infiltration, us_pixel_spacing_mm;
+      septum_width_mm, septum_fat_fraction, noise_sd, bias_field, shape_variation, fat_infiltration, us_pixel_spacing_mm;
   std::vector<std::string> infiltrate;
   bool quiet = false;
 };
@@ -58,6 +58,11 @@ void print_level_table(const phantom::Phantom& ph, std::ostream& out) {
     return;
   }
   const auto& level = ph.level;
+  if (!level.known) {
+    out << "No standard level (" << level.name << "): the anatomy (" << ph.anatomy_source.anatomy_from
+        << ") does not reach both ends of the " << level.bone_key << ".\n";
+    return;
+  }
   if (level.nearest_slice < 0) {
     out << "The standard level (" << level.name << ") is outside the scanned range.\n";
     return;
@@ -107,8 +112,19 @@ int run_phantom(const PhantomOptions& o) {
   if (!o.preset.empty()) p = phantom::load_preset(o.preset, p);
   if (!o.anatomy.empty()) p.anatomy = phantom::anatomy_from_string(o.anatomy);
   if (!o.modality.empty()) p.modality = phantom::modality_from_string(o.modality);
-  if (o.preset.empty() && (o.anatomy.empty() || o.modality.empty()))
+  if (!o.anatomy_from.empty()) {
+    if (!o.anatomy.empty())
+      throw Error(ErrorCode::InvalidArgument, "--anatomy", "not with --anatomy-from (the atlas says thigh or calf)");
+    if (o.shape_variation)
+      throw Error(ErrorCode::InvalidArgument, "--shape-variation", "not with --anatomy-from (the anatomy is real)");
+    p.anatomy_from = o.anatomy_from;
+    p.atlas_dir = o.atlas_dir;
+    if (o.leg_gap_mm) p.atlas_leg_gap_mm = *o.leg_gap_mm;
+    if (o.modality.empty() && o.preset.empty())
+      throw Error(ErrorCode::InvalidArgument, "phantom", "give --modality (ct, mr-t1 or mr-dixon) with --anatomy-from");
+  } else if (o.preset.empty() && (o.anatomy.empty() || o.modality.empty())) {
     throw Error(ErrorCode::InvalidArgument, "phantom", "give --anatomy and --modality, or a --preset that sets them");
+  }
   if (o.seed) p.seed = *o.seed;
   if (o.slices) p.slices = *o.slices;
   if (o.columns) p.columns = *o.columns;
@@ -120,6 +136,9 @@ int run_phantom(const PhantomOptions& o) {
   if (o.sat_thickness_mm) p.sat_thickness_mm = *o.sat_thickness_mm;
   if (o.muscle_area_scale) p.muscle_area_scale = *o.muscle_area_scale;
   if (o.septum_width_mm) p.septum_width_mm = *o.septum_width_mm;
+  // Semi-real: one width for every septum (the anatomy, not a width, tells groups apart).
+  if (o.septum_width_mm && !o.anatomy_from.empty()) p.group_septum_width_mm = *o.septum_width_mm;
+  if (o.septum_fat_fraction) p.septum_fat_fraction = *o.septum_fat_fraction;
   if (o.noise_sd) p.noise_sd = *o.noise_sd;
   if (o.bias_field) p.bias_field_amplitude = *o.bias_field;
   if (o.shape_variation) p.shape_variation = *o.shape_variation;
@@ -145,7 +164,16 @@ int run_phantom(const PhantomOptions& o) {
     std::cout << "  DICOM series " << (std::filesystem::path(o.out) / "dicom" / s.role).string() << "  ("
               << s.description << ")\n";
   std::cout << "  Ground truth " << (std::filesystem::path(o.out) / "truth").string()
-            << "/{labels.nii.gz, fat_fraction.nii.gz, labels.json, truth.json}\n\n";
+            << "/{labels.nii.gz, fat_fraction.nii.gz, labels.json, truth.json}\n";
+  if (!ph.anatomy_source.atlas_ids.empty()) {
+    std::cout << "  Real anatomy:";
+    for (std::size_t n = 0; n < ph.anatomy_source.atlas_ids.size(); ++n)
+      std::cout << (n ? ", " : " ") << ph.anatomy_source.atlas_ids[n] << " (subject " << ph.anatomy_source.subjects[n] << ")";
+    std::cout << "\n";
+    for (const auto& group : ph.anatomy_source.group_only)
+      std::cout << "  " << group << ": the source does not separate its muscles; score the group only\n";
+  }
+  std::cout << "\n";
   print_level_table(ph, std::cout);
   return 0;
 }
@@ -158,6 +186,13 @@ Command add_phantom_command(CLI::App& app) {
   auto& o = *options;
   cmd->add_option("--preset", o.preset, "JSON preset of phantom parameters (data/phantoms/*.json)")->check(CLI::ExistingFile);
   cmd->add_option("--anatomy", o.anatomy, "thigh or calf")->check(CLI::IsMember({"thigh", "calf"}));
+  cmd->add_option("--anatomy-from", o.anatomy_from,
+                  "semi-real phantom over real anatomy: an atlas id or prefix (musclecsa atlas list; vhf-thigh = both legs) "
+                  "or a label map (.nii.gz: catalog labels or the 11-muscle thigh scheme)");
+  cmd->add_option("--atlas-dir", o.atlas_dir, "atlas folder for --anatomy-from ids (default: data/atlas)");
+  cmd->add_option("--septum-fat-fraction", o.septum_fat_fraction,
+                  "semi-real: fat fraction of the septa between muscles (0.9 visible .. 0.3 nearly invisible; default 1)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--modality", o.modality, "ct, mr-t1, mr-dixon or us")
       ->check(CLI::IsMember({"ct", "mr-t1", "mr-dixon", "us"}));
   cmd->add_option("--out", o.out, "output folder (created)")->required();

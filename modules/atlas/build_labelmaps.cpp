@@ -271,3 +271,19 @@ SourceResult build_from_label_maps(const BuildOptions& options) {
 }
 
 }  // namespace musclecsa::atlas::detail
+
+namespace musclecsa::atlas {
+
+std::vector<LoadedAtlas> atlases_from_label_map(const std::filesystem::path& file, const BuildOptions& options) {
+  std::string stem = file.filename().string();
+  for (const char* ext : {".nii.gz", ".nii"})
+    if (stem.size() > std::strlen(ext) && stem.substr(stem.size() - std::strlen(ext)) == ext) stem.resize(stem.size() - std::strlen(ext));
+  std::vector<std::string> skipped, log;
+  std::vector<LoadedAtlas> out;
+  for (auto& leg : detail::legs_from_map(file, "file-" + stem, stem, "label-map", file.string(), options, skipped, log))
+    out.push_back({std::move(leg.entry), std::move(leg.labels)});
+  if (out.empty()) throw Error(ErrorCode::InvalidInput, file.string(), "no thigh could be taken from the label map");
+  return out;
+}
+
+}  // namespace musclecsa::atlas

@@ -346,7 +346,10 @@ LegAtlas voxelize_leg(const LegMeshes& leg, BodyRegion region, const BuildOption
   const std::string region_name(to_string(region));
   const std::string bone_key = region == BodyRegion::Thigh ? "femur" : "tibia";
   const Bounds bone_bounds = bounds_of(leg.bones.at(bone_key));
-  const double z_lo = bone_bounds.min.z - 10, z_hi = bone_bounds.max.z + 8;
+  // The reference bone with 30 mm beyond its knee end and 15 mm beyond its other end, so that a scan
+  // of 108% of its length stays inside the atlas.
+  const bool thigh = region == BodyRegion::Thigh;
+  const double z_lo = bone_bounds.min.z - (thigh ? 30 : 20), z_hi = bone_bounds.max.z + (thigh ? 20 : 30);
   Bounds xy;
   auto add_in_range = [&](const Mesh& m) {
     for (const auto& t : m.triangles)
@@ -371,7 +374,10 @@ LegAtlas voxelize_leg(const LegMeshes& leg, BodyRegion region, const BuildOption
   std::map<std::string, std::size_t> overlap;
   // Bones first; muscles then win over bones that were placed (not segmented with them).
   std::vector<LabelId> placed_bone_ids;
-  for (const char* key : {"femur", "tibia", "fibula"}) {
+  // A thigh atlas holds the femur only and a calf atlas the tibia and fibula: a scan that runs past
+  // the knee joins the femur and tibia into one bone column whose ends the analysis cannot tell.
+  const std::vector<const char*> bone_keys = thigh ? std::vector<const char*>{"femur"} : std::vector<const char*>{"tibia", "fibula"};
+  for (const char* key : bone_keys) {
     const auto it = leg.bones.find(key);
     if (it == leg.bones.end()) continue;
     std::fill(mask.begin(), mask.end(), 0);
@@ -407,7 +413,7 @@ LegAtlas voxelize_leg(const LegMeshes& leg, BodyRegion region, const BuildOption
       if (mask[p] && (labels[p] == 0 || is_placed_bone(labels[p]))) labels[p] = other_id;
   }
   std::map<std::string, Bounds> bone_extent;
-  for (const auto& [key, mesh] : leg.bones) bone_extent[key] = bounds_of(mesh);
+  for (const char* key : bone_keys) bone_extent[key] = bounds_of(leg.bones.at(key));
   add_marrow(atlas.labels, leg.side, [&](const std::string& key, double z) {
     const Bounds& bb = bone_extent.at(key);
     return cortex_mm_at(key, (bb.max.z - z) / std::max(1.0, bb.max.z - bb.min.z));
@@ -426,11 +432,12 @@ LegAtlas voxelize_leg(const LegMeshes& leg, BodyRegion region, const BuildOption
   e.spacing_mm = g.spacing_mm;
   e.reference_bone = ReferenceBone{bone_key, bone_bounds.max.z, bone_bounds.min.z};
   e.structures = structures_present(atlas.labels, leg.side);
-  e.group_only = {};
+  if (region == BodyRegion::Calf) e.group_only = {"lateral_compartment_leg"};
   e.notes = leg.notes;
-  for (const auto& [key, method] : leg.bone_method) e.notes.push_back(key + ": " + method);
+  for (const char* key : bone_keys) e.notes.push_back(std::string(key) + ": " + leg.bone_method.at(key));
+  e.notes.push_back(thigh ? "tibia, fibula and patella: left out of the thigh atlas (a scan past the knee joins femur and tibia)"
+                          : "femur and patella: left out of the calf atlas (a scan past the knee joins femur and tibia)");
   e.notes.push_back("peroneus_longus: the upstream peroneus longus surface holds both peroneals (score the lateral compartment as a group)");
-  e.notes.push_back("patella: not in the label volume (no catalog label)");
   if (bone_bitten)
     log.push_back(e.id + format(": %.1f cm3 of placed bone given to muscles that overlap it", bone_bitten * g.voxel_volume_mm3() / 1000));
   for (const auto& [key, voxels] : overlap)

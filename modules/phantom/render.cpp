@@ -95,15 +95,9 @@ double rician(double s, double sd, std::mt19937_64& rng) {
 
 }  // namespace
 
-Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
-  const BoneAxis axis = bone_axis(p.anatomy);
-  const double level_z = axis.z_at(axis.level_fraction);
-  const double dz = p.slice_spacing_mm;
-  const std::size_t nx = p.columns, ny = p.rows, nz = p.slices;
-  const double px = p.pixel_spacing_mm;
-  const Geometry g = make_axial_geometry({nx, ny, nz}, {px, px, dz},
-                                         {-0.5 * (nx - 1) * px, -0.5 * (ny - 1) * px, level_z - 0.5 * (nz - 1) * dz});
-
+Phantom make_cross_sectional(const PhantomParams& p, AnatomySource source, Progress& progress) {
+  const Geometry g = source.geometry;
+  const std::size_t nx = g.size[0], ny = g.size[1], nz = g.size[2];
   Phantom ph;
   ph.params = p;
   ph.labels = LabelMap(g);
@@ -111,7 +105,7 @@ Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
 
   const bool ct = p.modality == PhantomModality::CT;
   const bool dixon = p.modality == PhantomModality::MrDixon;
-  const std::string region = std::string(to_string(p.anatomy));
+  const std::string region = source.description;
   auto add_series = [&](std::string role, std::string description, std::vector<std::string> image_type) {
     PhantomSeries s;
     s.role = std::move(role);
@@ -141,12 +135,12 @@ Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
   std::vector<SliceTruth> truths(nz);
   auto work_slice = [&](std::size_t k) {
     const double z = g.index_to_lps({0, 0, static_cast<double>(k)}).z;
-    const SliceSection section = build_section(p, z);
+    const std::unique_ptr<SectionClassifier> section = source.section_at(z);
     std::vector<Sample> centre(nx * ny);
     for (std::size_t j = 0; j < ny; ++j)
       for (std::size_t i = 0; i < nx; ++i) {
         const Vec3 pos = g.index_to_lps({double(i), double(j), double(k)});
-        centre[i + nx * j] = section.classify(pos.x, pos.y);
+        centre[i + nx * j] = section->classify(pos.x, pos.y);
       }
 
     std::vector<TissueSignal> signal(nx * ny);
@@ -167,7 +161,7 @@ Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
           for (int a = 0; a < n; ++a) {
             const double di = (a + 0.5) / n - 0.5, dj = (b + 0.5) / n - 0.5;
             const Vec3 pos = g.index_to_lps({i + di, j + dj, double(k)});
-            sum.add(signal_of(section.classify(pos.x, pos.y)));
+            sum.add(signal_of(section->classify(pos.x, pos.y)));
           }
         const double w = 1.0 / (n * n);
         signal[i + nx * j] = {sum.ct_hu * w, sum.t1 * w, sum.water * w, sum.fat * w};
@@ -208,7 +202,7 @@ Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
           s.image.slice(k)[o] = static_cast<float>(noisy);
         }
       }
-    truths[k] = slice_truth(ph, k, z, section.bone_fraction, centre);
+    truths[k] = slice_truth(ph, k, z, section->bone_fraction, centre);
   };
 
   parallel_for(nz, progress, "synthesising slices", 1.0, [&](std::size_t k) {
@@ -217,23 +211,58 @@ Phantom make_cross_sectional(const PhantomParams& p, Progress& progress) {
   });
 
   ph.slices = std::move(truths);
-  ph.level.name = p.anatomy == Anatomy::Thigh ? "femur_50pct" : "tibia_66pct_from_distal";
-  ph.level.bone_key = p.anatomy == Anatomy::Thigh ? "femur" : "tibia";
-  ph.level.bone_length_mm = axis.length_mm;
-  ph.level.bone_proximal_z_mm = axis.proximal_z_mm;
-  ph.level.bone_distal_z_mm = axis.z_at(1.0);
-  ph.level.level_z_mm = level_z;
-  const double k_level = (level_z - g.origin_lps_mm.z) / dz;
-  ph.level.nearest_slice = (k_level > -0.5 && k_level < nz - 0.5) ? static_cast<int>(std::lround(k_level)) : -1;
+  ph.level = source.level;
+  ph.anatomy_source = source.truth;
+  const double k_level = (ph.level.level_z_mm - g.origin_lps_mm.z) / g.spacing_mm[2];
+  ph.level.nearest_slice =
+      (ph.level.known && k_level > -0.5 && k_level < nz - 0.5) ? static_cast<int>(std::lround(k_level)) : -1;
   return ph;
+}
+
+namespace {
+class AnalyticSection : public SectionClassifier {
+ public:
+  explicit AnalyticSection(SliceSection s) : section_(std::move(s)) { bone_fraction = section_.bone_fraction; }
+  Sample classify(double x, double y) const override { return section_.classify(x, y); }
+
+ private:
+  SliceSection section_;
+};
+}  // namespace
+
+AnatomySource analytic_source(const PhantomParams& p) {
+  const BoneAxis axis = bone_axis(p.anatomy);
+  const double level_z = axis.z_at(axis.level_fraction);
+  const double dz = p.slice_spacing_mm;
+  const std::size_t nx = p.columns, ny = p.rows, nz = p.slices;
+  const double px = p.pixel_spacing_mm;
+  AnatomySource source;
+  source.geometry = make_axial_geometry({nx, ny, nz}, {px, px, dz},
+                                        {-0.5 * (nx - 1) * px, -0.5 * (ny - 1) * px, level_z - 0.5 * (nz - 1) * dz});
+  source.section_at = [p](double z) { return std::make_unique<AnalyticSection>(build_section(p, z)); };
+  source.description = std::string(to_string(p.anatomy));
+  source.level.name = p.anatomy == Anatomy::Thigh ? "femur_50pct" : "tibia_66pct_from_distal";
+  source.level.bone_key = p.anatomy == Anatomy::Thigh ? "femur" : "tibia";
+  source.level.bone_length_mm = axis.length_mm;
+  source.level.bone_proximal_z_mm = axis.proximal_z_mm;
+  source.level.bone_distal_z_mm = axis.z_at(1.0);
+  source.level.level_z_mm = level_z;
+  return source;
 }
 
 }  // namespace detail
 
 Phantom make_phantom(const PhantomParams& params, Progress& progress) {
+  if (!params.anatomy_from.empty()) {
+    if (params.modality == PhantomModality::US)
+      throw Error(ErrorCode::InvalidArgument, "--anatomy-from", "semi-real phantoms are CT or MR (ultrasound has its own model)");
+    PhantomParams atlas_params = params;
+    detail::AnatomySource source = detail::atlas_source(atlas_params);
+    return detail::make_cross_sectional(atlas_params, std::move(source), progress);
+  }
   const PhantomParams p = resolve_defaults(params);
   if (p.modality == PhantomModality::US) return detail::make_ultrasound(p, progress);
-  return detail::make_cross_sectional(p, progress);
+  return detail::make_cross_sectional(p, detail::analytic_source(p), progress);
 }
 
 }  // namespace musclecsa::phantom

@@ -48,6 +48,11 @@ json params_json(const PhantomParams& p) {
     j["us_muscle_thickness_mm"] = p.us_muscle_thickness_mm;
     j["us_echogenicity_gain"] = p.us_echogenicity_gain;
   }
+  if (!p.anatomy_from.empty()) {
+    j["anatomy_from"] = p.anatomy_from;
+    j["septum_fat_fraction"] = p.septum_fat_fraction;
+    if (p.atlas_leg_gap_mm > -1e8) j["atlas_leg_gap_mm"] = p.atlas_leg_gap_mm;
+  }
   json inf = json::object();
   for (const auto& [key, v] : p.infiltration) inf[key] = {{"fraction", v.fraction}, {"pattern", to_string(v.pattern)}};
   j["infiltration"] = inf;
@@ -96,13 +101,31 @@ json truth_json(const Phantom& ph) {
                        {"region", {u.region_min_x, u.region_min_y, u.region_max_x, u.region_max_y}}};
   } else {
     const LevelTruth& l = ph.level;
-    j["level"] = {{"name", l.name},
-                  {"bone", l.bone_key},
-                  {"bone_length_mm", l.bone_length_mm},
-                  {"bone_proximal_z_mm", l.bone_proximal_z_mm},
-                  {"bone_distal_z_mm", l.bone_distal_z_mm},
-                  {"level_z_mm", l.level_z_mm},
-                  {"nearest_slice", l.nearest_slice}};
+    if (l.known)
+      j["level"] = {{"name", l.name},
+                    {"bone", l.bone_key},
+                    {"bone_length_mm", l.bone_length_mm},
+                    {"bone_proximal_z_mm", l.bone_proximal_z_mm},
+                    {"bone_distal_z_mm", l.bone_distal_z_mm},
+                    {"level_z_mm", l.level_z_mm},
+                    {"nearest_slice", l.nearest_slice}};
+    else
+      j["level"] = {{"name", l.name},
+                    {"bone", l.bone_key},
+                    {"bone_length_mm", nullptr},
+                    {"bone_proximal_z_mm", nullptr},
+                    {"bone_distal_z_mm", nullptr},
+                    {"level_z_mm", nullptr},
+                    {"nearest_slice", -1},
+                    {"unknown_because", "the anatomy does not reach both ends of the " + l.bone_key}};
+  }
+  if (!ph.anatomy_source.atlas_ids.empty()) {
+    const AnatomySourceTruth& a = ph.anatomy_source;
+    j["anatomy_source"] = {{"anatomy_from", a.anatomy_from},
+                           {"atlas_ids", a.atlas_ids},
+                           {"subjects", a.subjects},
+                           {"group_only", a.group_only},
+                           {"notes", a.notes}};
   }
   return j;
 }

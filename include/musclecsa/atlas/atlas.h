@@ -95,6 +95,18 @@ struct BuildReport {
 /// label map without a usable affine throws Error naming the file. Deterministic.
 BuildReport build_atlases(const BuildOptions& options, Progress& progress);
 
+/// An atlas entry with its label volume in memory.
+struct LoadedAtlas {
+  AtlasEntry entry;
+  LabelMap labels;
+};
+/// Both thighs of a label map in the 11-muscle scheme (1 sartorius, 2 rectus femoris, 3 vastus
+/// lateralis, 4 vastus intermedius, 5 vastus medialis, 6 adductors, 7 gracilis, 8 biceps femoris long
+/// head, 9 semitendinosus, 10 semimembranosus, 11 biceps femoris short head) as atlases, the way
+/// `atlas build` makes them (legs by LPS x, femur disc, marrow, compartment). Subject = file stem.
+/// Throws Error naming the file for a missing affine, unknown labels or a map with no thigh.
+std::vector<LoadedAtlas> atlases_from_label_map(const std::filesystem::path& file, const BuildOptions& options);
+
 /// Maps an upstream Denver Visible Human mesh name ("VHF_Left_Muscle_Semitendonosus.stl") to a
 /// catalog key, "skeletal_muscle" for muscles the catalog does not report, "patella", or "" when
 /// the name is not known. Exposed for tests.

@@ -41,6 +41,15 @@ struct Infiltration {
 struct PhantomParams {
   Anatomy anatomy = Anatomy::Thigh;
   PhantomModality modality = PhantomModality::CT;
+  /// Semi-real phantom: draw the image models over real anatomy instead of the analytic layout. An
+  /// atlas id or id prefix ("vhf-thigh" = both legs, "vhf-thigh-right" = one), or a label map file
+  /// (.nii/.nii.gz: catalog labels, or the 11-muscle thigh scheme, told apart by its labels). The
+  /// anatomy (thigh or calf) then comes from the atlas. Empty: the analytic phantom.
+  std::string anatomy_from;
+  std::string atlas_dir;            ///< atlas folder for anatomy_from ids; empty: atlas::default_atlas_dir()
+  double septum_fat_fraction = 1.0; ///< semi-real: tissue fat fraction of the septa drawn between muscles
+                                    ///< (>= 0.5: fat, labelled imat; below: muscle with that fat fraction)
+  double atlas_leg_gap_mm = -1e9;   ///< semi-real: skin-to-skin gap to move the legs to; -1e9 keeps the subject's own
   std::uint64_t seed = 1;
 
   // Grid (CT and MR). Slices are axial; the scanned range is centred on the standard level.
@@ -122,6 +131,16 @@ struct LevelTruth {
   double bone_distal_z_mm = 0;     ///< bottom of the condyles / distal tibia
   double level_z_mm = 0;
   int nearest_slice = -1;          ///< -1 when the level is outside the scanned range
+  bool known = true;               ///< false when the anatomy does not reach both bone ends (label-map atlases)
+};
+
+/// Where a semi-real phantom's anatomy came from.
+struct AnatomySourceTruth {
+  std::string anatomy_from;                 ///< as given (atlas id, prefix or file)
+  std::vector<std::string> atlas_ids;       ///< one per leg drawn
+  std::vector<std::string> subjects;        ///< subject of each leg (leave-one-subject-out)
+  std::vector<std::string> group_only;      ///< groups whose members the source does not separate (score the group)
+  std::vector<std::string> notes;           ///< the atlases' notes (how gaps were filled)
 };
 
 /// Ground truth of the ultrasound phantom (one image, target muscle).
@@ -152,6 +171,7 @@ struct Phantom {
   std::vector<SliceTruth> slices;
   LevelTruth level;                ///< CT/MR only
   UltrasoundTruth ultrasound;      ///< US only
+  AnatomySourceTruth anatomy_source; ///< semi-real phantoms only (anatomy_from set)
 };
 
 /// Synthesises a phantom. Deterministic: the same params (seed included) give identical voxels.
