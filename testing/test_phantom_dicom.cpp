@@ -24,6 +24,7 @@ struct Case {
   const char* name;
   Anatomy anatomy;
   PhantomModality modality;
+  const char* anatomy_from = "";  ///< semi-real phantom: atlas id (data/atlas)
 };
 
 std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {
@@ -45,9 +46,11 @@ TEST_P(PhantomDicom, PassesDcmdumpDciodvfyAndDcm2niix) {
   PhantomParams p;
   p.anatomy = c.anatomy;
   p.modality = c.modality;
+  p.anatomy_from = c.anatomy_from;
   p.columns = 128;
   p.rows = 112;  // rows != columns catches transposed Pixel Spacing or Rows/Columns
   p.pixel_spacing_mm = c.anatomy == Anatomy::Thigh ? 3.2 : 2.4;
+  if (*c.anatomy_from) p.pixel_spacing_mm = 3.4;  // both legs of a real subject fit
   p.slices = 6;
   p.slice_spacing_mm = 7.5;
   NullProgress progress;
@@ -102,7 +105,12 @@ INSTANTIATE_TEST_SUITE_P(Modalities, PhantomDicom,
                                            Case{"calf_ct", Anatomy::Calf, PhantomModality::CT},
                                            Case{"thigh_mr_t1", Anatomy::Thigh, PhantomModality::MrT1},
                                            Case{"calf_mr_dixon", Anatomy::Calf, PhantomModality::MrDixon},
-                                           Case{"thigh_us", Anatomy::Thigh, PhantomModality::US}),
+                                           Case{"thigh_us", Anatomy::Thigh, PhantomModality::US},
+                                           // Semi-real phantoms over real anatomy (Visible Human, a real label map).
+                                           Case{"semireal_vhf_thigh_ct", Anatomy::Thigh, PhantomModality::CT, "vhf-thigh"},
+                                           Case{"semireal_vhm_calf_dixon", Anatomy::Calf, PhantomModality::MrDixon, "vhm-calf"},
+                                           Case{"semireal_labelmap_thigh_t1", Anatomy::Thigh, PhantomModality::MrT1,
+                                                "thigh11-training-t1-thigh_003"}),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(DicomUid, UidsAreDeterministicValidAndDistinct) {

@@ -32,6 +32,9 @@ struct AnalyzeOptions {
   std::optional<int> level_slice;
   bool quiet = false;
   bool qc_every_slice = false;
+  /// Leave-one-subject-out: atlases of these subjects are never used for this case (recorded in
+  /// results.json "anatomy_prior"; today's muscle split uses the layout cells, not the atlases).
+  std::vector<std::string> atlas_exclude_subjects;
   UsAnalyzeOptions us;  ///< ultrasound-only options (analyze_us.h)
   MrAnalyzeOptions mr;  ///< MRI-only options (analyze_mr.h)
 };
@@ -43,6 +46,9 @@ struct CtAnalysis {
   segment::TissueSegmentation segmentation;
   quantify::CtResults results;
 };
+
+/// results.json "anatomy_prior": what the muscle split used as its prior and which atlas subjects were excluded.
+nlohmann::json anatomy_prior_json(const AnalyzeOptions& o);
 
 /// Segments and measures a loaded CT (protocol from `o.protocol`, levels from `o.level_*`).
 CtAnalysis analyze_ct(const AnalyzeOptions& o, const LoadedInput& in, Progress& progress);

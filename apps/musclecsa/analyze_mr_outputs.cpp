@@ -272,6 +272,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
               {"created_utc", utc_now()},
               {"input", input},
               {"protocol", {{"name", a.protocol.name}, {"hash", a.protocol.hash()}, {"definition", json::parse(a.protocol.to_json())}}},
+              {"anatomy_prior", anatomy_prior_json(o)},
               {"segmentation",
                "muscle level on a pseudo-CT from the MR data (docs/mri.md): skin, subcutaneous fat, deep fascia, bones "
                "(signal void and marrow), each muscle (groups from members), IMAT"},

@@ -241,6 +241,14 @@ std::string results_csv_text(const AnalyzeOptions& o, const LoadedInput& in, con
   return csv.str();
 }
 
+json anatomy_prior_json(const AnalyzeOptions& o) {
+  return {{"method", "layout_cells"},
+          {"description", "the muscle split's prior is the hand-made layout of muscle territories per level "
+                          "(docs/methods.md); real-anatomy atlases are not used by this version"},
+          {"atlases_used", json::array()},
+          {"excluded_atlas_subjects", o.atlas_exclude_subjects}};
+}
+
 json input_json(const AnalyzeOptions& o, const LoadedInput& in, const std::string& pseudonym, const std::string& modality,
                 const json& kvp, const std::string& contrast_agent) {
   const Geometry& g = in.volume.geometry;
@@ -432,6 +440,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
               {"created_utc", utc_now()},
               {"input", input},
               {"protocol", {{"name", protocol.name}, {"hash", protocol.hash()}, {"definition", json::parse(protocol.to_json())}}},
+              {"anatomy_prior", anatomy_prior_json(o)},
               {"segmentation", seg.muscles_segmented
                                    ? "muscle level: skin, subcutaneous fat, deep fascia, bones, each muscle (its groups from its members), IMAT (docs/methods.md)"
                                    : "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
@@ -574,6 +583,9 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_option("--pseudonym-map", o.pseudonym_map, "CSV of patient_id,pseudonym: write the pseudonym instead of the ID")
       ->check(CLI::ExistingFile)
       ->excludes(include_id);
+  cmd->add_option("--atlas-exclude-subject", o.atlas_exclude_subjects,
+                  "leave-one-subject-out: never use atlases of this subject (repeatable; recorded in results.json)")
+      ->delimiter(',');
   cmd->add_flag("--quiet", o.quiet, "print nothing on success");
   add_us_analyze_options(*cmd, o.us);
   add_mr_analyze_options(*cmd, o.mr);

@@ -10,7 +10,14 @@
 int main(int argc, char** argv) {
   CLI::App app{"MuscleCSA " MUSCLECSA_VERSION_STRING
                ": skeletal muscle cross-sectional area and infiltration from CT, MRI and ultrasound"};
-  app.set_version_flag("--version", "musclecsa " MUSCLECSA_VERSION_STRING);
+  app.set_version_flag(
+      "--version",
+      "musclecsa " MUSCLECSA_VERSION_STRING
+      "\nReal-anatomy atlases (data/atlas, docs/atlas.md) derived from:"
+      "\n  Denver Visible Human lower-limb surfaces, CC BY 4.0: Andreassen TE et al., Three dimensional lower extremity"
+      "\n  musculoskeletal geometry of the Visible Human Female and Male, Sci Data 10:34 (2023),"
+      "\n  doi:10.1038/s41597-022-01905-2; dataset doi:10.56902/COB.vh.2022.0"
+      "\n  BMFToolkit Visible Human Female bones (zlib), thigh label maps and Dixon reference labels (Apache-2.0)");
   app.require_subcommand(1);
   app.footer("Exit codes: docs/exit-codes.md. Each command has --help.");
 

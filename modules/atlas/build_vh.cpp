@@ -531,8 +531,8 @@ SourceResult build_visible_human(const BuildOptions& options) {
           result.skipped.push_back(id + ": no " + bone + " could be placed");
           continue;
         }
-        std::string lower_id = id;
-        for (auto& c : lower_id) c = c == ' ' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string lower_id = subject + "-" + std::string(to_string(region)) + "-" + std::string(to_string(side));
+        for (auto& c : lower_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         bool wanted = options.only.empty();
         for (const auto& prefix : options.only) wanted = wanted || lower_id.rfind(prefix, 0) == 0;
         if (!wanted) continue;

@@ -309,18 +309,9 @@ AnatomySource atlas_source(PhantomParams& p) {
   std::vector<std::array<double, 6>> ext;
   for (const auto& l : legs) ext.push_back(extent_of(l));
   const double shell = r.fascia_thickness_mm + 1.3 * r.sat_thickness_mm + r.skin_thickness_mm;
-  if (legs.size() == 2 && p.atlas_leg_gap_mm > -1e8) {
-    const int right = legs[0].entry.side == Side::Right ? 0 : 1, left = 1 - right;
-    const double gap_now = (ext[left][0] - shell) - (ext[right][1] + shell);
-    const double move = 0.5 * (p.atlas_leg_gap_mm - gap_now);
-    legs[right].shift_x_mm = -move;
-    legs[left].shift_x_mm = move;
-  }
-  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300, z0 = 1e300, z1 = -1e300;
-  for (std::size_t n = 0; n < legs.size(); ++n) {
-    x0 = std::min(x0, ext[n][0] + legs[n].shift_x_mm), x1 = std::max(x1, ext[n][1] + legs[n].shift_x_mm);
+  double y0 = 1e300, y1 = -1e300, z0 = 1e300, z1 = -1e300;
+  for (std::size_t n = 0; n < legs.size(); ++n)
     y0 = std::min(y0, ext[n][2]), y1 = std::max(y1, ext[n][3]), z0 = std::min(z0, ext[n][4]), z1 = std::max(z1, ext[n][5]);
-  }
 
   // The reference bone (mean of the legs that have one) and the standard level.
   AnatomySource source;
@@ -360,6 +351,39 @@ AnatomySource atlas_source(PhantomParams& p) {
                                              : 0.5 * (z0 + z1);
   z_first = z_centre - 0.5 * (static_cast<double>(r.slices) - 1) * r.slice_spacing_mm;
   if (!source.level.known && given.slice_spacing_mm == 0) z_first = z0;  // on the source's own slices
+  const double scan_lo = z_first, scan_hi = z_first + (static_cast<double>(r.slices) - 1) * r.slice_spacing_mm;
+  if (legs.size() == 2 && p.atlas_leg_gap_mm > -1e8) {
+    // The closest approach of the two compartments at the same height within the scan, plus their fat and skin.
+    const int right = legs[0].entry.side == Side::Right ? 0 : 1, left = 1 - right;
+    auto x_extent_by_z = [](const PlacedLeg& leg) {
+      std::map<std::pair<long, long>, std::pair<double, double>> by_z;  // (z, y) rounded to 1 mm -> (min x, max x)
+      const Geometry& g = leg.labels.geometry;
+      for (std::size_t k = 0; k < g.size[2]; ++k)
+        for (std::size_t j = 0; j < g.size[1]; ++j)
+          for (std::size_t i = 0; i < g.size[0]; ++i)
+            if (leg.labels.at(i, j, k)) {
+              const Vec3 q = g.index_to_lps({double(i), double(j), double(k)});
+              auto [it, added] = by_z.emplace(std::pair{std::lround(q.z), std::lround(q.y)}, std::pair{q.x, q.x});
+              it->second.first = std::min(it->second.first, q.x);
+              it->second.second = std::max(it->second.second, q.x);
+            }
+      return by_z;
+    };
+    const auto r_ext = x_extent_by_z(legs[right]), l_ext = x_extent_by_z(legs[left]);
+    double closest = 1e300;
+    for (const auto& [z, xr] : r_ext)
+      if (auto it = l_ext.find(z); it != l_ext.end() && z.first >= scan_lo - 1 && z.first <= scan_hi + 1) closest = std::min(closest, it->second.first - xr.second);
+    if (closest > 1e299) closest = ext[left][0] - ext[right][1];
+    // Facing sides carry the thinnest fat (the thickness varies +-30% around the leg).
+    const double facing_shell = r.fascia_thickness_mm + 0.7 * r.sat_thickness_mm + r.skin_thickness_mm;
+    const double gap_now = closest - 2 * facing_shell;
+    const double move = 0.5 * (p.atlas_leg_gap_mm - gap_now);
+    legs[right].shift_x_mm = -move;
+    legs[left].shift_x_mm = move;
+  }
+  double x0 = 1e300, x1 = -1e300;
+  for (std::size_t n = 0; n < legs.size(); ++n)
+    x0 = std::min(x0, ext[n][0] + legs[n].shift_x_mm), x1 = std::max(x1, ext[n][1] + legs[n].shift_x_mm);
   const double need_x = (x1 - x0) + 2 * shell + 30, need_y = (y1 - y0) + 2 * shell + 30;
   if (given.pixel_spacing_mm == 0)
     r.pixel_spacing_mm = std::max({(thigh ? 400.0 : 300.0), need_x, need_y}) / static_cast<double>(r.columns);
