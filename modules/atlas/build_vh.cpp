@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "builder.h"
 #include "mesh.h"
@@ -42,6 +43,7 @@ struct LegMeshes {
   std::vector<Mesh> other_muscles;       ///< hip and knee muscles -> skeletal_muscle
   std::map<std::string, Mesh> bones;     ///< "tibia", "fibula", "femur" (patella is not used)
   std::map<std::string, std::string> bone_method;  ///< how each bone was obtained
+  std::set<std::string> mirrored;                   ///< muscles copied from the other leg
   std::vector<std::string> notes;
 };
 
@@ -91,24 +93,69 @@ void mirror_missing_muscles(LegMeshes& target, const LegMeshes& other) {
     }
   if (mid_count == 0) return;
   const double x_mid = mid_sum / mid_count;
+  // Per 20 mm slab of height, a rigid in-plane fit (rotation and shift, least squares) of the
+  // mirrored other leg's muscle centroids onto this leg's, over the muscles of the region both legs
+  // have there: legs are not mirror images in posture (rotation about the femur especially).
+  constexpr double kSlab = 20;
+  struct Rigid2 {
+    double c = 1, s = 0, tx = 0, ty = 0;
+    Vec3 apply(const Vec3& v) const { return {c * v.x - s * v.y + tx, s * v.x + c * v.y + ty, v.z}; }
+  };
   for (const auto& [key, mesh] : other.muscles) {
     if (target.muscles.count(key)) continue;
     const BodyRegion region = catalog.get(key).region;
-    Vec3 offset;
-    int n = 0;
-    for (const auto& [k2, m2] : target.muscles)
-      if (auto it = other.muscles.find(k2); it != other.muscles.end() && catalog.get(k2).region == region) {
-        const Vec3 c = centroid_of(it->second);
-        offset = offset + (centroid_of(m2) - Vec3{2 * x_mid - c.x, c.y, c.z});
-        ++n;
+    std::map<long, std::vector<std::pair<Vec3, Vec3>>> pairs;  // slab -> (mirrored other, target) centroids
+    for (const auto& [k2, m2] : target.muscles) {
+      const auto it = other.muscles.find(k2);
+      if (it == other.muscles.end() || catalog.get(k2).region != region || target.mirrored.count(k2)) continue;
+      std::map<long, std::pair<Vec3, int>> mine, theirs;
+      for (const auto& v : vertices_of(m2)) {
+        auto& e = mine[std::lround(std::floor(v.z / kSlab))];
+        e.first = e.first + v, ++e.second;
       }
-    if (n > 0) offset = (1.0 / n) * offset;
+      for (const auto& v : vertices_of(it->second)) {
+        auto& e = theirs[std::lround(std::floor(v.z / kSlab))];
+        e.first = e.first + Vec3{2 * x_mid - v.x, v.y, v.z}, ++e.second;
+      }
+      for (const auto& [slab, sum] : mine)
+        if (auto t = theirs.find(slab); t != theirs.end() && sum.second > 20 && t->second.second > 20)
+          pairs[slab].push_back({(1.0 / t->second.second) * t->second.first, (1.0 / sum.second) * sum.first});
+    }
+    std::map<long, Rigid2> fits;
+    double mean_angle = 0;
+    for (const auto& [slab, ps] : pairs) {
+      if (ps.size() < 3) continue;
+      Vec3 ca, cb;
+      for (const auto& [a2, b2] : ps) ca = ca + a2, cb = cb + b2;
+      ca = (1.0 / ps.size()) * ca, cb = (1.0 / ps.size()) * cb;
+      double sxx = 0, sxy = 0;
+      for (const auto& [a2, b2] : ps) {
+        const double ax = a2.x - ca.x, ay = a2.y - ca.y, bx = b2.x - cb.x, by = b2.y - cb.y;
+        sxx += ax * bx + ay * by;
+        sxy += ax * by - ay * bx;
+      }
+      const double angle = std::atan2(sxy, sxx);
+      Rigid2 r{std::cos(angle), std::sin(angle), 0, 0};
+      const Vec3 rc = r.apply(ca);
+      r.tx = cb.x - rc.x, r.ty = cb.y - rc.y;
+      fits[slab] = r;
+      mean_angle += std::abs(angle);
+    }
+    if (!fits.empty()) mean_angle /= static_cast<double>(fits.size());
+    auto fit_at = [&](double z) {
+      if (fits.empty()) return Rigid2{};
+      auto it = fits.lower_bound(std::lround(std::floor(z / kSlab)));
+      if (it == fits.end()) --it;
+      return it->second;
+    };
     Mesh copy = mesh;
-    transform(copy, [&](const Vec3& v) { return Vec3{2 * x_mid - v.x, v.y, v.z} + offset; });
+    transform(copy, [&](const Vec3& v) { return fit_at(v.z).apply(Vec3{2 * x_mid - v.x, v.y, v.z}); });
     target.muscles[key] = std::move(copy);
+    target.mirrored.insert(key);
     target.notes.push_back(key + ": absent upstream on this side; mirrored from the other leg across the mid-sagittal plane (x = " +
-                           format("%.1f mm LPS", x_mid) + ") and moved by the mean offset of " + std::to_string(n) +
-                           format(" paired muscles (%.1f, %.1f, %.1f mm)", offset.x, offset.y, offset.z));
+                           format("%.1f mm LPS", x_mid) + "), then fitted per 20 mm of height by a rigid in-plane move of the "
+                           "muscles both legs have there (mean rotation " + format("%.1f deg)", mean_angle * 180 / M_PI) +
+                           "; it fills only what the segmented muscles leave free");
   }
 }
 
@@ -391,20 +438,29 @@ LegAtlas voxelize_leg(const LegMeshes& leg, BodyRegion region, const BuildOption
     return std::find(placed_bone_ids.begin(), placed_bone_ids.end(), id) != placed_bone_ids.end();
   };
   std::size_t bone_bitten = 0;
-  for (const auto& s : catalog.structures()) {
-    if (s.kind != StructureKind::Muscle) continue;
-    const auto it = leg.muscles.find(s.key);
-    if (it == leg.muscles.end()) continue;
-    std::fill(mask.begin(), mask.end(), 0);
-    voxelize(it->second, g, mask);
-    const LabelId id = catalog.label_id(s.key, leg.side);
-    for (std::size_t p = 0; p < mask.size(); ++p) {
-      if (!mask[p]) continue;
-      if (labels[p] == 0) labels[p] = id;
-      else if (is_placed_bone(labels[p])) labels[p] = id, ++bone_bitten;
-      else ++overlap[s.key];
+  // Segmented surfaces first, in catalog order; muscles mirrored from the other leg only fill what
+  // the segmented ones leave free (an estimate never takes a real muscle's voxels).
+  for (const bool mirrored_pass : {false, true})
+    for (const auto& s : catalog.structures()) {
+      if (s.kind != StructureKind::Muscle || leg.mirrored.count(s.key) != static_cast<std::size_t>(mirrored_pass)) continue;
+      const auto it = leg.muscles.find(s.key);
+      if (it == leg.muscles.end()) continue;
+      std::fill(mask.begin(), mask.end(), 0);
+      voxelize(it->second, g, mask);
+      const LabelId id = catalog.label_id(s.key, leg.side);
+      std::size_t inside = 0, kept = 0;
+      for (std::size_t p = 0; p < mask.size(); ++p) {
+        if (!mask[p]) continue;
+        ++inside;
+        if (labels[p] == 0) labels[p] = id, ++kept;
+        else if (is_placed_bone(labels[p])) labels[p] = id, ++bone_bitten, ++kept;
+        else ++overlap[s.key];
+      }
+      if (mirrored_pass && inside > 0)
+        log.push_back(leg.subject + " " + std::string(to_string(leg.side)) + " " + std::string(to_string(region)) + ": mirrored " +
+                      s.key + format(" keeps %.0f%% of its %.1f cm3 (the rest lies on segmented muscles)",
+                                     inside ? 100.0 * kept / inside : 0.0, inside * g.voxel_volume_mm3() / 1000));
     }
-  }
   const LabelId other_id = catalog.label_id("skeletal_muscle", leg.side);
   for (const auto& m : leg.other_muscles) {
     std::fill(mask.begin(), mask.end(), 0);
