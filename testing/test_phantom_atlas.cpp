@@ -180,3 +180,27 @@ TEST(SemiRealPhantomCli, UnknownAtlasAndMissingLabelMapAreNamedErrors) {
   EXPECT_EQ(us.exit_code, 2) << us.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "a"));
 }
+
+TEST(SemiRealPhantom, EveryCommittedAtlasMakesAPhantomWithMuscleInItsMiddleSlice) {
+  const auto dir = atlas::default_atlas_dir();
+  const auto manifest = atlas::read_manifest(dir);
+  ASSERT_GE(manifest.atlases.size(), 78u);
+  Quiet quiet;
+  for (const auto& e : manifest.atlases) {
+    SCOPED_TRACE(e.id);
+    PhantomParams p;
+    p.anatomy_from = e.id;
+    p.modality = PhantomModality::CT;
+    p.columns = 96;
+    p.pixel_spacing_mm = 3;
+    p.slices = 3;
+    p.slice_spacing_mm = 0;  // the atlas' own spacing (label maps) or 108% of the bone / 3
+    p.supersampling = 1;
+    const Phantom ph = make_phantom(p, quiet);
+    ASSERT_EQ(ph.slices.size(), 3u);
+    double muscle = 0;
+    for (const auto& s : ph.slices[1].sides) muscle += s.muscle_area_mm2;
+    EXPECT_GT(muscle, 1000) << "no muscle in the middle slice";
+    EXPECT_EQ(ph.level.known, e.reference_bone.has_value());
+  }
+}

@@ -350,7 +350,12 @@ AnatomySource atlas_source(PhantomParams& p) {
   const double z_centre = source.level.known ? 0.5 * (source.level.bone_proximal_z_mm + source.level.bone_distal_z_mm)
                                              : 0.5 * (z0 + z1);
   z_first = z_centre - 0.5 * (static_cast<double>(r.slices) - 1) * r.slice_spacing_mm;
-  if (!source.level.known && given.slice_spacing_mm == 0) z_first = z0;  // on the source's own slices
+  if (!source.level.known && given.slice_spacing_mm == 0) {
+    // On the source's own slices, the middle ones when fewer are asked for.
+    const double dz = r.slice_spacing_mm;
+    const long spare = std::lround((z1 - z0) / dz) + 1 - static_cast<long>(r.slices);
+    z_first = z0 + static_cast<double>(std::max(0L, spare / 2)) * dz;
+  }
   const double scan_lo = z_first, scan_hi = z_first + (static_cast<double>(r.slices) - 1) * r.slice_spacing_mm;
   if (legs.size() == 2 && p.atlas_leg_gap_mm > -1e8) {
     // The closest approach of the two compartments at the same height within the scan, plus their fat and skin.
