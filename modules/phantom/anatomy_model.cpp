@@ -124,13 +124,37 @@ double ellipse_radius(double a, double b, double theta) {
 }
 
 /// Infiltration of a muscle from the params (its own key first, then "all").
-Infiltration infiltration_of(const PhantomParams& p, const std::string& key) {
-  if (auto it = p.infiltration.find(key); it != p.infiltration.end()) return it->second;
-  if (auto it = p.infiltration.find("all"); it != p.infiltration.end()) return it->second;
-  return {};
+}  // namespace
+
+MuscleFat muscle_fat(const PhantomParams& p, const std::string& key) {
+  Infiltration inf;
+  if (auto it = p.infiltration.find(key); it != p.infiltration.end()) inf = it->second;
+  else if (auto all = p.infiltration.find("all"); all != p.infiltration.end()) inf = all->second;
+  MuscleFat fat;
+  switch (inf.pattern) {
+    case FatPattern::Diffuse: fat.diffuse = inf.fraction; break;
+    case FatPattern::Marbled: fat.marbled = inf.fraction; break;
+    case FatPattern::Mixed:
+      fat.marbled = 0.5 * inf.fraction;
+      fat.diffuse = (inf.fraction - fat.marbled) / (1 - fat.marbled);
+      break;
+  }
+  return fat;
 }
 
-}  // namespace
+StreakField marbled_streaks(double marbled, double angle, double phase, double warp_phase) {
+  StreakField f;
+  f.ux = std::cos(angle);
+  f.uy = std::sin(angle);
+  f.period_mm = 8;
+  f.phase = phase;
+  f.warp_phase = warp_phase;
+  // Dashes cover a fraction `duty` of each stripe; sin(phase) > cos(pi f) on a fraction f of
+  // a uniformly distributed phase, so stripes of fraction marbled / duty give `marbled`.
+  f.dash_duty = marbled <= 0.6 ? 0.7 : 1.0;
+  f.threshold = std::cos(kPi * marbled / f.dash_duty);
+  return f;
+}
 
 bool StreakField::is_fat(double x, double y) const {
   if (threshold >= 1) return false;
@@ -354,28 +378,13 @@ SliceSection build_section(const PhantomParams& p, double z_mm) {
       seed.cy = (l.y + jy) * fb;
       seed.size = size;
 
-      const Infiltration inf = infiltration_of(p, std::string(l.key));
-      double marbled = 0, diffuse = 0;
-      switch (inf.pattern) {
-        case FatPattern::Diffuse: diffuse = inf.fraction; break;
-        case FatPattern::Marbled: marbled = inf.fraction; break;
-        case FatPattern::Mixed:
-          marbled = 0.5 * inf.fraction;
-          diffuse = (inf.fraction - marbled) / (1 - marbled);
-          break;
-      }
-      seed.diffuse_fat = static_cast<float>(diffuse);
-      if (marbled > 0) {
+      const MuscleFat fat = muscle_fat(p, std::string(l.key));
+      seed.diffuse_fat = static_cast<float>(fat.diffuse);
+      if (fat.marbled > 0) {
         const double angle = kPi * mu(mrng);
-        seed.streaks.ux = std::cos(angle);
-        seed.streaks.uy = std::sin(angle);
-        seed.streaks.period_mm = 8;
-        seed.streaks.phase = kPi * mu(mrng) + 2 * kPi * z_mm / 40.0;
-        seed.streaks.warp_phase = kPi * mu(mrng);
-        // Dashes cover a fraction `duty` of each stripe; sin(phase) > cos(pi f) on a fraction f of
-        // a uniformly distributed phase, so stripes of fraction marbled / duty give `marbled`.
-        seed.streaks.dash_duty = marbled <= 0.6 ? 0.7 : 1.0;
-        seed.streaks.threshold = std::cos(kPi * marbled / seed.streaks.dash_duty);
+        const double phase = kPi * mu(mrng) + 2 * kPi * z_mm / 40.0;
+        const double warp_phase = kPi * mu(mrng);
+        seed.streaks = marbled_streaks(fat.marbled, angle, phase, warp_phase);
       }
       leg.seeds.push_back(seed);
     }

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "musclecsa/core/catalog.h"
@@ -44,6 +45,16 @@ struct StreakField {
   double dash_duty = 1;        ///< fraction of a stripe that is fat (1: unbroken)
   bool is_fat(double x, double y) const;
 };
+
+/// Intramuscular fat of one muscle as the two parts the image model draws.
+struct MuscleFat {
+  double diffuse = 0;          ///< fat fraction of every non-streak muscle voxel
+  double marbled = 0;          ///< share of the muscle's area in pure-fat streaks
+};
+/// The infiltration `p` gives a muscle (its own entry, else "all"), split into diffuse and marbled parts.
+MuscleFat muscle_fat(const PhantomParams& p, const std::string& muscle_key);
+/// Streaks covering a share `marbled` (> 0) of the area, stripes normal to `angle` (rad).
+StreakField marbled_streaks(double marbled, double angle, double phase, double warp_phase);
 
 struct MuscleSeed {
   LabelId label = 0;

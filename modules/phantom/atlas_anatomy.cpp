@@ -259,12 +259,6 @@ class AtlasSection : public SectionClassifier {
   float epiphysis_ = 0;
 };
 
-Infiltration infiltration_for(const PhantomParams& p, const std::string& key) {
-  if (auto it = p.infiltration.find(key); it != p.infiltration.end()) return it->second;
-  if (auto it = p.infiltration.find("all"); it != p.infiltration.end()) return it->second;
-  return {};
-}
-
 }  // namespace
 
 AnatomySource atlas_source(PhantomParams& p) {
@@ -403,30 +397,17 @@ AnatomySource atlas_source(PhantomParams& p) {
   std::map<LabelId, Infill> infill;
   for (const auto& s : catalog.structures()) {
     if (s.kind != StructureKind::Muscle && s.key != "skeletal_muscle") continue;
-    const Infiltration inf = infiltration_for(r, s.key);
-    double marbled = 0, diffuse = 0;
-    switch (inf.pattern) {
-      case FatPattern::Diffuse: diffuse = inf.fraction; break;
-      case FatPattern::Marbled: marbled = inf.fraction; break;
-      case FatPattern::Mixed:
-        marbled = 0.5 * inf.fraction;
-        diffuse = (inf.fraction - marbled) / (1 - marbled);
-        break;
-    }
+    const MuscleFat fat = muscle_fat(r, s.key);
     for (Side side : {Side::Right, Side::Left}) {
       Infill f;
-      f.diffuse = static_cast<float>(diffuse);
-      if (marbled > 0) {
+      f.diffuse = static_cast<float>(fat.diffuse);
+      if (fat.marbled > 0) {
         std::mt19937_64 m(r.seed * 7919 + catalog.label_id(s.key, side));
         std::uniform_real_distribution<double> mu(-1, 1);
-        const double a = kPi * mu(m);
-        f.streaks.ux = std::cos(a);
-        f.streaks.uy = std::sin(a);
-        f.streaks.period_mm = 8;
-        f.streaks.phase = kPi * mu(m);
-        f.streaks.warp_phase = kPi * mu(m);
-        f.streaks.dash_duty = marbled <= 0.6 ? 0.7 : 1.0;
-        f.streaks.threshold = std::cos(kPi * marbled / f.streaks.dash_duty);
+        const double streak_angle = kPi * mu(m);
+        const double phase = kPi * mu(m);
+        const double warp_phase = kPi * mu(m);
+        f.streaks = marbled_streaks(fat.marbled, streak_angle, phase, warp_phase);
       }
       infill[catalog.label_id(s.key, side)] = f;
     }
