@@ -32,6 +32,16 @@ struct PlacedLeg {
   double sat_phase = 0;         ///< angle where the subcutaneous fat is thickest
 };
 
+/// Calls f with the LPS position (atlas frame, unshifted) of every labelled voxel of the leg.
+template <class F>
+void for_each_labelled_point(const PlacedLeg& leg, F&& f) {
+  const Geometry& g = leg.labels.geometry;
+  for (std::size_t k = 0; k < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i)
+        if (leg.labels.at(i, j, k)) f(g.index_to_lps({double(i), double(j), double(k)}));
+}
+
 bool is_label_file(const std::string& text) {
   auto ends = [&](const char* e) { return text.size() > std::strlen(e) && text.substr(text.size() - std::strlen(e)) == e; };
   return ends(".nii") || ends(".nii.gz") || ends(".nrrd") || ends(".mha");
@@ -289,15 +299,10 @@ AnatomySource atlas_source(PhantomParams& p) {
   // Compartment extents (LPS) of each leg.
   auto extent_of = [](const PlacedLeg& leg) {
     double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300, z0 = 1e300, z1 = -1e300;
-    const Geometry& g = leg.labels.geometry;
-    for (std::size_t k = 0; k < g.size[2]; ++k)
-      for (std::size_t j = 0; j < g.size[1]; ++j)
-        for (std::size_t i = 0; i < g.size[0]; ++i)
-          if (leg.labels.at(i, j, k)) {
-            const Vec3 q = g.index_to_lps({double(i), double(j), double(k)});
-            x0 = std::min(x0, q.x), x1 = std::max(x1, q.x), y0 = std::min(y0, q.y), y1 = std::max(y1, q.y);
-            z0 = std::min(z0, q.z), z1 = std::max(z1, q.z);
-          }
+    for_each_labelled_point(leg, [&](const Vec3& q) {
+      x0 = std::min(x0, q.x), x1 = std::max(x1, q.x), y0 = std::min(y0, q.y), y1 = std::max(y1, q.y);
+      z0 = std::min(z0, q.z), z1 = std::max(z1, q.z);
+    });
     return std::array<double, 6>{x0, x1, y0, y1, z0, z1};
   };
   std::vector<std::array<double, 6>> ext;
@@ -356,16 +361,11 @@ AnatomySource atlas_source(PhantomParams& p) {
     const int right = legs[0].entry.side == Side::Right ? 0 : 1, left = 1 - right;
     auto x_extent_by_z = [](const PlacedLeg& leg) {
       std::map<std::pair<long, long>, std::pair<double, double>> by_z;  // (z, y) rounded to 1 mm -> (min x, max x)
-      const Geometry& g = leg.labels.geometry;
-      for (std::size_t k = 0; k < g.size[2]; ++k)
-        for (std::size_t j = 0; j < g.size[1]; ++j)
-          for (std::size_t i = 0; i < g.size[0]; ++i)
-            if (leg.labels.at(i, j, k)) {
-              const Vec3 q = g.index_to_lps({double(i), double(j), double(k)});
-              auto [it, added] = by_z.emplace(std::pair{std::lround(q.z), std::lround(q.y)}, std::pair{q.x, q.x});
-              it->second.first = std::min(it->second.first, q.x);
-              it->second.second = std::max(it->second.second, q.x);
-            }
+      for_each_labelled_point(leg, [&](const Vec3& q) {
+        auto [it, added] = by_z.emplace(std::pair{std::lround(q.z), std::lround(q.y)}, std::pair{q.x, q.x});
+        it->second.first = std::min(it->second.first, q.x);
+        it->second.second = std::max(it->second.second, q.x);
+      });
       return by_z;
     };
     const auto r_ext = x_extent_by_z(legs[right]), l_ext = x_extent_by_z(legs[left]);
