@@ -109,13 +109,18 @@ Truth read_phantom_truth(const fs::path& phantom_dir) {
   if (!slices.is_array() || slices.size() != truth.labels.geometry.size[2])
     throw Error(ErrorCode::InvalidInput, truth_file.string(),
                 "'slices' must list every slice of labels.nii.gz (" + std::to_string(truth.labels.geometry.size[2]) + ")");
-  const json level = doc.contains("level") ? doc["level"] : json();
-  if (!level.is_object()) throw Error(ErrorCode::InvalidInput, truth_file.string(), "no 'level' object");
-  const int nearest = get<int>(level, "nearest_slice", truth_file);
+  // A phantom whose anatomy does not reach both ends of the reference bone may have no level.
+  const json level = doc.contains("level") && doc["level"].is_object() ? doc["level"] : json::object();
+  const bool has_level = level.contains("nearest_slice") && !level["nearest_slice"].is_null();
+  const int nearest = has_level ? get<int>(level, "nearest_slice", truth_file) : -1;
   const std::string level_name = level.value("name", std::string("standard level"));
   for (Side side : kSides) {
     SideLevel& out = truth.level[side_index(side)];
     out.field = "area_cm2 (truth label area)";
+    if (!has_level) {
+      out.reason = "truth.json gives no standard level";
+      continue;
+    }
     if (nearest < 0 || nearest >= static_cast<int>(slices.size())) {
       out.found = false;
       out.reason = "the phantom's " + level_name + " (z " + std::to_string(level.value("level_z_mm", 0.0)) +

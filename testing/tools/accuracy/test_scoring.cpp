@@ -320,6 +320,35 @@ TEST(Accuracy, PhantomAndItsAnalysisScoreThroughTheFiles) {
   EXPECT_TRUE(saw_group);
 }
 
+TEST(Accuracy, PhantomTruthWithoutALevelIsReadWithTheReason) {
+  // A phantom whose anatomy does not reach both ends of its bone: truth.json without a level.
+  TempDir dir;
+  const LabelMap labels = two_legs();
+  io::write_image(labels, dir / "p/truth/labels.nii.gz");
+  io::write_image(Image<float>(labels.geometry, 0.1f), dir / "p/truth/fat_fraction.nii.gz");
+  nlohmann::json truth = {{"format", "musclecsa-phantom-truth"}, {"slices", nlohmann::json::array()}};
+  for (int k = 0; k < 4; ++k)
+    truth["slices"].push_back({{"slice", k}, {"z_mm", 10.0 * k}, {"structures", nlohmann::json::array()}, {"sides", nlohmann::json::array()}});
+  io::write_text_atomically(dir / "p/truth/truth.json", truth.dump());
+  const Truth t = read_phantom_truth(dir / "p");
+  EXPECT_FALSE(t.level[0].found);
+  EXPECT_EQ(t.level[1].reason, "truth.json gives no standard level");
+  const auto records = score(t, dixon_result(labels, 0.1f));
+  EXPECT_NE(find(records, Side::Left, "quadriceps").csa_level_note.find("truth: truth.json gives no standard level"), std::string::npos);
+  EXPECT_DOUBLE_EQ(*find(records, Side::Left, "quadriceps").dice, 1.0);
+
+  // A truth.json whose slices do not match labels.nii.gz is refused, naming it.
+  truth["slices"].erase(3);
+  io::write_text_atomically(dir / "p/truth/truth.json", truth.dump());
+  try {
+    read_phantom_truth(dir / "p");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_NE(e.input().find("truth.json"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Accuracy, MissingOrCorruptInputIsNamedAndNothingIsWritten) {
   TempDir dir;
   const fs::path result = dir / "result", out = dir / "score.json";
