@@ -105,6 +105,13 @@ Truth read_phantom_truth(const fs::path& phantom_dir) {
   if (!truth.fat_fraction->geometry.same_grid_as(truth.labels.geometry))
     throw Error(ErrorCode::InvalidInput, (truth_dir / "fat_fraction.nii.gz").string(), "not on the grid of labels.nii.gz");
 
+  if (doc.contains("parameters") && doc["parameters"].is_object()) {
+    const std::string anatomy = doc["parameters"].value("anatomy", "");
+    if (anatomy == "thigh") truth.region = BodyRegion::Thigh;
+    if (anatomy == "calf") truth.region = BodyRegion::Calf;
+  }
+  if (doc.contains("anatomy_source") && doc["anatomy_source"].is_object() && doc["anatomy_source"].contains("group_only"))
+    for (const auto& g : doc["anatomy_source"]["group_only"]) truth.group_only.insert(g.get<std::string>());
   const json& slices = doc.contains("slices") ? doc["slices"] : json();
   if (!slices.is_array() || slices.size() != truth.labels.geometry.size[2])
     throw Error(ErrorCode::InvalidInput, truth_file.string(),
@@ -254,6 +261,8 @@ Truth read_reference_truth(const fs::path& labels_file) {
   truth.form = "reference_labels";
   const LabelMap reference = read_labels(labels_file);
   truth.labels = reference_to_catalog(reference, labels_file.string());
+  truth.region = BodyRegion::Thigh;
+  truth.group_only = {"adductors"};
   for (auto& level : truth.level) level.reason = "the reference label map carries no standard level";
   return truth;
 }
@@ -434,14 +443,17 @@ std::vector<Record> score(const Truth& truth, const Result& result) {
       rtotal[l] += rcount[k][l];
     }
 
-  // The structures to score: per side, every muscle present in the truth, every group with a
-  // member (or the group's own id) present, and all muscle.
+  // The structures to score: per side, every muscle of the truth's region present in the truth
+  // (not the members of a group the source does not separate), every group of the region with a
+  // member (or the group's own id) present, and all muscle (every muscle label, any region).
   const LabelCatalog& cat = catalog();
   std::vector<Scored> list;
   for (Side side : kSides) {
     std::vector<Scored> muscles, groups;
     for (const Structure& s : cat.structures()) {
       if (s.kind != StructureKind::Muscle) continue;
+      if (truth.region != BodyRegion::Any && s.region != truth.region) continue;
+      if (truth.group_only.count(s.group_key)) continue;
       const LabelId id = cat.label_id(s.key, side);
       if (ttotal[id] == 0) continue;
       Scored sc{side, s.key, "muscle", {}};
@@ -450,6 +462,7 @@ std::vector<Record> score(const Truth& truth, const Result& result) {
     }
     for (const Structure& s : cat.structures()) {
       if (s.kind != StructureKind::MuscleGroup) continue;
+      if (truth.region != BodyRegion::Any && s.region != truth.region) continue;
       Scored sc{side, s.key, "group", {}};
       sc.ids.set(cat.label_id(s.key, side));
       for (const auto* m : cat.members_of(s.key)) sc.ids.set(cat.label_id(m->key, side));

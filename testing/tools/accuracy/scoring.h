@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ struct Truth {
   LabelMap labels;                          ///< catalog ids; a group's own id where only the group is known
   std::optional<Image<float>> fat_fraction; ///< voxel fat fraction 0..1 on the labels' grid (phantoms)
   std::array<SideLevel, 2> level;           ///< standard level per side (right, left)
+  /// Thigh or calf: only its muscles and groups are scored (Any: every muscle present). Muscles of
+  /// the other region in the truth (a gastrocnemius head above the knee) count in "muscle" only.
+  BodyRegion region = BodyRegion::Any;
+  /// Groups whose members the source does not separate: scored as groups only.
+  std::set<std::string> group_only;
 };
 
 /// One analyze output folder.
@@ -108,7 +114,7 @@ Result read_result(const std::filesystem::path& result_dir);
 LabelMap resample_labels(const LabelMap& source, const Geometry& target);
 Image<float> resample_values(const Image<float>& source, const Geometry& target);
 
-/// Scores every structure of the truth on each side (module docs: docs/accuracy.md).
+/// Scores every structure of the truth's region on each side (docs/accuracy.md).
 std::vector<Record> score(const Truth& truth, const Result& result);
 
 /// The records as the JSON array musclecsa_score writes.

@@ -168,6 +168,28 @@ TEST(Accuracy, MissingLevelGivesNullWithTheReason) {
   EXPECT_TRUE(find(records, Side::Left, "rectus_femoris").csa_level_error_pct.has_value());
 }
 
+TEST(Accuracy, OnlyTheTruthRegionsStructuresAreScoredAndGroupOnlyMembersAreNot) {
+  // A thigh truth holding a gastrocnemius head above the knee: scored in "muscle" only, not as a
+  // calf muscle or compartment. Hamstrings marked group-only: the group, not its members.
+  const LabelCatalog& cat = LabelCatalog::standard();
+  LabelMap labels = two_legs();
+  fill_box(labels, cat.label_id("gastrocnemius_medial", Side::Right), 3, 13, 16, 18);
+  fill_box(labels, cat.label_id("semitendinosus", Side::Right), 3, 13, 18, 20);
+  Truth truth = phantom_truth(labels, 0.f);
+  truth.region = BodyRegion::Thigh;
+  truth.group_only = {"hamstrings"};
+  const auto records = score(truth, dixon_result(two_legs(), 0.f));
+  for (const auto& r : records) {
+    EXPECT_NE(r.structure, "gastrocnemius_medial");
+    EXPECT_NE(r.structure, "superficial_posterior_compartment_leg");
+    EXPECT_NE(r.structure, "semitendinosus");
+  }
+  EXPECT_DOUBLE_EQ(*find(records, Side::Right, "hamstrings").dice, 0.0);
+  const Record& all = find(records, Side::Right, "muscle");
+  EXPECT_EQ(all.truth_voxels, 400u + 80u + 80u);
+  EXPECT_NEAR(*all.dice, 2.0 * 400 / (560 + 400), 1e-12);
+}
+
 TEST(Accuracy, CtResultHasNoFatFractionError) {
   Result result = dixon_result(two_legs(), 0.f);
   result.modality = "ct";
