@@ -89,7 +89,30 @@ double x_bin_mm(const Geometry& g) {
 // ---------------------------------------------------------------------------------------------
 // Truth
 
+namespace {
+Truth read_phantom_truth_unchecked(const fs::path& phantom_dir);
+Result read_result_unchecked(const fs::path& result_dir);
+}  // namespace
+
+// JSON of an unexpected shape (a null where a number belongs, ...) is corrupt input: say which file.
 Truth read_phantom_truth(const fs::path& phantom_dir) {
+  try {
+    return read_phantom_truth_unchecked(phantom_dir);
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidInput, (phantom_dir / "truth" / "truth.json").string(), std::string("unexpected content: ") + e.what());
+  }
+}
+
+Result read_result(const fs::path& result_dir) {
+  try {
+    return read_result_unchecked(result_dir);
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::InvalidInput, (result_dir / "results.json").string(), std::string("unexpected content: ") + e.what());
+  }
+}
+
+namespace {
+Truth read_phantom_truth_unchecked(const fs::path& phantom_dir) {
   if (!fs::is_directory(phantom_dir))
     throw Error(ErrorCode::InputNotFound, phantom_dir.string(), "phantom folder not found");
   const fs::path truth_dir = phantom_dir / "truth";
@@ -130,8 +153,13 @@ Truth read_phantom_truth(const fs::path& phantom_dir) {
     }
     if (nearest < 0 || nearest >= static_cast<int>(slices.size())) {
       out.found = false;
-      out.reason = "the phantom's " + level_name + " (z " + std::to_string(level.value("level_z_mm", 0.0)) +
-                   " mm) lies outside its scan";
+      if (level.contains("unknown_because") && level["unknown_because"].is_string())
+        out.reason = "the phantom has no " + level_name + ": " + level["unknown_because"].get<std::string>();
+      else if (level.contains("level_z_mm") && level["level_z_mm"].is_number())
+        out.reason = "the phantom's " + level_name + " (z " + std::to_string(level["level_z_mm"].get<double>()) +
+                     " mm) lies outside its scan";
+      else
+        out.reason = "the phantom has no " + level_name;
       continue;
     }
     const json& slice = slices[static_cast<std::size_t>(nearest)];
@@ -146,6 +174,7 @@ Truth read_phantom_truth(const fs::path& phantom_dir) {
   }
   return truth;
 }
+}  // namespace
 
 double midline_x_mm(const LabelMap& labels, const std::string& source) {
   const Geometry& g = labels.geometry;
@@ -270,7 +299,8 @@ Truth read_reference_truth(const fs::path& labels_file) {
 // ---------------------------------------------------------------------------------------------
 // Result
 
-Result read_result(const fs::path& result_dir) {
+namespace {
+Result read_result_unchecked(const fs::path& result_dir) {
   if (!fs::is_directory(result_dir))
     throw Error(ErrorCode::InputNotFound, result_dir.string(), "analyze output folder not found");
   const fs::path results_file = result_dir / "results.json";
@@ -354,6 +384,7 @@ Result read_result(const fs::path& result_dir) {
   }
   return result;
 }
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Resampling

@@ -352,13 +352,33 @@ TEST(Accuracy, PhantomTruthWithoutALevelIsReadWithTheReason) {
   for (int k = 0; k < 4; ++k)
     truth["slices"].push_back({{"slice", k}, {"z_mm", 10.0 * k}, {"structures", nlohmann::json::array()}, {"sides", nlohmann::json::array()}});
   io::write_text_atomically(dir / "p/truth/truth.json", truth.dump());
-  const Truth t = read_phantom_truth(dir / "p");
+  Truth t = read_phantom_truth(dir / "p");
   EXPECT_FALSE(t.level[0].found);
   EXPECT_EQ(t.level[1].reason, "truth.json gives no standard level");
+  // As semi-real phantoms write it: nearest_slice -1, nulls and the reason.
+  truth["level"] = {{"name", "femur_50pct"}, {"nearest_slice", -1}, {"level_z_mm", nullptr},
+                    {"unknown_because", "the anatomy does not reach both ends of the femur"}};
+  io::write_text_atomically(dir / "p/truth/truth.json", truth.dump());
+  EXPECT_EQ(read_phantom_truth(dir / "p").level[0].reason,
+            "the phantom has no femur_50pct: the anatomy does not reach both ends of the femur");
+  truth.erase("level");
+  io::write_text_atomically(dir / "p/truth/truth.json", truth.dump());
+  t = read_phantom_truth(dir / "p");
   const auto records = score(t, dixon_result(labels, 0.1f));
   EXPECT_NE(find(records, Side::Left, "quadriceps").csa_level_note.find("truth: truth.json gives no standard level"), std::string::npos);
   EXPECT_DOUBLE_EQ(*find(records, Side::Left, "quadriceps").dice, 1.0);
 
+  // A truth.json of the wrong shape is refused as corrupt, naming it (not an internal error).
+  truth["slices"][2]["z_mm"] = nullptr;
+  truth["level"] = {{"name", "femur_50pct"}, {"nearest_slice", 2}};
+  io::write_text_atomically(dir / "p/truth/truth.json", truth.dump());
+  try {
+    read_phantom_truth(dir / "p");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
+    EXPECT_NE(e.input().find("truth.json"), std::string::npos) << e.what();
+  }
   // A truth.json whose slices do not match labels.nii.gz is refused, naming it.
   truth["slices"].erase(3);
   io::write_text_atomically(dir / "p/truth/truth.json", truth.dump());
