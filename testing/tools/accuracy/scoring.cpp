@@ -323,6 +323,7 @@ Result read_result_unchecked(const fs::path& result_dir) {
     throw Error(ErrorCode::InvalidInput, results_file.string(),
                 "input.modality '" + modality + "' is not a CT or MRI analysis of the legs");
   }
+  if (doc.contains("protocol") && doc["protocol"].is_object()) result.protocol = doc["protocol"].value("name", "");
   result.labels = read_labels(result_dir / "labels.nii.gz");
   if (result.modality == "mr-dixon") {
     result.fat_fraction = read_values(result_dir / "fat_fraction.nii.gz");
@@ -634,6 +635,7 @@ json to_json(const std::vector<Record>& records, const CaseInfo& info, const Tru
     j["modality"] = info.modality.empty() ? result.modality : info.modality;
     j["tags"] = info.tags;
     j["truth_form"] = truth.form;
+    j["result_protocol"] = result.protocol;
     j["result_grid"] = same_grid ? "same_as_truth" : "resampled_nearest_through_lps";
     j["side"] = std::string(to_string(r.side));
     j["structure"] = r.structure;

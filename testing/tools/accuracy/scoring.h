@@ -50,6 +50,7 @@ struct Truth {
 struct Result {
   std::string source;
   std::string modality;                     ///< "ct", "mr-dixon", "mr-t1" (from results.json)
+  std::string protocol;                     ///< the protocol analyze used (results.json protocol.name)
   LabelMap labels;                          ///< catalog ids, on the analysis grid
   std::optional<Image<float>> fat_fraction; ///< the Dixon fat-fraction map (0..1); absent for CT and T1
   std::string ff_note;                      ///< why there is no fat fraction, when there is none

@@ -330,6 +330,7 @@ TEST(Accuracy, PhantomAndItsAnalysisScoreThroughTheFiles) {
     EXPECT_EQ(r["modality"], "mr-dixon");
     EXPECT_EQ(r["tags"]["septa"], "visible");
     EXPECT_EQ(r["result_grid"], "same_as_truth");
+    EXPECT_EQ(r["result_protocol"], "thigh-mr");
     EXPECT_TRUE(r["dice"].is_number());
     if (r["kind"] == "group") {
       saw_group = true;
