@@ -244,8 +244,14 @@ BuildReport build_atlases(const BuildOptions& options, Progress& progress) {
     io::write_text_atomically(temp / "manifest.json", j.dump(1) + "\n");
     io::write_text_atomically(temp / "README.md", readme_text(m));
     const fs::path old = parent / (".atlas-old-" + std::to_string(::getpid()));
-    if (fs::exists(target)) fs::rename(target, old);
-    fs::rename(temp, target);
+    const bool replacing = fs::exists(target);
+    if (replacing) fs::rename(target, old);
+    try {
+      fs::rename(temp, target);
+    } catch (const fs::filesystem_error&) {
+      if (replacing) fs::rename(old, target, ec);  // put the previous atlas back
+      throw;
+    }
     fs::remove_all(old, ec);
   } catch (const fs::filesystem_error& e) {
     fs::remove_all(temp, ec);
