@@ -522,9 +522,10 @@ TEST(UsPlausibility, AutomaticContoursOfThePhantomsPassEveryRule) {
       const UsMeasures m = measure(c.image, fov, s, protocol);
       const UsPlausibility p = check_plausibility(c.image, fov, s, m, protocol);
       EXPECT_TRUE(p.passed) << muscle << " seed " << seed << ": " << failed_rules(p);
-      EXPECT_EQ(p.rules.size(), 6u);
+      EXPECT_EQ(p.rules.size(), 7u);
       for (const char* name : {"thickness", "area", "bounded_by_aponeuroses", "imaged_depth", "independent_thickness"})
         EXPECT_TRUE(rule(p, name).applied) << muscle << " " << name << ": " << rule(p, name).reason;
+      EXPECT_EQ(rule(p, "closed_ends").applied, muscle == "vastus_lateralis");
       // Speckle without striation: the texture cue has nothing to go by, and says so.
       EXPECT_FALSE(rule(p, "deep_boundary_texture").applied) << muscle;
       EXPECT_NEAR(rule(p, "independent_thickness").value, m.muscle_thickness_mm / 10, 0.05) << muscle;
@@ -617,6 +618,26 @@ TEST(UsPlausibility, BoundaryThroughTheMuscleAndOnTheImageBottomFail) {
   EXPECT_FALSE(pd.passed);
 }
 
+TEST(UsPlausibility, VlEndsCutStraightInMidMuscleFailAndTracedEndsPass) {
+  // The lens whose deep aponeurosis fades at its outer thirds: traced to where the aponeuroses meet
+  // (vl-us) the ends pass; cut straight where the column pairs stop (the trace switched off), the
+  // muscle is still thick at its ends and most of them are left out.
+  const LensCase c = make_lens_case();
+  const FieldOfView fov = detect_field_of_view(c.image);
+  UsProtocol protocol = builtin_us_protocol("vl-us");
+  const UsSegmentation traced = segment_automatic(c.image, fov, protocol);
+  const UsPlausibility pt = check_plausibility(c.image, fov, traced, measure(c.image, fov, traced, protocol), protocol);
+  EXPECT_TRUE(pt.passed) << failed_rules(pt) << " " << rule(pt, "closed_ends").source;
+  protocol.ends_at_aponeurosis_junction = false;
+  const UsSegmentation cut = segment_automatic(c.image, fov, protocol);
+  const UsPlausibility pc = check_plausibility(c.image, fov, cut, measure(c.image, fov, cut, protocol), protocol);
+  EXPECT_FALSE(rule(pc, "closed_ends").passed) << rule(pc, "closed_ends").source;
+  ASSERT_FALSE(pc.reasons.empty());
+  EXPECT_NE(pc.reasons.back().find("cut straight"), std::string::npos) << pc.reasons.back();
+  std::printf("[figure] lens ends: traced %.2f, cut straight %.2f of the centre thickness (at most %.2f)\n", rule(pt, "closed_ends").value,
+              rule(pc, "closed_ends").value, rule(pc, "closed_ends").max);
+}
+
 TEST(UsPlausibility, LimitsAndTheirSourcesAreInTheProtocol) {
   const UsProtocol vl = builtin_us_protocol("vl-us"), rf = builtin_us_protocol("rf-us"), quad = builtin_us_protocol("quadriceps-us");
   EXPECT_DOUBLE_EQ(vl.plausibility.thickness_min_mm, 8);
@@ -629,7 +650,7 @@ TEST(UsPlausibility, LimitsAndTheirSourcesAreInTheProtocol) {
   for (const auto& name : us_protocol_names()) {
     const std::string j = builtin_us_protocol(name).to_json();
     for (const char* key : {"\"plausibility\"", "\"thickness_cm\"", "\"thickness_source\"", "\"acsa_cm2\"", "\"acsa_source\"", "\"line_strength\"",
-                            "\"texture_below_ratio\"", "\"thickness_agreement\""})
+                            "\"texture_below_ratio\"", "\"thickness_agreement\"", "\"open_end_ratio\""})
       EXPECT_NE(j.find(key), std::string::npos) << name << " " << key;
   }
 }

@@ -90,7 +90,7 @@ TEST(UsCli, AutomaticOnPhantomDicomMeetsTheAccuracyTargetsAndWritesEveryOutput) 
   EXPECT_TRUE(j["ultrasound"]["plausibility"]["passed"].get<bool>()) << j["ultrasound"]["plausibility"].dump(1);
   EXPECT_EQ(j["ultrasound"]["plausibility"]["effect"], "none");
   EXPECT_TRUE(j["ultrasound"]["plausibility"]["withheld"].empty());
-  EXPECT_EQ(j["ultrasound"]["plausibility"]["rules"].size(), 6u);
+  EXPECT_EQ(j["ultrasound"]["plausibility"]["rules"].size(), 7u);
   EXPECT_EQ(j["protocol"]["definition"]["plausibility"]["thickness_cm"][0], 0.5);
   const std::string csv = musclecsa::io::read_text(out / "results.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')),

@@ -326,6 +326,48 @@ UsPlausibility check_plausibility(const GreyImage& image, const FieldOfView& fov
     }
     add(r);
   }
+  // 7. The ends (protocols whose muscle ends where its aponeuroses meet: vl-us): an end cut straight
+  // where the muscle is still thick, away from the image's edge, leaves part of the muscle out.
+  {
+    PlausibilityRule r;
+    r.name = "closed_ends";
+    r.unit = "1";
+    r.min = 0, r.max = lim.open_end_ratio;
+    const double centre_rows = std::max(1, m.muscle_bottom_row - m.muscle_top_row + 1);
+    const int reach = std::max(1, int(std::lround(0.5 / pw)));
+    auto end_ratio = [&](int x_end, int dir, bool& at_edge) {
+      int rows = 0;
+      for (int x = x_end; x != x_end - dir * (reach + 1); x -= dir)
+        if (x >= 0 && x < w && top[x] >= 0) rows = std::max(rows, bottom[x] - top[x] + 1);
+      // At the image's edge: the field of view ends within 3 mm beyond the muscle's end, on one of its rows
+      // (the automatic segmentation stops a few columns short of a sector's slanted edge).
+      at_edge = false;
+      for (int y = top[x_end]; y <= bottom[x_end] && !at_edge; ++y)
+        for (int k = 1; k <= std::max(3, int(std::lround(3.0 / pw))) && !at_edge; ++k) {
+          const int x = x_end + dir * k;
+          at_edge = x < 0 || x >= w || !fov.mask.at(x, y);
+        }
+      return rows / centre_rows;
+    };
+    bool left_edge = false, right_edge = false;
+    const double left = x_last >= 0 ? end_ratio(x_first, -1, left_edge) : 0, right = x_last >= 0 ? end_ratio(x_last, +1, right_edge) : 0;
+    const double open_left = left_edge ? 0 : left, open_right = right_edge ? 0 : right;
+    r.value = std::max(open_left, open_right);
+    r.source = "thickness within 0.5 mm of each end / at the centre column: left " + fixed(left, 2) + (left_edge ? " (image edge)" : "") +
+               ", right " + fixed(right, 2) + (right_edge ? " (image edge)" : "");
+    if (lim.open_end_ratio <= 0) {
+      r.applied = false;
+      r.reason = "not used with " + protocol.name;
+    } else if (x_last < 0) {
+      r.applied = false;
+      r.reason = "no muscle";
+    } else if (r.value > r.max) {
+      r.passed = false;
+      r.reason = std::string("the muscle's ") + (open_left >= open_right ? "left" : "right") + " end is cut straight where it is still " +
+                 fixed(100 * r.value, 0) + "% of its centre thickness, away from the image's edge: part of the muscle may be left out";
+    }
+    add(r);
+  }
   return result;
 }
 

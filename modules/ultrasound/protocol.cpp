@@ -83,6 +83,7 @@ UsProtocol builtin_us_protocol(const std::string& name) {
     // striated), as the automatic segmentation assumes when it lowers a deep boundary; the RF sits on
     // the more striated VI (real RF images: 1.17-1.68), the gastrocnemius on the soleus (not measured).
     p.plausibility.texture_below_ratio = 1.0;
+    p.plausibility.open_end_ratio = 0.5;
   }
   else if (name == "rf-us") p.plausibility = plausibility_limits(p, 5, 40, kThicknessRf);
   else p.plausibility = plausibility_limits(p, p.min_thickness_mm, p.max_thickness_mm, kThicknessOwn);
@@ -108,7 +109,8 @@ std::string UsProtocol::to_json() const {
                         {"bottom_edge_fraction", plausibility.bottom_edge_fraction},
                         {"texture_below_ratio", plausibility.texture_below_ratio},
                         {"striated_ratio", plausibility.striated_ratio},
-                        {"thickness_agreement", plausibility.thickness_agreement}}},
+                        {"thickness_agreement", plausibility.thickness_agreement},
+                        {"open_end_ratio", plausibility.open_end_ratio}}},
       {"hyperechoic_threshold", hyperechoic_threshold},
       {"glcm", {{"levels", glcm_levels}, {"distance_px", glcm_distance_px}}},
       {"echo_intensity_correction",

@@ -56,6 +56,7 @@ struct UsPlausibilityLimits {
   double texture_below_ratio = 0;       ///< >0: the band 1-5 mm under the deep boundary at most this times as striated as the muscle
   double striated_ratio = 1.3;          ///< ... checked when the muscle is at least this times as striated as the image's median
   double thickness_agreement = 0.25;    ///< the independent thickness at the centre column within this fraction of the contour's
+  double open_end_ratio = 0;            ///< >0: an end away from the image's edge at most this times the centre thickness
 };
 
 /// Analysis parameters of one ultrasound protocol (rf-us, vl-us, quadriceps-us, gastrocnemius-us).
