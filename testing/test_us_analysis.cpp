@@ -13,6 +13,7 @@
 #include "musclecsa/phantom/phantom.h"
 #include "musclecsa/ultrasound/us_analysis.h"
 #include "test_support.h"
+#include "us_synthetic.h"
 
 using namespace musclecsa;
 using namespace musclecsa::ultrasound;
@@ -490,4 +491,166 @@ TEST(UsQuadricepsLayer, ThicknessIsTheFasciaToFemurDistanceOfThePhantom) {
   EXPECT_NEAR(m.muscle_top_row, muscle_top, 5);
   std::printf("[figure] quadriceps-us layer thickness %.2f mm (truth %.2f)\n", m.muscle_thickness_mm,
               (bone_top - muscle_top) * c.image.pixel_height_mm);
+}
+
+// The plausibility check (docs/ultrasound.md, "Plausibility check").
+
+namespace {
+
+const PlausibilityRule& rule(const UsPlausibility& p, const std::string& name) {
+  for (const auto& r : p.rules)
+    if (r.name == name) return r;
+  throw std::runtime_error("no rule " + name);
+}
+
+std::string failed_rules(const UsPlausibility& p) {
+  std::string names;
+  for (const auto& r : p.rules)
+    if (r.applied && !r.passed) names += (names.empty() ? "" : ",") + r.name;
+  return names;
+}
+
+}  // namespace
+
+TEST(UsPlausibility, AutomaticContoursOfThePhantomsPassEveryRule) {
+  for (const std::string muscle : {"rectus_femoris", "vastus_lateralis", "gastrocnemius_medial"})
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const UsCase c = make_case(muscle, seed);
+      const UsProtocol protocol = builtin_us_protocol(protocol_for(muscle));
+      const FieldOfView fov = detect_field_of_view(c.image);
+      const UsSegmentation s = segment_automatic(c.image, fov, protocol);
+      const UsMeasures m = measure(c.image, fov, s, protocol);
+      const UsPlausibility p = check_plausibility(c.image, fov, s, m, protocol);
+      EXPECT_TRUE(p.passed) << muscle << " seed " << seed << ": " << failed_rules(p);
+      EXPECT_EQ(p.rules.size(), 7u);
+      for (const char* name : {"thickness", "area", "bounded_by_aponeuroses", "imaged_depth", "independent_thickness"})
+        EXPECT_TRUE(rule(p, name).applied) << muscle << " " << name << ": " << rule(p, name).reason;
+      EXPECT_EQ(rule(p, "closed_ends").applied, muscle == "vastus_lateralis");
+      // Speckle without striation: the texture cue has nothing to go by, and says so.
+      EXPECT_FALSE(rule(p, "deep_boundary_texture").applied) << muscle;
+      EXPECT_NEAR(rule(p, "independent_thickness").value, m.muscle_thickness_mm / 10, 0.05) << muscle;
+    }
+}
+
+TEST(UsPlausibility, AutomaticContourOnAThinSuperficialBandFailsOnItsThickness) {
+  // The failure: the automatic contour takes a thin layer between two strong fasciae over the
+  // muscle (5.4 mm between their inner edges, where an adult VL is 15-30 mm). The check fails it on
+  // its thickness; the muscle itself, given as an outline, passes.
+  const auto c = musclecsa::testing::make_thin_band_case();
+  const FieldOfView fov = detect_field_of_view(c.image);
+  const UsProtocol protocol = builtin_us_protocol("vl-us");
+  const UsSegmentation s = segment_automatic(c.image, fov, protocol);
+  const UsMeasures m = measure(c.image, fov, s, protocol);
+  ASSERT_LT(m.muscle_thickness_mm, 8.0) << "the synthetic case no longer fools the segmentation: it must take the band";
+  EXPECT_GT(dice(s.mask, c.band), 0.8);
+  const UsPlausibility p = check_plausibility(c.image, fov, s, m, protocol);
+  EXPECT_FALSE(p.passed);
+  EXPECT_FALSE(rule(p, "thickness").passed);
+  EXPECT_NEAR(rule(p, "thickness").min, 0.8, 1e-9);
+  ASSERT_FALSE(p.reasons.empty());
+  EXPECT_NE(p.reasons[0].find("thickness 0.5"), std::string::npos) << p.reasons[0];
+  EXPECT_NE(p.reasons[0].find("vastus_lateralis"), std::string::npos) << p.reasons[0];
+  const UsSegmentation muscle = segment_manual(c.image, c.muscle, "truth");
+  const UsMeasures mm = measure(c.image, fov, muscle, protocol);
+  const UsPlausibility pm = check_plausibility(c.image, fov, muscle, mm, protocol);
+  EXPECT_TRUE(pm.passed) << failed_rules(pm);
+  std::printf("[figure] thin superficial band: automatic thickness %.2f cm, ACSA %.2f cm2, check: %s\n", m.muscle_thickness_mm / 10,
+              m.acsa_mm2 / 100, p.reasons[0].c_str());
+}
+
+TEST(UsPlausibility, DeepBoundaryOnAnIntramuscularLineFailsOnTheTextureUnderIt) {
+  // A striated lens with a bright intramuscular line 9 mm under its top: the part above that line
+  // has a plausible thickness and both boundaries on lines, but the striated texture goes on under
+  // its deep boundary. The whole lens passes.
+  const auto c = musclecsa::testing::make_striated_case();
+  const FieldOfView fov = detect_field_of_view(c.image);
+  const UsProtocol protocol = builtin_us_protocol("vl-us");
+  const UsSegmentation upper = segment_manual(c.image, c.band, "upper part");
+  const UsMeasures mu = measure(c.image, fov, upper, protocol);
+  const UsPlausibility pu = check_plausibility(c.image, fov, upper, mu, protocol);
+  EXPECT_TRUE(rule(pu, "thickness").passed) << mu.muscle_thickness_mm;
+  ASSERT_TRUE(rule(pu, "deep_boundary_texture").applied) << rule(pu, "deep_boundary_texture").reason;
+  EXPECT_FALSE(rule(pu, "deep_boundary_texture").passed) << rule(pu, "deep_boundary_texture").value;
+  EXPECT_FALSE(pu.passed);
+  const UsSegmentation whole = segment_manual(c.image, c.muscle, "whole");
+  const UsMeasures mw = measure(c.image, fov, whole, protocol);
+  const UsPlausibility pw = check_plausibility(c.image, fov, whole, mw, protocol);
+  EXPECT_TRUE(pw.passed) << failed_rules(pw) << " " << rule(pw, "deep_boundary_texture").source;
+  EXPECT_TRUE(rule(pw, "deep_boundary_texture").applied);
+  // rf-us does not use the texture cue (the rectus femoris lies on the more striated vastus intermedius).
+  const UsPlausibility rf = check_plausibility(c.image, fov, upper, mu, builtin_us_protocol("rf-us"));
+  EXPECT_FALSE(rule(rf, "deep_boundary_texture").applied);
+  std::printf("[figure] striated lens: texture under the intramuscular line %.2f of the muscle's (fails), under the deep aponeurosis %.2f\n",
+              rule(pu, "deep_boundary_texture").value, rule(pw, "deep_boundary_texture").value);
+}
+
+TEST(UsPlausibility, BoundaryThroughTheMuscleAndOnTheImageBottomFail) {
+  // The phantom muscle's upper half: its deep boundary runs through the muscle, on no line.
+  const UsCase c = make_case("vastus_lateralis", 2);
+  const UsProtocol protocol = builtin_us_protocol("vl-us");
+  const FieldOfView fov = detect_field_of_view(c.image);
+  Mask half = c.truth;
+  for (int x = 0; x < half.width; ++x) {
+    int top = -1, bottom = -1;
+    for (int y = 0; y < half.height; ++y)
+      if (c.truth.at(x, y)) bottom = y, top = top < 0 ? y : top;
+    for (int y = (top + bottom) / 2; top >= 0 && y <= bottom; ++y) half.on[std::size_t(x) + std::size_t(half.width) * y] = 0;
+  }
+  const UsSegmentation s = segment_manual(c.image, half, "upper half");
+  const UsMeasures m = measure(c.image, fov, s, protocol);
+  const UsPlausibility p = check_plausibility(c.image, fov, s, m, protocol);
+  EXPECT_FALSE(rule(p, "bounded_by_aponeuroses").passed) << rule(p, "bounded_by_aponeuroses").source;
+  EXPECT_FALSE(rule(p, "independent_thickness").passed) << rule(p, "independent_thickness").source;
+  EXPECT_NE(p.reasons.front().find("deep boundary"), std::string::npos) << p.reasons.front();
+  // The muscle run on to the image's bottom edge under its belly.
+  Mask deep = c.truth;
+  for (int x = 0; x < deep.width; ++x) {
+    int bottom = -1;
+    for (int y = 0; y < deep.height; ++y)
+      if (c.truth.at(x, y)) bottom = y;
+    for (int y = bottom; bottom >= 0 && y < deep.height; ++y)
+      deep.on[std::size_t(x) + std::size_t(deep.width) * y] = fov.mask.at(x, y);
+  }
+  const UsSegmentation sd = segment_manual(c.image, deep, "to the bottom");
+  const UsMeasures md = measure(c.image, fov, sd, protocol);
+  const UsPlausibility pd = check_plausibility(c.image, fov, sd, md, protocol);
+  EXPECT_FALSE(rule(pd, "imaged_depth").passed) << rule(pd, "imaged_depth").value;
+  EXPECT_FALSE(pd.passed);
+}
+
+TEST(UsPlausibility, VlEndsCutStraightInMidMuscleFailAndTracedEndsPass) {
+  // The lens whose deep aponeurosis fades at its outer thirds: traced to where the aponeuroses meet
+  // (vl-us) the ends pass; cut straight where the column pairs stop (the trace switched off), the
+  // muscle is still thick at its ends and most of them are left out.
+  const LensCase c = make_lens_case();
+  const FieldOfView fov = detect_field_of_view(c.image);
+  UsProtocol protocol = builtin_us_protocol("vl-us");
+  const UsSegmentation traced = segment_automatic(c.image, fov, protocol);
+  const UsPlausibility pt = check_plausibility(c.image, fov, traced, measure(c.image, fov, traced, protocol), protocol);
+  EXPECT_TRUE(pt.passed) << failed_rules(pt) << " " << rule(pt, "closed_ends").source;
+  protocol.ends_at_aponeurosis_junction = false;
+  const UsSegmentation cut = segment_automatic(c.image, fov, protocol);
+  const UsPlausibility pc = check_plausibility(c.image, fov, cut, measure(c.image, fov, cut, protocol), protocol);
+  EXPECT_FALSE(rule(pc, "closed_ends").passed) << rule(pc, "closed_ends").source;
+  ASSERT_FALSE(pc.reasons.empty());
+  EXPECT_NE(pc.reasons.back().find("cut straight"), std::string::npos) << pc.reasons.back();
+  std::printf("[figure] lens ends: traced %.2f, cut straight %.2f of the centre thickness (at most %.2f)\n", rule(pt, "closed_ends").value,
+              rule(pc, "closed_ends").value, rule(pc, "closed_ends").max);
+}
+
+TEST(UsPlausibility, LimitsAndTheirSourcesAreInTheProtocol) {
+  const UsProtocol vl = builtin_us_protocol("vl-us"), rf = builtin_us_protocol("rf-us"), quad = builtin_us_protocol("quadriceps-us");
+  EXPECT_DOUBLE_EQ(vl.plausibility.thickness_min_mm, 8);
+  EXPECT_DOUBLE_EQ(vl.plausibility.thickness_max_mm, 45);
+  EXPECT_NE(vl.plausibility.thickness_source.find("1.5-3 cm"), std::string::npos);
+  EXPECT_DOUBLE_EQ(rf.plausibility.thickness_min_mm, 5);
+  EXPECT_GT(vl.plausibility.texture_below_ratio, 0);
+  EXPECT_EQ(rf.plausibility.texture_below_ratio, 0);
+  EXPECT_FALSE(quad.plausibility.check_area);
+  for (const auto& name : us_protocol_names()) {
+    const std::string j = builtin_us_protocol(name).to_json();
+    for (const char* key : {"\"plausibility\"", "\"thickness_cm\"", "\"thickness_source\"", "\"acsa_cm2\"", "\"acsa_source\"", "\"line_strength\"",
+                            "\"texture_below_ratio\"", "\"thickness_agreement\"", "\"open_end_ratio\""})
+      EXPECT_NE(j.find(key), std::string::npos) << name << " " << key;
+  }
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -12,9 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "musclecsa/dicom/series_writer.h"
+#include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/phantom/phantom.h"
 #include "test_support.h"
+#include "us_synthetic.h"
 
 using musclecsa::testing::quoted;
 using musclecsa::testing::run_command;
@@ -82,9 +85,19 @@ TEST(UsCli, AutomaticOnPhantomDicomMeetsTheAccuracyTargetsAndWritesEveryOutput) 
   const auto box = j["ultrasound"]["field_of_view"]["bounding_box_px"];
   EXPECT_NEAR(box[0].get<int>(), truth["region"][0].get<int>(), 4);
   EXPECT_NEAR(box[2].get<int>(), truth["region"][2].get<int>(), 4);
+  // The automatic contour passed its plausibility check: reported, status ok.
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_TRUE(j["ultrasound"]["plausibility"]["passed"].get<bool>()) << j["ultrasound"]["plausibility"].dump(1);
+  EXPECT_EQ(j["ultrasound"]["plausibility"]["effect"], "none");
+  EXPECT_TRUE(j["ultrasound"]["plausibility"]["withheld"].empty());
+  EXPECT_EQ(j["ultrasound"]["plausibility"]["rules"].size(), 7u);
+  EXPECT_EQ(j["protocol"]["definition"]["plausibility"]["thickness_cm"][0], 0.5);
   const std::string csv = musclecsa::io::read_text(out / "results.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
+            "quantity,value,unit,status,review_reason");
   EXPECT_NE(csv.find(",none,rectus_femoris,99MCSA:RF,acsa,"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",acsa,"), std::string::npos);
+  EXPECT_NE(csv.find(",cm2,ok,\n"), std::string::npos) << csv;
   std::printf("[figure] CLI automatic rf-us phantom: ACSA %.3f cm2 (truth %.3f), thickness %.2f cm (truth %.2f), SAT %.3f cm (truth %.3f)\n",
               value(j, "acsa"), truth["acsa_cm2"].get<double>(), value(j, "muscle_thickness"), truth["muscle_thickness_cm"].get<double>(),
               value(j, "subcutaneous_fat_thickness"), truth["sat_thickness_cm"].get<double>());
@@ -234,6 +247,8 @@ TEST(UsCli, RealPanoramicImagesGiveClosedContoursWithPlausibleValues) {
     ASSERT_EQ(r.exit_code, 0) << picture << "\n" << r.output;
     const json j = results(out);
     EXPECT_EQ(j["ultrasound"]["method"], "automatic");
+    // Every reviewed contour passes the plausibility check (docs/ultrasound.md, "Plausibility check").
+    EXPECT_EQ(j["status"], "ok") << picture << " " << j["ultrasound"]["plausibility"]["reasons"].dump();
     EXPECT_GE(j["ultrasound"]["contour_px"].size(), 20u) << picture;
     EXPECT_GT(std::filesystem::file_size(out / "qc.png"), 10000u) << picture;
     EXPECT_GT(std::filesystem::file_size(out / "mask.png"), 100u) << picture;
@@ -260,7 +275,101 @@ TEST(UsCli, RealPanoramicImagesGiveClosedContoursWithPlausibleValues) {
     EXPECT_LT(ei, 120.0) << picture;
     std::printf("[figure] real %s: ACSA %.2f cm2, thickness %.2f cm, EI %.1f, SAT %s cm\n", picture.filename().c_str(), acsa, thickness,
                 ei, std::isnan(value(j, "subcutaneous_fat_thickness")) ? "-" : std::to_string(value(j, "subcutaneous_fat_thickness")).c_str());
+    std::string check;
+    for (const auto& rule : j["ultrasound"]["plausibility"]["rules"]) {
+      char item[96];
+      std::snprintf(item, sizeof item, " %s %.2f%s", rule["rule"].get<std::string>().c_str(), rule["value"].get<double>(),
+                    rule["applied"].get<bool>() ? "" : " (not applied)");
+      check += item;
+    }
+    std::printf("[figure] real %s plausibility %s:%s\n", picture.filename().c_str(), j["status"].get<std::string>().c_str(), check.c_str());
   }
+}
+
+namespace {
+
+/// A grey picture as an 8-bit PNG.
+void write_picture(const musclecsa::ultrasound::GreyImage& image, const std::filesystem::path& png) {
+  musclecsa::io::Picture p{image.width, image.height, 1, {}};
+  for (float g : image.grey) p.values.push_back(static_cast<std::uint8_t>(std::clamp(std::lround(g), 0L, 255L)));
+  musclecsa::io::write_png(png, p);
+}
+
+}  // namespace
+
+TEST(UsCli, AutomaticContourOnAThinBandNeedsReviewExitsSevenAndWithholdsItsValues) {
+  // The synthetic picture whose automatic contour is a 5.4 mm band over the muscle: every output is
+  // written, the status is needs_review with the reason, no value is reported as a number, the QC
+  // picture carries a red banner, the message says how to give --points, and the exit status is 7.
+  TempDir dir;
+  const auto c = musclecsa::testing::make_thin_band_case();
+  write_picture(c.image, dir / "band.png");
+  const auto out = dir / "band";
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "band.png") + " --protocol vl-us --pixel-size-mm 0.1 --format html --out " +
+                             quoted(out));
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  for (const char* name : {"results.json", "results.csv", "mask.png", "qc.png", "protocol.json", "report.html"})
+    EXPECT_TRUE(std::filesystem::exists(out / name)) << name;
+  // Console and standard error: the reason, no plain numbers, and how to give points.
+  EXPECT_NE(r.output.find("NEEDS REVIEW"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("musclecsa: needs review: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("thickness 0.5"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ACSA and thickness withheld"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("cm2"), std::string::npos) << "an area printed: " << r.output;
+  EXPECT_NE(r.output.find("--points \"x,y\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--pixel-size-mm 0.100000"), std::string::npos) << r.output;
+  // results.json: status, reasons, values withheld (null) and kept aside for the review.
+  const json j = results(out);
+  EXPECT_EQ(j["status"], "needs_review");
+  const json& p = j["ultrasound"]["plausibility"];
+  EXPECT_FALSE(p["passed"].get<bool>());
+  EXPECT_EQ(p["effect"], "needs_review");
+  ASSERT_FALSE(p["reasons"].empty());
+  EXPECT_NE(p["reasons"][0].get<std::string>().find("thickness"), std::string::npos);
+  EXPECT_NE(p["how_to_review"].get<std::string>().find("--points"), std::string::npos);
+  for (const auto& m : j["measurements"]) EXPECT_TRUE(m["value"].is_null()) << m.dump();
+  bool withheld_acsa = false;
+  for (const auto& w : p["withheld"]) withheld_acsa |= w["quantity"] == "acsa" && w["value"].get<double>() > 0;
+  EXPECT_TRUE(withheld_acsa) << p["withheld"].dump();
+  EXPECT_NE(j["qc_flags"].dump().find("needs_review"), std::string::npos);
+  // results.csv: empty values, status and reason on every row.
+  const std::string csv = musclecsa::io::read_text(out / "results.csv");
+  EXPECT_NE(csv.find(",acsa,,cm2,needs_review,thickness 0.5"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find(",ok,"), std::string::npos) << csv;
+  // report.html: the banner, and no value in the measurement table.
+  const std::string page = musclecsa::io::read_text(out / "report.html");
+  EXPECT_NE(page.find("id=\"needs-review\""), std::string::npos);
+  EXPECT_NE(page.find("withheld (needs review)"), std::string::npos);
+  EXPECT_EQ(page.find("data-value"), std::string::npos) << "a number in the measurement table";
+  // qc.png: a red banner across the top.
+  const auto qc = musclecsa::io::read_rgb_picture(out / "qc.png");
+  const std::uint8_t* px = qc.values.data() + 3 * (std::size_t(qc.width) * 3 + std::size_t(qc.width) - 3);
+  EXPECT_GT(px[0], 150);
+  EXPECT_LT(px[1], 60);
+  EXPECT_LT(px[2], 60);
+  EXPECT_GT(qc.height, c.image.height + 100);
+  std::printf("[figure] thin band through the CLI: exit %d, %s\n", r.exit_code, p["reasons"][0].get<std::string>().c_str());
+
+  // The user's own segmentation is reported: the band as a manual outline (a warning, exit 0), and
+  // one point inside the muscle (assisted: the check passes).
+  std::ofstream(dir / "band.json") << "[[100,93],[1100,93],[1100,147],[100,147]]";
+  const auto manual = run_command(kBinary + " analyze " + quoted(dir / "band.png") + " --protocol vl-us --pixel-size-mm 0.1 --quiet --outline " +
+                                  quoted(dir / "band.json") + " --out " + quoted(dir / "manual"));
+  EXPECT_EQ(manual.exit_code, 0) << manual.output;
+  const json jm = results(dir / "manual");
+  EXPECT_EQ(jm["status"], "ok");
+  EXPECT_EQ(jm["ultrasound"]["plausibility"]["effect"], "warning");
+  EXPECT_NE(jm["qc_flags"].dump().find("plausibility_warning"), std::string::npos);
+  EXPECT_NE(jm["notes"].dump().find("the user's own"), std::string::npos);
+  EXPECT_NEAR(value(jm, "muscle_thickness"), 0.55, 0.02);
+  const auto assisted = run_command(kBinary + " analyze " + quoted(dir / "band.png") + " --protocol vl-us --pixel-size-mm 0.1 --quiet --points 600,250 --out " +
+                                    quoted(dir / "assisted"));
+  EXPECT_EQ(assisted.exit_code, 0) << assisted.output;
+  const json ja = results(dir / "assisted");
+  EXPECT_EQ(ja["status"], "ok");
+  EXPECT_EQ(ja["ultrasound"]["method"], "assisted");
+  EXPECT_TRUE(ja["ultrasound"]["plausibility"]["passed"].get<bool>()) << ja["ultrasound"]["plausibility"]["reasons"].dump();
+  EXPECT_NEAR(value(ja, "muscle_thickness"), 2.0, 0.1);
 }
 
 TEST(UsCli, MultiFrameSeriesAnalysesTheChosenFrame) {

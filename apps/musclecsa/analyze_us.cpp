@@ -80,6 +80,23 @@ std::string fixed(double v, int decimals) {
   return text;
 }
 
+/// What to do when the automatic contour needs review: give the muscle with --points or --outline.
+std::string how_to_give_points() {
+  return "Look at qc.png, then give the muscle yourself: --points \"x,y\" with 1-2 points inside it, or --points \"x,y;x,y;x,y;...\" "
+         "with 3 or more on its border (pixel column,row of the image, 0,0 the top-left pixel's centre), or --outline FILE "
+         "(docs/ultrasound.md, assisted and manual segmentation).";
+}
+
+/// The command line to run again with points (for standard error: it names the input, which the
+/// results files never do).
+std::string points_command(const AnalyzeOptions& o, const us::UsProtocol& protocol) {
+  std::string line = "musclecsa analyze \"" + o.input + "\" --protocol " + protocol.name;
+  if (o.us.pixel_size_mm) line += " --pixel-size-mm " + fixed(*o.us.pixel_size_mm, 6);
+  if (o.us.frame) line += " --frame " + std::to_string(*o.us.frame);
+  if (!o.us.side.empty()) line += " --side " + o.us.side;
+  return line + " --points \"x,y\" --out \"" + o.out + "\"";
+}
+
 struct Record {
   std::string quantity;
   double value;
@@ -202,6 +219,26 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
     notes.push_back("no skin/fat interface and fascia found above the muscle at its centre column: no fat thickness");
   }
   if (!m.ei_correction_note.empty()) notes.push_back(m.ei_correction_note);
+  // The plausibility check: an automatic contour that fails it is not reported (status needs_review,
+  // measurements withheld, exit 7); an assisted or manual segmentation is the user's own and is
+  // reported with a warning.
+  const us::UsPlausibility plausibility = us::check_plausibility(image, fov, seg, m, protocol);
+  const bool needs_review = seg.method == us::SegmentationMethod::Automatic && !plausibility.passed;
+  const std::string how_to = how_to_give_points();
+  if (needs_review) {
+    qc.push_back("needs_review");
+    for (const auto& reason : plausibility.reasons) notes.push_back("needs review: " + reason);
+    notes.push_back("the automatic contour failed its plausibility check: its measurements are withheld. " + how_to);
+  } else if (!plausibility.passed) {
+    qc.push_back("plausibility_warning");
+    for (const auto& reason : plausibility.reasons)
+      notes.push_back("plausibility warning (the " + us::to_string(seg.method) + " segmentation is the user's own and is reported): " + reason);
+  }
+  json plausibility_rules = json::array();
+  for (const auto& rule : plausibility.rules)
+    plausibility_rules.push_back({{"rule", rule.name}, {"applied", rule.applied}, {"passed", rule.passed}, {"value", rule.value},
+                                  {"min", rule.min}, {"max", rule.max > 0 ? json(rule.max) : json(nullptr)}, {"unit", rule.unit},
+                                  {"reason", rule.reason}, {"source", rule.source}});
   const bool cal = image.calibrated;
   if (cal && (m.acsa_mm2 < 100 || m.acsa_mm2 > 6000)) {
     qc.push_back("implausible_acsa");
@@ -231,10 +268,15 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
   const Structure& structure = LabelCatalog::standard().get(protocol.structure_key);
   const std::string code = report::structure_code(protocol.structure_key);
   const std::string side = o.us.side.empty() ? "none" : o.us.side;
-  json measurement_records = json::array();
-  for (const auto& r : records)
-    measurement_records.push_back({{"quantity", r.quantity}, {"value", r.value}, {"unit", r.unit}, {"structure", protocol.structure_key},
-                                   {"structure_code", code}, {"side", side}, {"level", ""}, {"slice", int(frame)}, {"z_mm", nullptr}});
+  // Needs review: every value comes from the contour, so none is reported; the automatic contour's
+  // values are kept aside in ultrasound.plausibility.withheld for the review.
+  json measurement_records = json::array(), withheld = json::array();
+  for (const auto& r : records) {
+    measurement_records.push_back({{"quantity", r.quantity}, {"value", needs_review ? json(nullptr) : json(r.value)}, {"unit", r.unit},
+                                   {"structure", protocol.structure_key}, {"structure_code", code}, {"side", side}, {"level", ""},
+                                   {"slice", int(frame)}, {"z_mm", nullptr}});
+    if (needs_review) withheld.push_back({{"quantity", r.quantity}, {"value", r.value}, {"unit", r.unit}});
+  }
 
   json contour = json::array();
   for (const auto& p : seg.contour) contour.push_back({std::round(p.x * 100) / 100, std::round(p.y * 100) / 100});
@@ -280,6 +322,12 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
                 {"symmetric", true}, {"normalised", true}, {"averaged_over_angles", true}, {"pairs", m.glcm.pairs},
                 {"contrast", m.glcm.contrast}, {"homogeneity", m.glcm.homogeneity}, {"energy", m.glcm.energy},
                 {"entropy_bits", m.glcm.entropy}, {"correlation", m.glcm.correlation}}},
+      {"plausibility", {{"passed", plausibility.passed},
+                        {"effect", needs_review ? "needs_review" : plausibility.passed ? "none" : "warning"},
+                        {"reasons", plausibility.reasons},
+                        {"how_to_review", needs_review ? json(how_to) : json(nullptr)},
+                        {"withheld", withheld},
+                        {"rules", plausibility_rules}}},
       {"outputs", {{"mask", "mask.png"}, {"qc_image", "qc.png"}}}};
 
   const json input = input_json(o, in, pseudonym, "US", nullptr, "");
@@ -287,6 +335,7 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
                     {"version", 1},
                     {"software", {{"name", "MuscleCSA"}, {"version", MUSCLECSA_VERSION_STRING}}},
                     {"created_utc", utc_now()},
+                    {"status", needs_review ? "needs_review" : "ok"},
                     {"input", input},
                     {"protocol", {{"name", protocol.name}, {"hash", protocol.hash()}, {"definition", json::parse(protocol.to_json())}}},
                     {"segmentation", us::to_string(seg.method) + ": " + seg.source + " (docs/ultrasound.md)"},
@@ -297,7 +346,9 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
 
   std::ostringstream csv;
   csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
-         "quantity,value,unit\n";
+         "quantity,value,unit,status,review_reason\n";
+  std::string review_reason;
+  for (const auto& reason : plausibility.reasons) review_reason += (review_reason.empty() ? "" : "; ") + reason;
   const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
   for (const auto& r : records) {
     std::ostringstream value;
@@ -305,45 +356,68 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
     value << r.value;
     csv << subject << "," << csv_escape(in.volume.source.study_instance_uid) << "," << csv_escape(in.volume.source.series_instance_uid) << ","
         << csv_escape(protocol.name) << "," << protocol.hash() << ",," << frame << ",," << side << "," << csv_escape(protocol.structure_key)
-        << "," << csv_escape(code) << "," << csv_escape(r.quantity) << "," << value.str() << "," << csv_escape(r.unit) << "\n";
+        << "," << csv_escape(code) << "," << csv_escape(r.quantity) << "," << (needs_review ? std::string() : value.str()) << ","
+        << csv_escape(r.unit) << "," << (needs_review ? "needs_review," + csv_escape(review_reason) : std::string("ok,")) << "\n";
   }
 
-  // QC picture text.
+  // QC picture text: the numbers, flagged as not reported when the contour needs review.
   std::vector<std::string> text = {"MuscleCSA " MUSCLECSA_VERSION_STRING " - " + protocol.name + " (" + protocol.hash().substr(0, 8) + "), " +
                                    us::to_string(seg.method)};
-  if (cal) {
-    text.push_back(structure.name + ": ACSA " + fixed(m.acsa_mm2 / 100, 2) + " cm2, thickness " + fixed(m.muscle_thickness_mm / 10, 2) + " cm");
-    text.push_back(m.sat_found ? "subcutaneous fat " + fixed(m.sat_thickness_mm / 10, 2) + " cm" : "subcutaneous fat: not found");
-  } else {
-    text.push_back(structure.name + ": ACSA " + std::to_string(m.pixel_count) + " px2, thickness " + fixed(m.muscle_thickness_px, 0) +
-                   " px (no calibration)");
-    text.push_back(m.sat_found ? "subcutaneous fat " + fixed(m.sat_thickness_px, 1) + " px" : "subcutaneous fat: not found");
-  }
+  const std::string size_text = cal ? "ACSA " + fixed(m.acsa_mm2 / 100, 2) + " cm2, thickness " + fixed(m.muscle_thickness_mm / 10, 2) + " cm"
+                                    : "ACSA " + std::to_string(m.pixel_count) + " px2, thickness " + fixed(m.muscle_thickness_px, 0) +
+                                          " px (no calibration)";
+  text.push_back(needs_review ? structure.name + ", automatic contour NOT REPORTED (needs review): " + size_text
+                              : structure.name + ": " + size_text);
+  text.push_back(m.sat_found ? "subcutaneous fat " + (cal ? fixed(m.sat_thickness_mm / 10, 2) + " cm" : fixed(m.sat_thickness_px, 1) + " px")
+                             : "subcutaneous fat: not found");
   text.push_back("echo intensity " + fixed(m.echo_intensity, 1) +
                  (m.echo_intensity_corrected ? ", corrected " + fixed(*m.echo_intensity_corrected, 1) : std::string()) +
                  ", hyperechoic " + fixed(100 * m.hyperechoic_fraction, 1) + "% (>" + fixed(protocol.hyperechoic_threshold, 0) + ")");
   text.push_back("GLCM contrast " + fixed(m.glcm.contrast, 2) + ", homogeneity " + fixed(m.glcm.homogeneity, 3) + ", entropy " +
                  fixed(m.glcm.entropy, 2));
+  const std::size_t measurement_lines = text.size();
   for (const auto& flag : qc) text.push_back("qc flag: " + flag);
+  // The red banner of a contour that needs review: the reasons and what to do.
+  std::vector<std::string> alert;
+  if (needs_review) {
+    for (const auto& reason : plausibility.reasons) alert.push_back("NEEDS REVIEW: " + reason);
+    alert.push_back("measurements withheld: give the muscle with --points (1-2 inside it or 3+ on its border, pixels x,y) or --outline");
+  }
 
   const std::filesystem::path dir(o.out);
   us::write_mask_png(seg.mask, dir / "mask.png");
-  us::write_qc_image(image, fov, seg, m, text, dir / "qc.png");
+  us::write_qc_image(image, fov, seg, m, text, dir / "qc.png", alert);
   io::write_text_atomically(dir / "protocol.json", json::parse(protocol.to_json()).dump(2) + "\n");
   io::write_text_atomically(dir / "results.csv", csv.str());
   io::write_text_atomically(dir / "results.json", out.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
   if (wants_format(o, "html")) report::write_case_report(dir);
   progress.report(1.0, "ultrasound: done");
 
-  if (o.quiet) return 0;
+  const int status = needs_review ? kExitNeedsReview : 0;
+  if (needs_review) {
+    // On standard error even with --quiet: the exit status is not 0 and scripts log standard error.
+    std::string reasons;
+    for (const auto& reason : plausibility.reasons) reasons += (reasons.empty() ? "" : "; ") + reason;
+    std::cerr << "musclecsa: needs review: " << o.input << ": the automatic contour failed its plausibility check (" << reasons
+              << "); the outputs are written to " << o.out << " with the measurements withheld; to give the muscle with points: "
+              << points_command(o, protocol) << "\n";
+  }
+  if (o.quiet) return status;
   std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << "), "
             << us::to_string(seg.method) << " segmentation\n";
-  for (std::size_t k = 1; k + (qc.size()) < text.size(); ++k) std::cout << "  " << text[k] << "\n";
+  if (needs_review) {
+    std::cout << "  NEEDS REVIEW: the automatic contour failed its plausibility check; its measurements are withheld:\n";
+    for (const auto& reason : plausibility.reasons) std::cout << "    - " << reason << "\n";
+    std::cout << "  " << structure.name << ": ACSA and thickness withheld (see qc.png)\n";
+  } else {
+    for (std::size_t k = 1; k < measurement_lines; ++k) std::cout << "  " << text[k] << "\n";
+  }
   for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
-  for (const auto& note : notes) std::cout << "  note: " << note << "\n";
+  for (const auto& note : notes)
+    if (!needs_review || note.rfind("needs review: ", 0) != 0) std::cout << "  note: " << note << "\n";  // the reasons are above
   std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, mask.png, qc.png, protocol.json"
             << (wants_format(o, "html") ? ", report.html\n" : "\n");
-  return 0;
+  return status;
 }
 
 }  // namespace

@@ -27,11 +27,17 @@ struct UsAnalyzeOptions {
   std::string side;                              ///< "right", "left" or "" (not recorded)
 };
 
+/// Exit status of an ultrasound analysis whose automatic contour failed its plausibility check: not
+/// an error (every output is written, the measurements withheld, status needs_review), so it is no
+/// musclecsa::ErrorCode (docs/exit-codes.md).
+inline constexpr int kExitNeedsReview = 7;
+
 /// Registers the ultrasound-only options of `musclecsa analyze`.
 void add_us_analyze_options(CLI::App& analyze, UsAnalyzeOptions& o);
 
 /// Analyses a loaded ultrasound image (modality US, or a picture) and writes results.json,
-/// results.csv, mask.png, qc.png and protocol.json into `o.out`. Returns the exit code (0).
+/// results.csv, mask.png, qc.png and protocol.json into `o.out`. Returns the exit code: 0, or
+/// kExitNeedsReview when the automatic contour failed its plausibility check.
 int run_us_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress);
 
 }  // namespace musclecsa::app

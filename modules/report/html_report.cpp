@@ -65,6 +65,7 @@ tr.group td { font-weight: 600; } tr.failed td { background: #fdecea; }
 .flag { display: inline-block; background: #fff3cd; border: 1px solid #e0c36a; border-radius: 3px; padding: 0 5px; margin: 1px; font-size: 12px; }
 .qc img { max-width: 100%; border: 1px solid #ccc; } img.thumb { width: 220px; border: 1px solid #ccc; }
 details pre { background: #fff; border: 1px solid #ddd; padding: 8px; font-size: 12px; }
+.needs-review { background: #c62828; color: #fff; padding: 8px 12px; border-radius: 4px; } .needs-review ul { margin: 4px 0; }
 </style>)";
 
 /// Click a header to sort its table; numbers by data-value, text otherwise.
@@ -312,6 +313,17 @@ std::string case_page_from(json& r, const fs::path& case_dir) {
   info("Protocol", r["protocol"].value("name", "") + " (hash " + r["protocol"].value("hash", "") + ")");
   info("Segmentation", r.value("segmentation", ""));
   o << "</tbody></table>\n";
+  // An automatic result that failed its plausibility check (ultrasound): said first, its values withheld.
+  if (r.value("status", "") == "needs_review") {
+    o << "<div class=\"needs-review\" id=\"needs-review\"><strong>Needs review:</strong> the automatic contour failed its plausibility "
+         "check; its measurements are withheld.<ul>\n";
+    const json plausibility = r.contains("ultrasound") ? r["ultrasound"].value("plausibility", json::object()) : json::object();
+    for (const auto& reason : plausibility.value("reasons", json::array())) o << "<li>" << escape(reason.get<std::string>()) << "</li>\n";
+    o << "</ul>";
+    const json how = plausibility.value("how_to_review", json());
+    if (how.is_string()) o << escape(how.get<std::string>());
+    o << "</div>\n";
+  }
   o << "<h2>QC</h2>\n<p id=\"qc-flags\">" << (r["qc_flags"].empty() ? "no QC flags" : flags_html(r["qc_flags"])) << "</p>\n";
   if (!r["notes"].empty()) {
     o << "<ul>\n";
@@ -331,7 +343,9 @@ std::string case_page_from(json& r, const fs::path& case_dir) {
       << "<th>Quantity</th><th>Value</th><th>Unit</th></tr></thead><tbody>\n";
     for (const auto& m : r["measurements"])
       o << "<tr><td>" << escape(structure_name(m.value("structure", ""))) << "</td><td>" << escape(m.value("side", ""))
-        << "</td><td>" << escape(m.value("quantity", "")) << "</td>" << number_cell(m["value"], 3) << "<td>"
+        << "</td><td>" << escape(m.value("quantity", "")) << "</td>"
+        << (m["value"].is_null() && r.value("status", "") == "needs_review" ? std::string("<td>withheld (needs review)</td>") : number_cell(m["value"], 3))
+        << "<td>"
         << escape(m.value("unit", "")) << "</td></tr>\n";
     o << "</tbody></table>\n";
   }

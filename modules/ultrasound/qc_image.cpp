@@ -54,7 +54,7 @@ Mask coloured_pixels(const std::filesystem::path& picture) {
 }
 
 void write_qc_image(const GreyImage& image, const FieldOfView& fov, const UsSegmentation& seg, const UsMeasures& m,
-                    const std::vector<std::string>& text, const std::filesystem::path& png) {
+                    const std::vector<std::string>& text, const std::filesystem::path& png, const std::vector<std::string>& alert) {
   const int w = image.width, h = image.height;
   cv::Mat view(h, w, CV_8UC3);
   for (int j = 0; j < h; ++j)
@@ -87,12 +87,46 @@ void write_qc_image(const GreyImage& image, const FieldOfView& fov, const UsSegm
   // Text in a band above the picture (the image itself stays uncovered), sized to the picture.
   const double font = std::clamp(w / 1400.0, 0.45, 1.2);
   const int line_h = int(std::lround(22 * font)) + 4;
-  const int band = line_h * int(text.size()) + 10;
-  cv::Mat canvas(h + band, w, CV_8UC3, cv::Scalar(24, 24, 24));
-  view.copyTo(canvas(cv::Rect(0, band, w, h)));
-  for (std::size_t k = 0; k < text.size(); ++k)
-    cv::putText(canvas, text[k], {6, int(line_h * (k + 1))}, cv::FONT_HERSHEY_SIMPLEX, font,
-                k == 0 ? cv::Scalar(255, 255, 255) : cv::Scalar(0, 230, 255), 1, cv::LINE_AA);
+  // Lines longer than the picture is wide are wrapped at spaces.
+  auto wrap = [&](const std::vector<std::string>& lines) {
+    std::vector<std::string> out;
+    for (const auto& line : lines) {
+      std::string current;
+      std::size_t start = 0;
+      while (start <= line.size()) {
+        const std::size_t space = line.find(' ', start);
+        const std::string word = line.substr(start, space == std::string::npos ? std::string::npos : space - start);
+        const std::string candidate = current.empty() ? word : current + " " + word;
+        int baseline = 0;
+        if (!current.empty() && cv::getTextSize(candidate, cv::FONT_HERSHEY_SIMPLEX, font, 2, &baseline).width > w - 12) {
+          out.push_back(current);
+          current = "  " + word;
+        } else {
+          current = candidate;
+        }
+        if (space == std::string::npos) break;
+        start = space + 1;
+      }
+      out.push_back(current);
+    }
+    return out;
+  };
+  const std::vector<std::string> alert_lines = wrap(alert), text_lines = wrap(text);
+  // A contour that needs review: a red banner on top, and the contour's numbers in red below it.
+  const int banner = alert.empty() ? 0 : line_h * int(alert_lines.size()) + 10;
+  const int band = line_h * int(text_lines.size()) + 10;
+  cv::Mat canvas(h + banner + band, w, CV_8UC3, cv::Scalar(24, 24, 24));
+  if (banner > 0) {
+    canvas(cv::Rect(0, 0, w, banner)).setTo(cv::Scalar(0, 0, 200));
+    for (std::size_t k = 0; k < alert_lines.size(); ++k)
+      cv::putText(canvas, alert_lines[k], {6, int(line_h * (k + 1))}, cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(255, 255, 255),
+                  k == 0 ? 2 : 1, cv::LINE_AA);
+  }
+  view.copyTo(canvas(cv::Rect(0, banner + band, w, h)));
+  const cv::Scalar numbers = alert.empty() ? cv::Scalar(0, 230, 255) : cv::Scalar(80, 80, 255);
+  for (std::size_t k = 0; k < text_lines.size(); ++k)
+    cv::putText(canvas, text_lines[k], {6, banner + int(line_h * (k + 1))}, cv::FONT_HERSHEY_SIMPLEX, font,
+                k == 0 ? cv::Scalar(255, 255, 255) : numbers, 1, cv::LINE_AA);
   view = canvas;
   write_png(view, png);
 }

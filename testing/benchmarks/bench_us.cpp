@@ -1,5 +1,6 @@
 // scripts/bench us: the ultrasound analysis of one 1456x819 panoramic B-mode picture (read, coloured
-// overlays, field of view, automatic segmentation, measurements; no files written), against OpenCV
+// overlays, field of view, automatic segmentation, measurements, plausibility check; no files
+// written), and the plausibility check alone, against OpenCV
 // reading and blurring the same picture in the same run. One thread (OpenCV's pool off). Median of
 // 7 runs each; target: under 0.5 s.
 
@@ -37,8 +38,28 @@ void BM_MuscleCsaUltrasoundAnalysis(benchmark::State& state) {
     const us::UsProtocol protocol = us::builtin_us_protocol("vl-us");
     const us::UsSegmentation seg = us::segment_automatic(image, fov, protocol);
     const us::UsMeasures m = us::measure(image, fov, seg, protocol);
+    const us::UsPlausibility check = us::check_plausibility(image, fov, seg, m, protocol);
     benchmark::DoNotOptimize(m.acsa_mm2);
     state.counters["acsa_cm2"] = m.acsa_mm2 / 100;
+    state.counters["plausible"] = check.passed ? 1 : 0;
+  }
+}
+
+void BM_MuscleCsaUltrasoundPlausibility(benchmark::State& state) {
+  const musclecsa::io::BitmapImage bitmap = musclecsa::io::read_bitmap(g_picture, kPixelSizeMm);
+  us::GreyImage image;
+  image.width = int(bitmap.image.geometry.size[0]);
+  image.height = int(bitmap.image.geometry.size[1]);
+  image.grey = bitmap.image.voxels;
+  image.pixel_width_mm = image.pixel_height_mm = kPixelSizeMm;
+  image.calibrated = true;
+  const us::FieldOfView fov = us::detect_field_of_view(image);
+  const us::UsProtocol protocol = us::builtin_us_protocol("vl-us");
+  const us::UsSegmentation seg = us::segment_automatic(image, fov, protocol);
+  const us::UsMeasures m = us::measure(image, fov, seg, protocol);
+  for (auto _ : state) {
+    const us::UsPlausibility check = us::check_plausibility(image, fov, seg, m, protocol);
+    benchmark::DoNotOptimize(check.passed);
   }
 }
 
@@ -62,6 +83,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("opencv_read_blur", BM_OpenCvReadAndBlur)
       ->Unit(benchmark::kMillisecond)->Repetitions(7)->Iterations(1)->ReportAggregatesOnly(true);
   benchmark::RegisterBenchmark("musclecsa_us_analysis", BM_MuscleCsaUltrasoundAnalysis)
+      ->Unit(benchmark::kMillisecond)->Repetitions(7)->Iterations(1)->ReportAggregatesOnly(true);
+  benchmark::RegisterBenchmark("musclecsa_us_plausibility_check", BM_MuscleCsaUltrasoundPlausibility)
       ->Unit(benchmark::kMillisecond)->Repetitions(7)->Iterations(1)->ReportAggregatesOnly(true);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

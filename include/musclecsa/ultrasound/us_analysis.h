@@ -39,6 +39,26 @@ struct Mask {
   std::size_t count() const;
 };
 
+/// What an automatic contour must satisfy before its measurements are reported (the plausibility
+/// check, docs/ultrasound.md). Lengths in mm, areas in cm2; line and striation strengths are ridge
+/// strengths as a fraction of the image's 98th percentile. A `*_source` says where a range comes from.
+struct UsPlausibilityLimits {
+  double thickness_min_mm = 5;          ///< plausible muscle thickness at the centre column (the maximum
+  double thickness_max_mm = 45;         ///< is also capped by the imaged depth there)
+  std::string thickness_source;
+  bool check_area = true;               ///< false: the region's area is not a muscle's ACSA (quadriceps-us layer)
+  double acsa_min_cm2 = 1;              ///< plausible ACSA of the whole muscle; the minimum applies only
+  double acsa_max_cm2 = 60;             ///< when the muscle lies wholly inside the field of view
+  std::string acsa_source;
+  double line_strength = 0.35;          ///< over the belly, the median line strength just outside each boundary
+  double line_search_mm = 2.0;          ///< how far outside a boundary its line is looked for
+  double bottom_edge_fraction = 0.25;   ///< deep boundary on the field of view's bottom edge over at most this share of the belly
+  double texture_below_ratio = 0;       ///< >0: the band 1-5 mm under the deep boundary at most this times as striated as the muscle
+  double striated_ratio = 1.3;          ///< ... checked when the muscle is at least this times as striated as the image's median
+  double thickness_agreement = 0.25;    ///< the independent thickness at the centre column within this fraction of the contour's
+  double open_end_ratio = 0;            ///< >0: an end away from the image's edge at most this times the centre thickness
+};
+
 /// Analysis parameters of one ultrasound protocol (rf-us, vl-us, quadriceps-us, gastrocnemius-us).
 struct UsProtocol {
   std::string name;                    ///< e.g. "rf-us"
@@ -63,6 +83,7 @@ struct UsProtocol {
   bool ei_correction = false;
   double ei_coefficient_per_cm = 0;
   std::string ei_source;               ///< the publication the coefficient comes from
+  UsPlausibilityLimits plausibility;   ///< the automatic contour's plausibility check
   std::string to_json() const;         ///< canonical JSON of every field (written into results)
   std::string hash() const;            ///< 16 hex digits (FNV-1a of to_json())
 };
@@ -178,14 +199,43 @@ struct UsMeasures {
 UsMeasures measure(const GreyImage& image, const FieldOfView& fov, const UsSegmentation& segmentation,
                    const UsProtocol& protocol);
 
+/// One rule of the plausibility check: what was measured against what is accepted.
+struct PlausibilityRule {
+  std::string name;      ///< "thickness", "area", "bounded_by_aponeuroses", "deep_boundary_texture", "independent_thickness", "imaged_depth"
+  bool applied = true;   ///< false: not checked on this image (`reason` says why)
+  bool passed = true;
+  double value = 0;      ///< the measured value (unit below)
+  double min = 0, max = 0;  ///< the accepted range
+  std::string unit;      ///< "cm", "cm2", "1"
+  std::string reason;    ///< failed: one line for the user; not applied: why
+  std::string source;    ///< where the range comes from
+};
+
+/// The plausibility check of a segmentation (docs/ultrasound.md, "Plausibility check").
+struct UsPlausibility {
+  bool passed = true;                     ///< every applied rule passed
+  std::vector<PlausibilityRule> rules;
+  std::vector<std::string> reasons;       ///< the failed rules' reasons
+};
+
+/// Checks a segmentation against the protocol's plausibility limits: thickness and area in the
+/// plausible range for the muscle (thickness also within the imaged depth), both boundaries on a
+/// fascia or aponeurosis line over the muscle belly, the deep boundary not on the field of view's
+/// bottom edge, and agreement with independent cues (the texture under the deep boundary ends;
+/// a texture-based thickness at the centre column agrees with the contour's).
+UsPlausibility check_plausibility(const GreyImage& image, const FieldOfView& fov, const UsSegmentation& segmentation,
+                                  const UsMeasures& measures, const UsProtocol& protocol);
+
 /// Reads the picture again in colour and returns its coloured pixels (saturation above a
 /// threshold: overlays, markers, colour Doppler), or an empty mask for grey pictures.
 Mask coloured_pixels(const std::filesystem::path& picture);
 
 /// QC picture: the image, the field of view, the contour, the thickness and fat-thickness lines
-/// and `text` (one line each). Written atomically. Throws Error(OutputFailed, path, ...).
+/// and `text` (one line each) in a band above; `alert` lines (a contour that needs review) in a red
+/// banner above that. Written atomically. Throws Error(OutputFailed, path, ...).
 void write_qc_image(const GreyImage& image, const FieldOfView& fov, const UsSegmentation& segmentation,
-                    const UsMeasures& measures, const std::vector<std::string>& text, const std::filesystem::path& png);
+                    const UsMeasures& measures, const std::vector<std::string>& text, const std::filesystem::path& png,
+                    const std::vector<std::string>& alert = {});
 
 /// The mask as an 8-bit PNG (255 inside, 0 outside). Written atomically.
 void write_mask_png(const Mask& mask, const std::filesystem::path& png);
