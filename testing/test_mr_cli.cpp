@@ -97,6 +97,14 @@ TEST(CliMr, DixonFolderIsPairedByImageTypeAndAnalysed) {
   EXPECT_NE(csv.find(",fat_free_csa,"), std::string::npos);
   const auto ff = io::read_scalar_volume(dir / "out/fat_fraction.nii.gz");
   EXPECT_EQ(ff.geometry.size[2], 24u);
+  // The console lists every flag of the case and of its slices, with where (issue 21: slice and
+  // level flags such as muscle_boundaries_uncertain were left out).
+  std::set<std::string> flags;
+  for (const auto& f : results["qc_flags"]) flags.insert(f.get<std::string>());
+  for (const auto& s : mri["slices"])
+    for (const auto& f : s["qc_flags"]) flags.insert(f.get<std::string>());
+  EXPECT_GT(flags.size(), results["qc_flags"].size()) << "the phantom's slices carry flags the case does not";
+  for (const auto& flag : flags) EXPECT_NE(r.output.find("qc flag: " + flag + " ("), std::string::npos) << flag << "\n" << r.output;
 }
 
 TEST(CliMr, ExplicitWaterAndFatAreUsedAndRecorded) {

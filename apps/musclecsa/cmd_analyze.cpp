@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyze.h"
+#include "case_flags.h"
 #include "commands.h"
 #include "console_progress.h"
 #include "input.h"
@@ -499,7 +500,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
       }
     }
   }
-  for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
+  print_case_flags(std::cout, qc, results.slices, results.levels, protocol.level.name);
   for (const auto& note : notes) std::cout << "  note: " << note << "\n";
   std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, labels.nii.gz, labels.json, protocol.json";
   for (const auto& name : qc_images) std::cout << ", " << name;
