@@ -6,4 +6,5 @@ musclecsa_add_test(mri_tests SOURCES test_mr_dixon.cpp test_mr_weighted.cpp test
                         nlohmann_json::nlohmann_json)
 musclecsa_add_test(mri_cli_tests SOURCES test_mr_cli.cpp
                    LIBS musclecsa::io musclecsa::phantom musclecsa::report nlohmann_json::nlohmann_json)
+target_compile_definitions(mri_cli_tests PRIVATE SHARED_DATA_DIR="${PROJECT_SOURCE_DIR}/../shared/data")
 add_dependencies(mri_cli_tests musclecsa)

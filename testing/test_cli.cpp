@@ -40,6 +40,20 @@ TEST(Cli, UsageErrorsExitWithCode2AndSayWhatIsWrong) {
   EXPECT_NE(infiltrate.output.find("MUSCLE=FRACTION"), std::string::npos) << infiltrate.output;
 }
 
+// An unknown command is named, exit code 2, with or without --help (issue 21: CLI11 answered "A
+// subcommand is required", and with --help printed the main help and exited 0).
+TEST(Cli, AnUnknownCommandIsNamedWithOrWithoutHelp) {
+  for (const std::string arguments : {" frobnicate", " frobnicate --help", " frobnicate x --out y"}) {
+    const auto r = run_command(kBinary + arguments);
+    EXPECT_EQ(r.exit_code, 2) << arguments << ": " << r.output;
+    EXPECT_NE(r.output.find("musclecsa: error: frobnicate: unknown command (the commands are info, analyze"), std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("Exit codes: docs/exit-codes.md"), std::string::npos) << "no main help: " << r.output;
+  }
+  EXPECT_EQ(run_command(kBinary + " analyze --help").exit_code, 0);
+  EXPECT_EQ(run_command(kBinary + " --help analyze").exit_code, 0);
+}
+
 TEST(Cli, BadPresetExitsWithCode4NamingTheFile) {
   TempDir dir;
   musclecsa::io::write_text_atomically(dir / "preset.json", "{ not json");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -77,6 +78,32 @@ TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
   EXPECT_GT(*hi - *lo, 100.0f);
   const auto protocol = nlohmann::json::parse(io::read_text(dir / "out/protocol.json"));
   EXPECT_EQ(protocol["muscle_hu"], nlohmann::json({-29, 150}));
+}
+
+// results.csv and results.json are always written: --format csv and json are accepted and change
+// nothing (issue 21: they were refused); unknown formats are still refused.
+TEST(CliAnalyze, FormatCsvAndJsonAreAcceptedAndChangeNothing) {
+  TempDir dir;
+  const auto dicom = make_phantom_dicom(dir, phantom::Anatomy::Thigh, phantom::PhantomModality::CT, 6, 40);
+  auto files = [](const std::filesystem::path& folder) {
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(folder)) names.insert(entry.path().filename().string());
+    return names;
+  };
+  int run = 0;
+  for (const std::string format : {"", " --format csv,json", " --format json --format csv", " --format csv,html"}) {
+    const std::string out = "out" + std::to_string(run++);
+    const auto r = run_command(kBinary + " analyze " + quoted(dicom / "ct") + " --out " + quoted(dir / out) + format + " --quiet");
+    ASSERT_EQ(r.exit_code, 0) << format << ": " << r.output;
+    auto names = files(dir / out);
+    if (format.find("html") != std::string::npos) {
+      EXPECT_EQ(names.erase("report.html"), 1u) << format;
+    }
+    EXPECT_EQ(names, files(dir / "out0")) << format;
+  }
+  const auto bad = run_command(kBinary + " analyze " + quoted(dicom / "ct") + " --out " + quoted(dir / "bad") + " --format pdf");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("pdf"), std::string::npos) << bad.output;
 }
 
 TEST(CliAnalyze, ALabelMapThatCannotBeWrittenFailsTheCaseWithItsReason) {

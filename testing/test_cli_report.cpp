@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <set>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -102,6 +103,51 @@ TEST(CliReport, CaseAndBatchPagesOpenInChromiumWithTablesAndImages) {
   EXPECT_EQ(png.image.geometry.size[0], 1280u);
   const auto [lo, hi] = std::minmax_element(png.image.voxels.begin(), png.image.voxels.end());
   EXPECT_GT(*hi - *lo, 100.0f);
+}
+
+// The case page said "no QC flags" at the top while its slices and level carried flags (issue 21):
+// the top of the page and the console list every distinct flag of the case and where it occurs.
+// A one-leg CT: every slice (the level's included) carries single_leg, the case itself does not.
+TEST(CliReport, PageAndConsoleListEveryFlagOfTheSlicesAndLevelsWithWhereItOccurs) {
+  TempDir dir;
+  phantom::PhantomParams p;
+  p.anatomy = phantom::Anatomy::Thigh;
+  p.modality = phantom::PhantomModality::CT;
+  p.legs = phantom::Legs::Right;
+  p.columns = 160;
+  p.pixel_spacing_mm = 2.0;
+  p.slices = 24;
+  p.slice_spacing_mm = 20;
+  p.seed = 4;
+  NullProgress progress;
+  phantom::write_phantom(phantom::make_phantom(p, progress), dir / "ph", progress);
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph/dicom/ct") + " --out " + quoted(dir / "an") + " --format html");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto results = nlohmann::json::parse(io::read_text(dir / "an/results.json"));
+  const auto& case_flags = results["qc_flags"];
+  ASSERT_EQ(std::count(case_flags.begin(), case_flags.end(), "single_leg"), 0) << "the case itself does not carry it";
+  std::set<std::string> slice_flags;
+  for (const auto& s : results["slices"])
+    for (const auto& f : s["qc_flags"]) slice_flags.insert(f.get<std::string>());
+  ASSERT_TRUE(slice_flags.count("single_leg"));
+  ASSERT_EQ(results["levels"][0]["side"], "right");
+  ASSERT_TRUE(results["levels"][0]["found"].get<bool>());
+  const std::string level = "at the standard level right femur_50pct (slice " + std::to_string(results["levels"][0]["slice"].get<int>()) + ")";
+
+  // The console: one line per distinct flag, with where.
+  EXPECT_NE(r.output.find("qc flag: single_leg (slices 0-23 (24 of 24 slices); " + level + ")"), std::string::npos) << r.output;
+  // The page: the QC list at the top holds every flag of the case and its slices, with where.
+  const std::string page = io::read_text(dir / "an/report.html");
+  const auto top = page.find("id=\"qc-flags\"");
+  ASSERT_NE(top, std::string::npos);
+  const std::string qc = page.substr(top, page.find("</ul>", top) - top);
+  EXPECT_EQ(page.find("no QC flags"), std::string::npos);
+  for (const auto& flag : slice_flags) {
+    EXPECT_NE(qc.find("<span class=\"flag\">" + flag + "</span>"), std::string::npos) << flag << " missing from " << qc;
+    EXPECT_NE(r.output.find("qc flag: " + flag + " ("), std::string::npos) << flag << " missing from " << r.output;
+  }
+  for (const auto& flag : case_flags) EXPECT_NE(qc.find("<span class=\"flag\">" + flag.get<std::string>() + "</span> the case"), std::string::npos) << qc;
+  EXPECT_NE(qc.find("<span class=\"flag\">single_leg</span> slices 0-23 (24 of 24 slices); " + level), std::string::npos) << qc;
 }
 
 TEST(CliReport, UltrasoundCasePageListsItsMeasurementsAndQcPicture) {

@@ -277,6 +277,8 @@ TEST(CtAnalysis, UniformBoneFreeAndCutOffSectionsAreFlaggedNotMeasured) {
         }
   const auto no_bone_seg = segment::segment_ct_tissues(no_bone, prot, progress);
   EXPECT_TRUE(flagged(no_bone_seg.qc_flags, "no_bone_found"));
+  for (const auto& note : segment::segment_ct_tissues(no_bone, prot, progress, segment::TissueValues::PseudoCtFromMr).notes)
+    EXPECT_EQ(note.find("HU"), std::string::npos) << note;  // an MRI's pseudo-CT: MR terms
   for (const auto& s : no_bone_seg.slices) EXPECT_TRUE(s.legs.empty());
   EXPECT_TRUE(std::all_of(no_bone_seg.labels.voxels.begin(), no_bone_seg.labels.voxels.end(), [](LabelId l) { return l == 0; }));
   EXPECT_TRUE(quantify::measure_ct(no_bone, no_bone_seg, prot, {}).levels.empty());
@@ -411,4 +413,14 @@ TEST(CtAnalysis, ExtraBoneComponentsGetOneNoteNamingTheSlices) {
   ASSERT_EQ(extra.size(), 1u);
   EXPECT_NE(extra[0].find("5 extra bone component(s)"), std::string::npos) << extra[0];
   EXPECT_NE(extra[0].find("in 3 slice(s): 1-2, 4 "), std::string::npos) << extra[0];
+  EXPECT_NE(extra[0].find("HU"), std::string::npos) << extra[0];
+  // The same values as the pseudo-CT of an MRI (the MRI pipeline): the notes speak of MR signal.
+  const auto from_mr = segment::segment_ct_tissues(ct, prot, progress, segment::TissueValues::PseudoCtFromMr);
+  ASSERT_EQ(from_mr.notes.size(), seg.notes.size());
+  int mr_extra = 0;
+  for (const auto& note : from_mr.notes) {
+    EXPECT_EQ(note.find("HU"), std::string::npos) << note;
+    if (note.find("extra bone") != std::string::npos) mr_extra += note.find("signal void") != std::string::npos;
+  }
+  EXPECT_EQ(mr_extra, 1);
 }

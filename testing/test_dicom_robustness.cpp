@@ -258,3 +258,61 @@ TEST_F(DicomRobustness, InfoCommandSurvivesTheCorpus) {
       << "info does not mention the good series " << good.series_instance_uid << ":\n"
       << json.dump(2).substr(0, 3000);
 }
+
+// The palette checks refuse only what GDCM would abort on (issue 21): the corpus's good palette
+// images, an 8-bit one with a 256-entry palette and a 16-bit one with a segmented palette of
+// discrete, linear and indirect segments, still scan cleanly and decode to the luminance of their
+// palette colours (PS3.3 C.7.9.2 expansion of the segments).
+TEST_F(DicomRobustness, PaletteImagesGdcmCanReadStillDecode) {
+  NullProgress progress;
+  const dicom::ScanResult result = dicom::scan_paths({corpus() / "palette"}, progress);
+  for (const auto& p : result.problems) ADD_FAILURE() << p.path << ": " << p.problem;
+  ASSERT_EQ(result.files.size(), 2u);
+  const auto lum = [](double r, double g, double b) { return 0.299 * r + 0.587 * g + 0.114 * b; };
+  for (const auto& s : dicom::assemble_series(result.files)) {
+    ASSERT_TRUE(s.usable) << s.unusable_reason;
+    ASSERT_EQ(s.slices.size(), 1u);
+    const dicom::DicomFileInfo& f = result.files.at(s.slices[0].file_index);
+    const ScalarVolume v = dicom::load_series(s, result.files, progress);
+    ASSERT_EQ(v.voxels.size(), 48u * 64u) << f.path;
+    if (f.bits_allocated == 8) {
+      // Pixel n holds (7 n) mod 256 = p; red p, green 255 - p, blue p / 2 (16-bit entries p x 257).
+      for (std::size_t n : {0u, 1u, 37u, 3000u}) {
+        const double p = double((n * 7) % 256);
+        EXPECT_NEAR(v.voxels[n], lum(p, 255 - p, std::floor(p / 2)), 0.01) << f.path << " pixel " << n;
+      }
+    } else {
+      // Pixel 0 holds 0: red 0 (discrete), green 65535 (discrete), blue 100 (discrete). Pixel 1
+      // holds 2099: red 2098 (first linear ramp), green 65535 - 2098, blue 200 + 2097 x 39800 / 65534
+      // rounded (the ramp after the two discrete values); 16-bit entries scaled to 0-255.
+      const double scale = 255.0 / 65535.0;
+      EXPECT_NEAR(v.voxels[0], lum(0, 65535, 100) * scale, 0.01) << f.path;
+      EXPECT_NEAR(v.voxels[1], lum(2098, 65535 - 2098, std::floor(200 + 2097.0 / 65534 * 39800 + 0.5)) * scale, 0.01)
+          << f.path;
+    }
+  }
+}
+
+// Issue 21: `musclecsa analyze` and `convert` died with SIGABRT inside GDCM on palette images whose
+// descriptors disagree with their data. Every palette case of the corpus (and the icon and
+// ultrasound region cases GDCM also reads) is now a named error, exit code 4, and nothing else.
+TEST_F(DicomRobustness, ConvertAndAnalyzeNameEveryBadPaletteFileAndExitWithCode4) {
+  TempDir out;
+  int cases = 0;
+  for (const auto& e : manifest_) {
+    if (!(e.kind.starts_with("palette_") || e.kind.starts_with("segmented_palette_") || e.kind.starts_with("icon_") ||
+          e.kind.starts_with("ultrasound_region_")))
+      continue;
+    ++cases;
+    SCOPED_TRACE(e.kind);
+    const fs::path file = corpus() / e.path;
+    for (const std::string& command : {"convert " + quoted(file) + " " + quoted(out / "x.nii.gz"),
+                                      "analyze " + quoted(file) + " --protocol vl-us --out " + quoted(out / "a")}) {
+      const auto r = run_command(quoted(MUSCLECSA_BINARY) + " " + command);
+      EXPECT_EQ(r.exit_code, 4) << command << "\n" << r.output;  // -1: killed by a signal
+      EXPECT_NE(r.output.find(file.string()), std::string::npos) << r.output;
+      EXPECT_NE(lower(r.output).find(e.expect), std::string::npos) << r.output;
+    }
+  }
+  EXPECT_GE(cases, 20);
+}

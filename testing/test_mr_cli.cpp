@@ -97,6 +97,14 @@ TEST(CliMr, DixonFolderIsPairedByImageTypeAndAnalysed) {
   EXPECT_NE(csv.find(",fat_free_csa,"), std::string::npos);
   const auto ff = io::read_scalar_volume(dir / "out/fat_fraction.nii.gz");
   EXPECT_EQ(ff.geometry.size[2], 24u);
+  // The console lists every flag of the case and of its slices, with where (issue 21: slice and
+  // level flags such as muscle_boundaries_uncertain were left out).
+  std::set<std::string> flags;
+  for (const auto& f : results["qc_flags"]) flags.insert(f.get<std::string>());
+  for (const auto& s : mri["slices"])
+    for (const auto& f : s["qc_flags"]) flags.insert(f.get<std::string>());
+  EXPECT_GT(flags.size(), results["qc_flags"].size()) << "the phantom's slices carry flags the case does not";
+  for (const auto& flag : flags) EXPECT_NE(r.output.find("qc flag: " + flag + " ("), std::string::npos) << flag << "\n" << r.output;
 }
 
 TEST(CliMr, ExplicitWaterAndFatAreUsedAndRecorded) {
@@ -115,6 +123,27 @@ TEST(CliMr, ExplicitWaterAndFatAreUsedAndRecorded) {
     EXPECT_FALSE(level["found"].get<bool>());
     EXPECT_NE(level["reason"].get<std::string>().find("--level-z-mm"), std::string::npos);
   }
+}
+
+// --water and --fat naming files or folders need no INPUT (issue 21: the parser demanded one); a
+// series id or number does, and without INPUT it is refused as a missing file.
+TEST(CliMr, WaterAndFatFilesOrFoldersNeedNoInput) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 6);
+  auto r = run_command(kBinary + " analyze --water " + quoted(dicom / "water") + " --fat " + quoted(dicom / "fat") + " --out " +
+                       quoted(dir / "out") + " --level-slice 3 --include-patient-id --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto results = read_json(dir / "out/results.json");
+  EXPECT_EQ(results["mri"]["series"][0]["paired_by"], "explicit (--water)");
+  EXPECT_EQ(results["input"]["path"], (dicom / "water").string()) << "the water series stands for the input";
+  r = run_command(kBinary + " analyze --water 2 --fat " + quoted(dicom / "fat") + " --out " + quoted(dir / "out2"));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("--water 2: no such file or folder (a series id or number needs INPUT"), std::string::npos) << r.output;
+  // Without --water/--fat, INPUT is needed.
+  r = run_command(kBinary + " analyze --out " + quoted(dir / "out3"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("INPUT: missing"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out2") || std::filesystem::exists(dir / "out3"));
 }
 
 TEST(CliMr, WaterWithoutItsFatPartnerIsRefusedNamingTheProblem) {
@@ -560,4 +589,24 @@ TEST(CliMr, ProtocolFilesAndModalityMustFitTheInput) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("is CT: --modality is for NIfTI/NRRD/MetaImage input"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "o/results.json"));
+}
+
+// MRI runs the CT compartment logic on a pseudo-CT, whose notes spoke of HU ("their HU lie above
+// the muscle range", issue 21). On a real T1 thigh MRI with extra bone-like components, the notes
+// and the console use MR terms.
+TEST(CliMr, NotesOfARealMrSpeakOfMrSignalNotHu) {
+  TempDir dir;
+  const std::filesystem::path mr = std::filesystem::path(SHARED_DATA_DIR) / "mri/qmritools-legs/test_up.nii.gz";
+  const auto r = run_command(kBinary + " analyze " + quoted(mr) + " --modality mr --no-n4 --out " + quoted(dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto results = read_json(dir / "out/results.json");
+  bool extra_bone = false;
+  for (const auto& note : results["notes"]) {
+    const std::string text = note.get<std::string>();
+    extra_bone = extra_bone || text.find("extra bone component(s)") != std::string::npos;
+    EXPECT_EQ(text.find("HU"), std::string::npos) << text;
+    EXPECT_EQ(text.find("Hounsfield"), std::string::npos) << text;
+  }
+  EXPECT_TRUE(extra_bone) << "the note this test is about was not made: " << results["notes"].dump();
+  EXPECT_EQ(r.output.find("HU"), std::string::npos) << r.output;
 }

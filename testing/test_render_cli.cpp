@@ -33,6 +33,8 @@ struct ViewerCase {
   int level_slice = -1;                        ///< the standard level slice of both analyses
 };
 const ViewerCase& viewer_case();
+std::string with_x_connection_spy(const std::filesystem::path& log);
+std::string x_connection_problem(const std::filesystem::path& log);
 
 namespace {
 
@@ -207,4 +209,22 @@ TEST(RenderCli, UltrasoundImageRendersWithItsLabels) {
   for (int y = 0; y < png.rows; ++y)
     for (int x = 0; x < png.cols; ++x) seen += rgb_at(png, x, y) == std::array<int, 3>{vi.r, vi.g, vi.b};
   EXPECT_GT(seen, 1000u);
+}
+
+// An Xvfb started without -noreset resets when its last client leaves and refuses connections
+// during the reset. `render` used to open a connection to check for the server, close it (the
+// server then reset) and let VTK open another: under load VTK met the reset and aborted ("bad X
+// server connection", a flaky RenderCli test). It now keeps one connection from the check until
+// the PNG is written.
+TEST(RenderCli, KeepsItsXConnectionOpenFromTheCheckUntilThePngIsWritten) {
+  const ViewerCase& c = viewer_case();
+  TempDir dir;
+  for (const std::string view : {"axial", "3d"}) {
+    const auto log = dir / ("x-" + view + ".log");
+    const auto r = run_command(with_x_connection_spy(log) + kBinary + " render " + quoted(c.dicom) + " --results " +
+                               quoted(c.dicom_results) + " --out " + quoted(dir / (view + ".png")) + " --view " + view +
+                               " --size 200");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(x_connection_problem(log), "") << view;
+  }
 }

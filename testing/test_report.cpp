@@ -1,5 +1,5 @@
 // QC images: the overlay colour lands where the labels are, the grey image elsewhere. Measurement
-// records: their results.json text.
+// records: their results.json text. QC flags: every flag of a case and where it occurs.
 
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/image_io.h"
+#include "musclecsa/report/flags.h"
 #include "musclecsa/report/qc_image.h"
 #include "musclecsa/report/records.h"
 #include "test_support.h"
@@ -85,4 +86,27 @@ TEST(MeasurementRecords, TextIsTheDumpOfTheSameRecordsAsATree) {
   EXPECT_EQ(parsed[0]["slice"], 200);
   EXPECT_TRUE(parsed[2]["slice"].is_null());
   EXPECT_TRUE(parsed[3]["value"].is_null());
+}
+
+// Summaries list every distinct flag of a case (issue 21: a page said "no QC flags" while slices
+// and the level carried muscle_boundaries_uncertain): the case's own first, then the slices' in
+// slice order, each with its slices (runs joined) and the found levels at those slices.
+TEST(CaseFlags, EveryFlagOfTheCaseItsSlicesAndLevelsIsListedOnceWithWhereItOccurs) {
+  const std::vector<report::SliceFlags> slices = {{0, {}},
+                                                  {1, {"muscle_boundaries_uncertain"}},
+                                                  {3, {"metal", "muscle_boundaries_uncertain"}},
+                                                  {2, {"muscle_boundaries_uncertain", "muscle_boundaries_uncertain"}},
+                                                  {7, {"muscle_boundaries_uncertain"}},
+                                                  {8, {}}};
+  const std::vector<report::LevelAt> levels = {{"right", "femur_50pct", 3}, {"left", "femur_50pct", 8}};
+  const auto flags = report::collect_flags({"missing_uids", "metal"}, slices, levels);
+  ASSERT_EQ(flags.size(), 3u);
+  EXPECT_EQ(flags[0].flag, "missing_uids");
+  EXPECT_EQ(flags[0].where(), "the case");
+  EXPECT_EQ(flags[1].flag, "metal");
+  EXPECT_EQ(flags[1].where(), "the case; slice 3 (1 of 6 slices); at the standard level right femur_50pct (slice 3)");
+  EXPECT_EQ(flags[2].flag, "muscle_boundaries_uncertain");
+  EXPECT_EQ(flags[2].slices, (std::vector<int>{1, 2, 3, 7}));
+  EXPECT_EQ(flags[2].where(), "slices 1-3, 7 (4 of 6 slices); at the standard level right femur_50pct (slice 3)");
+  EXPECT_TRUE(report::collect_flags({}, {{0, {}}}, levels).empty());
 }

@@ -4,11 +4,17 @@
 // (testing-cache/viewer-case-<binary time>), since ctest runs each test in its own process; the
 // tests only read it (they copy what they change). Made in a private folder and renamed into
 // place, so tests starting together never see half of it.
+// Also here: each viewer_tests process holds a connection to the X server while its tests run, and
+// x_connection_problem() reads the log of tools/x_connection_spy.cpp.
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -16,6 +22,9 @@
 
 #include "musclecsa/io/text_file.h"
 #include "test_support.h"
+
+// Last: Xlib defines macros (None, Bool, Status) that clash with C++ names.
+#include <X11/Xlib.h>
 
 using musclecsa::testing::quoted;
 using musclecsa::testing::run_command;
@@ -31,6 +40,32 @@ struct ViewerCase {
 };
 
 namespace {
+
+/// Holds a connection to the X server from before this process' first test until its end. An X
+/// server started without -noreset (a plain `xvfb-run -a ctest`) resets whenever its last client
+/// leaves and refuses connections while it resets; with this connection open it does not reset
+/// while a test runs, so the musclecsa processes the test starts never meet a reset. The previous
+/// test's process may just have left (the server then resets once): this waits until the server
+/// accepts connections again, up to 30 s. Without DISPLAY nothing is held (the tests then fail,
+/// naming the missing X server).
+class HoldXConnection : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (std::getenv("DISPLAY") == nullptr) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while ((display_ = XOpenDisplay(nullptr)) == nullptr && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (display_ == nullptr) ADD_FAILURE() << "no connection to the X server DISPLAY=" << std::getenv("DISPLAY") << " within 30 s";
+  }
+  void TearDown() override {
+    if (display_ != nullptr) XCloseDisplay(display_);
+    display_ = nullptr;
+  }
+
+ private:
+  Display* display_ = nullptr;
+};
+[[maybe_unused]] ::testing::Environment* const hold_x_connection = ::testing::AddGlobalTestEnvironment(new HoldXConnection);
 
 void make_case(const ViewerCase& c) {
   const std::string binary = MUSCLECSA_BINARY;
@@ -89,4 +124,35 @@ const ViewerCase& viewer_case() {
   c.level_slice = results["levels"][0]["slice"];
   cached = c;
   return *cached;
+}
+
+/// The command prefix that preloads tools/x_connection_spy.cpp, logging the X connections of the
+/// command to `log`.
+std::string with_x_connection_spy(const std::filesystem::path& log) {
+  return "MUSCLECSA_X_SPY_LOG=" + quoted(log) + " LD_PRELOAD=" + quoted(X_CONNECTION_SPY) + " ";
+}
+
+/// What is wrong with a spy log: empty when the process connected to the X server and, once its
+/// first connection was open, always kept at least one open (it never left the server without a
+/// connection and then connected again, which an Xvfb resetting after its last client refuses).
+std::string x_connection_problem(const std::filesystem::path& log) {
+  std::ifstream in(log);
+  if (!in) return log.string() + ": no X connection was logged";
+  int opened = 0, now_open = 0;
+  bool left_without_connection = false;
+  std::string event;
+  int fd = 0;
+  std::ostringstream events;
+  while (in >> event >> fd) {
+    events << event << " " << fd << "; ";
+    if (event == "open") {
+      if (left_without_connection) return "connected again after closing its last X connection: " + events.str();
+      ++opened;
+      ++now_open;
+    } else if (event == "close" && --now_open == 0) {
+      left_without_connection = true;
+    }
+  }
+  if (opened == 0) return "no X connection was logged";
+  return {};
 }

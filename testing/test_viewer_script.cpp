@@ -36,6 +36,8 @@ struct ViewerCase {
   int level_slice = -1;                        ///< the standard level slice of both analyses
 };
 const ViewerCase& viewer_case();
+std::string with_x_connection_spy(const std::filesystem::path& log);
+std::string x_connection_problem(const std::filesystem::path& log);
 
 namespace {
 
@@ -372,4 +374,17 @@ TEST(ViewerScript, UltrasoundAnalysisIsMeasuredAgainOnTheEditedOutline) {
   EXPECT_FALSE(std::filesystem::exists(dir / "edited/.edited-mask.bmp"));
   const io::BitmapImage mask = io::read_bitmap(dir / "edited/mask.png", std::nullopt);
   EXPECT_EQ(mask.image.voxels[std::size_t(ci) + mask.image.geometry.size[0] * std::size_t(cj)], 0.0f);
+}
+
+// As for render (RenderCli.KeepsItsXConnectionOpenFromTheCheckUntilThePngIsWritten): `view` used to
+// close its check connection before Qt opened its own, and Qt met the reset this started.
+TEST(ViewerScript, KeepsAnXConnectionOpenFromTheCheckUntilTheWindowCloses) {
+  const ViewerCase& c = viewer_case();
+  TempDir dir;
+  write_file(dir / "look.txt", "next\nprint\n");
+  const auto log = dir / "x.log";
+  const auto r = run_command(with_x_connection_spy(log) + kBinary + " view " + quoted(c.dicom) + " --results " +
+                             quoted(c.dicom_results) + " --script " + quoted(dir / "look.txt"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(x_connection_problem(log), "");
 }

@@ -211,6 +211,17 @@ std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progr
       throw Error(ErrorCode::InvalidArgument, "--fat " + o.mr.fat, "a fat image without its water partner: give --water too");
     if (o.mr.fat.empty())
       throw Error(ErrorCode::InvalidArgument, "--water " + o.mr.water, "a water image without its fat partner: give --fat too");
+    if (o.input.empty()) {
+      // Without INPUT both name files or folders; the water series then stands for the input (messages, input.path).
+      std::error_code ec;
+      for (const auto& [option, value] : {std::pair{"--water ", o.mr.water}, std::pair{"--fat ", o.mr.fat}})
+        if (!std::filesystem::exists(value, ec))
+          throw Error(ErrorCode::InputNotFound, option + value,
+                      "no such file or folder (a series id or number needs INPUT, the file or folder holding the series)");
+      AnalyzeOptions named = o;
+      named.input = o.mr.water;
+      return run_mr_analysis_before_loading(named, progress);
+    }
     LoadedInput water = load_named(o, o.mr.water, "--water", progress);
     LoadedInput fat = load_named(o, o.mr.fat, "--fat", progress);
     json series = json::array({series_json("water", water.volume, water.series, "explicit (--water)"),

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "analyze.h"
+#include "case_flags.h"
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/text_file.h"
@@ -339,7 +340,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
       }
     }
   }
-  for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
+  print_case_flags(std::cout, qc, a.slices, a.compartments.levels, level_name);
   for (const auto& note : notes) std::cout << "  note: " << note << "\n";
   std::cout << "  Outputs in " << dir.string() << ":";
   for (const auto& name : outputs) std::cout << " " << name;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyze.h"
+#include "case_flags.h"
 #include "commands.h"
 #include "console_progress.h"
 #include "input.h"
@@ -508,7 +509,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
       }
     }
   }
-  for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
+  print_case_flags(std::cout, qc, results.slices, results.levels, protocol.level.name);
   for (const auto& note : notes) std::cout << "  note: " << note << "\n";
   std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, labels.nii.gz, labels.json, protocol.json";
   for (const auto& name : qc_images) std::cout << ", " << name;
@@ -523,6 +524,10 @@ int run_analyze(const AnalyzeOptions& o) {
   if (o.level_z_mm && o.level_slice) throw Error(ErrorCode::InvalidArgument, "--level-z-mm", "give --level-z-mm or --level-slice, not both");
   if (o.height_m && !(*o.height_m > 0.5 && *o.height_m < 2.8))
     throw Error(ErrorCode::InvalidArgument, "--height-m", "must be a height in metres (0.5..2.8)");
+  if (o.input.empty() && o.mr.water.empty() && o.mr.fat.empty())
+    throw Error(ErrorCode::InvalidArgument, "INPUT",
+                "missing: give the file or folder to analyse (only a Dixon pair named by --water and --fat as files or "
+                "folders needs none)");
   ConsoleProgress progress(!o.quiet);
   if (auto done = run_mr_analysis_before_loading(o, progress)) return *done;
   InputOptions in_options;
@@ -562,7 +567,9 @@ Command add_analyze_command(CLI::App& app) {
   auto options = std::make_shared<AnalyzeOptions>();
   auto& o = *options;
   CLI::App* cmd = app.add_subcommand("analyze", "Measure muscle CSA and fat infiltration per muscle and group in a leg CT or MRI, or one muscle on an ultrasound image");
-  cmd->add_option("input", o.input, "DICOM file or folder (CT, MR, US), a NIfTI/NRRD/MetaImage CT or MR (with --modality ct|mr), or an ultrasound picture")->required();
+  // Not required by the parser: a Dixon pair named by --water and --fat as files or folders needs none (run_analyze checks).
+  cmd->add_option("input", o.input, "DICOM file or folder (CT, MR, US), a NIfTI/NRRD/MetaImage CT or MR (with --modality ct|mr), "
+                                    "or an ultrasound picture; not needed when --water and --fat name files or folders");
   cmd->add_option("--out", o.out, "output folder (created)")->required();
   cmd->add_option("--protocol", o.protocol, "thigh-ct, calf-ct, thigh-mr, calf-mr, rf-us, vl-us, quadriceps-us, gastrocnemius-us, auto (from the anatomy or the series) or a CT or MR protocol JSON file");
   cmd->add_option("--series", o.series, "series to analyse when the input holds several");
@@ -575,9 +582,10 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_flag("--qc-every-slice", o.qc_every_slice, "also write a QC image of every slice (qc/slice_NNNN.png)");
   cmd->add_option("--format", o.formats,
                   "extra outputs: seg (DICOM SEG, segmentation.dcm), sr (DICOM SR TID 1500, measurements.dcm), "
-                  "html (report.html); comma-separated or repeated")
+                  "html (report.html); comma-separated or repeated; csv and json are accepted and change nothing "
+                  "(results.csv and results.json are always written)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"seg", "sr", "html"}));
+      ->check(CLI::IsMember({"seg", "sr", "html", "csv", "json"}));
   auto* include_id = cmd->add_flag("--include-patient-id", o.include_patient_id,
                                    "write the Patient ID and the input path into results.json/csv/html (off by default)");
   cmd->add_option("--pseudonym-map", o.pseudonym_map, "CSV of patient_id,pseudonym: write the pseudonym instead of the ID")

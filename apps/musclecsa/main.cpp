@@ -1,7 +1,8 @@
 // musclecsa: one binary, subcommands registered by apps/musclecsa/cmd_*.cpp.
 
-#include <vector>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "musclecsa/core/error.h"
@@ -33,6 +34,21 @@ int main(int argc, char** argv) {
   };
   musclecsa::app::add_view_commands(app, commands);
 
+  // An unknown command is named (CLI11 answers "A subcommand is required", and with --help prints
+  // the main help and exits 0). Only --help and --version come before a command, and take no value.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (const CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+      found = found || command->check_name(argv[1]);
+      known += (known.empty() ? "" : ", ") + command->get_name();
+    }
+    if (!found) {
+      std::cerr << "musclecsa: error: " << argv[1] << ": unknown command (the commands are " << known
+                << "; musclecsa --help describes them)\n";
+      return musclecsa::exit_code_for(musclecsa::ErrorCode::InvalidArgument);
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "dcmtk_util.h"
+#include "gdcm_guard.h"
 #include "musclecsa/core/error.h"
 
 namespace musclecsa::dicom {
@@ -343,6 +344,9 @@ DicomFileInfo read_file_info(const std::filesystem::path& path) {
     const OFCondition values = pixel->loadAllDataIntoMemory();
     if (values.bad()) bad(path, std::string("truncated: pixel data cannot be read to its end (") + values.text() + ")");
   }
+  // Palette colour and JPEG 2000 files are decoded by GDCM, which aborts the process on some damage
+  // (palette tables that disagree with their descriptors, ...): such a file is refused here, named.
+  detail::check_before_gdcm(ds, info);
 
   // Geometry: classic (one frame) or enhanced (per-frame functional groups).
   FrameInfo common;

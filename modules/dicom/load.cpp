@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "dcmtk_util.h"
+#include "gdcm_guard.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/core/parallel.h"
 #include "musclecsa/dicom/series.h"
@@ -34,11 +35,6 @@ namespace {
 
 [[noreturn]] void bad(const std::filesystem::path& path, const std::string& problem) {
   throw Error(ErrorCode::InvalidInput, path.string(), problem);
-}
-
-bool is_jpeg2000(const std::string& ts) {
-  return ts == "1.2.840.10008.1.2.4.90" || ts == "1.2.840.10008.1.2.4.91" || ts == "1.2.840.10008.1.2.4.92" ||
-         ts == "1.2.840.10008.1.2.4.93";
 }
 
 /// Luminance of 8-bit RGB (ITU-R BT.601 weights), the grey level used for echo intensity.
@@ -233,14 +229,30 @@ std::mutex& gdcm_mutex() {
   return m;
 }
 
+/// Right before GDCM reads a file: what it would abort on is refused (gdcm_guard.h). The scan
+/// checked the file already; it is checked again as it is now, in case it changed since.
+void check_again_before_gdcm(const DicomFileInfo& f) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(f.path, ec);
+  DcmFileFormat file;
+  if (ec || load_dicom_file(file, f.path, size).bad()) bad(f.path, "cannot be read again (changed or removed since scanning?)");
+  DcmDataset& ds = *file.getDataset();
+  Uint16 rows = 0, columns = 0, bits = 0;
+  OFString photometric;
+  ds.findAndGetUint16(DCM_Rows, rows);
+  ds.findAndGetUint16(DCM_Columns, columns);
+  ds.findAndGetUint16(DCM_BitsAllocated, bits);
+  ds.findAndGetOFString(DCM_PhotometricInterpretation, photometric);
+  if (rows != f.rows || columns != f.columns || bits != f.bits_allocated || f.photometric != photometric.c_str())
+    bad(f.path, "changed since scanning (image size, Bits Allocated or Photometric Interpretation)");
+  detail::check_before_gdcm(ds, f);
+}
+
 DecodedFile decode_file(const DicomFileInfo& f) {
-  if (f.photometric == "PALETTE COLOR") {
+  if (detail::decoded_by_gdcm(f)) {
+    check_again_before_gdcm(f);
     std::lock_guard<std::mutex> lock(gdcm_mutex());
-    return decode_palette_with_gdcm(f);
-  }
-  if (is_jpeg2000(f.transfer_syntax_uid)) {
-    std::lock_guard<std::mutex> lock(gdcm_mutex());
-    return decode_with_gdcm(f);
+    return f.photometric == "PALETTE COLOR" ? decode_palette_with_gdcm(f) : decode_with_gdcm(f);
   }
   detail::register_dcmtk_codecs();
   std::error_code ec;

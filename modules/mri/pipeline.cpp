@@ -435,7 +435,7 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
   std::optional<segment::TissueSegmentation> probe;
   if (fixed == nullptr) {
     a.protocol = builtin_mr_protocol("thigh-mr");
-    probe = segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress);
+    probe = segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress, segment::TissueValues::PseudoCtFromMr);  // notes in MR terms
     int one = 0, two = 0;
     for (const auto& s : probe->slices)
       for (const auto& leg : s.legs) {
@@ -450,7 +450,9 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
   } else {
     a.protocol = *fixed;
   }
-  a.segmentation = probe ? std::move(*probe) : segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress);
+  a.segmentation = probe ? std::move(*probe)
+                         : segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress,
+                                                       segment::TissueValues::PseudoCtFromMr);
   segment::segment_ct_muscles(seg_ct, a.protocol.compartments, a.segmentation, progress);
   if (fine) {
     const Geometry& g = a.pseudo_ct.geometry;

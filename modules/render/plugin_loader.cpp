@@ -59,7 +59,7 @@ void require_display() {
   if (display == nullptr || *display == '\0')
     throw Error(ErrorCode::InvalidInput, "DISPLAY",
                 "no X server: drawing needs one (VTK here renders through GLX); on a machine without a screen run "
-                "under xvfb-run -a -s \"-screen 0 1280x1024x24\"");
+                "under xvfb-run -a -s \"-screen 0 1280x1024x24 -noreset\"");
 }
 
 [[noreturn]] void rethrow(const detail::PluginError& error) {

@@ -13,6 +13,7 @@
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/text_file.h"
+#include "musclecsa/report/flags.h"
 
 namespace musclecsa::report {
 namespace {
@@ -123,6 +124,35 @@ std::string flags_html(const json& flags) {
   std::string out;
   if (flags.is_array())
     for (const auto& f : flags) out += "<span class=\"flag\">" + escape(f.get<std::string>()) + "</span>";
+  return out;
+}
+
+/// Every distinct QC flag of a results.json document and where it occurs: the case's own flags,
+/// each slice's (CT "slices", MRI "mri.slices") and the found standard levels at such slices.
+std::vector<FlagOccurrence> flags_of(const json& r) {
+  std::vector<std::string> case_flags;
+  for (const auto& f : r.value("qc_flags", json::array())) case_flags.push_back(f.get<std::string>());
+  const json& slices_json = r.contains("slices") ? r["slices"]
+                            : r.contains("mri")   ? r["mri"].value("slices", json::array())
+                                                  : json::array();
+  std::vector<SliceFlags> slices;
+  for (const auto& s : slices_json) {
+    SliceFlags x;
+    x.slice = s.value("slice", -1);
+    for (const auto& f : s.value("qc_flags", json::array())) x.flags.push_back(f.get<std::string>());
+    slices.push_back(std::move(x));
+  }
+  std::vector<LevelAt> levels;
+  for (const auto& l : r.value("levels", json::array()))
+    if (l.value("found", false)) levels.push_back({l.value("side", ""), l.value("name", ""), l.value("slice", -1)});
+  return collect_flags(case_flags, slices, levels);
+}
+
+/// The flags of a batch table row: each distinct flag of the case, where it occurs as its tooltip.
+std::string all_flags_html(const json& r) {
+  std::string out;
+  for (const auto& f : flags_of(r))
+    out += "<span class=\"flag\" title=\"" + escape(f.where()) + "\">" + escape(f.flag) + "</span>";
   return out;
 }
 
@@ -324,7 +354,15 @@ std::string case_page_from(json& r, const fs::path& case_dir) {
     if (how.is_string()) o << escape(how.get<std::string>());
     o << "</div>\n";
   }
-  o << "<h2>QC</h2>\n<p id=\"qc-flags\">" << (r["qc_flags"].empty() ? "no QC flags" : flags_html(r["qc_flags"])) << "</p>\n";
+  // Every flag the case carries, its slices' and levels' included, and where.
+  const std::vector<FlagOccurrence> flags = flags_of(r);
+  if (flags.empty()) {
+    o << "<h2>QC</h2>\n<p id=\"qc-flags\">no QC flags</p>\n";
+  } else {
+    o << "<h2>QC</h2>\n<ul id=\"qc-flags\">\n";
+    for (const auto& f : flags) o << "<li><span class=\"flag\">" << escape(f.flag) << "</span> " << escape(f.where()) << "</li>\n";
+    o << "</ul>\n";
+  }
   if (!r["notes"].empty()) {
     o << "<ul>\n";
     for (const auto& note : r["notes"]) o << "<li>" << escape(note.get<std::string>()) << "</li>\n";
@@ -445,7 +483,7 @@ void write_batch_report(const std::vector<BatchCaseSummary>& cases, const fs::pa
             << number_cell(level_value(r, "left", "muscle_area_cm2"), 2) << number_cell(level_value(r, "right", "imat_area_cm2"), 2)
             << number_cell(level_value(r, "left", "imat_area_cm2"), 2) << number_cell(level_value(r, "right", "muscle_mean_hu"), 1)
             << number_cell(level_value(r, "left", "muscle_mean_hu"), 1) << number_cell(dixon_ff_percent(r, "right"), 1)
-            << number_cell(dixon_ff_percent(r, "left"), 1) << "<td>" << flags_html(r["qc_flags"]) << "</td><td>";
+            << number_cell(dixon_ff_percent(r, "left"), 1) << "<td>" << all_flags_html(r) << "</td><td>";
       if (!images.empty())
         cells << "<a href=\"" << base << "report.html\"><img class=\"thumb\" src=\"" << base << url_segment(images.front())
               << "\" alt=\"QC\" onload=\"this.dataset.loaded='1'\"></a>";

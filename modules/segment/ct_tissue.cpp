@@ -339,7 +339,8 @@ void segment_leg(const SliceContext& s, const Mask2D& leg, Side side, const CtPr
 
 }  // namespace
 
-TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& p, Progress& progress) {
+TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& p, Progress& progress, TissueValues values) {
+  const bool from_mr = values == TissueValues::PseudoCtFromMr;
   if (ct.modality != Modality::CT)
     throw Error(ErrorCode::InvalidInput, ct.source.path.empty() ? "input" : ct.source.path,
                 "CT tissue segmentation needs a CT volume (modality " + std::string(to_string(ct.modality)) + ")");
@@ -499,7 +500,8 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
       out.notes.push_back(std::to_string(components) + " extra bone component(s) (" + std::to_string(smallest) +
                           (largest > smallest ? "-" + std::to_string(largest) : "") + " mm2) not counted as bone in " +
                           std::to_string(slices.size()) + " slice(s): " + ranges +
-                          " (e.g. the pelvis or patella at the ends of the scan; their HU lie above the muscle range)");
+                          (from_mr ? " (e.g. the pelvis or patella at the ends of the scan, or another signal void inside the limb)"
+                                   : " (e.g. the pelvis or patella at the ends of the scan; their HU lie above the muscle range)"));
     }
   }
   if (slices_with_legs == 0) {
@@ -515,9 +517,12 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   });
   if (slices_with_legs > 0 && !any_bone) {
     out.qc_flags.push_back("no_bone_found");
-    out.notes.push_back("a body section was found in " + std::to_string(slices_with_legs.load()) +
-                        " slice(s) but no bone (>= " + std::to_string(int(p.bone_hu)) +
-                        " HU) in any: not a leg CT, or its values are not Hounsfield units; nothing is measured");
+    out.notes.push_back(from_mr ? "a body section was found in " + std::to_string(slices_with_legs.load()) +
+                                      " slice(s) but no bone (no cortical signal void or marrow) in any: not a leg MRI; "
+                                      "nothing is measured"
+                                : "a body section was found in " + std::to_string(slices_with_legs.load()) +
+                                      " slice(s) but no bone (>= " + std::to_string(int(p.bone_hu)) +
+                                      " HU) in any: not a leg CT, or its values are not Hounsfield units; nothing is measured");
     // Nothing is measured, so a leg cut by the field of view changes no number: no edge flag or note.
     for (auto& f : out.slices) {
       f.legs.clear();
@@ -536,8 +541,11 @@ TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& 
   }
   if (slices_with_metal > 0) {
     out.qc_flags.push_back("metal");
-    out.notes.push_back(std::to_string(slices_with_metal.load()) + " slice(s) contain values above " +
-                        std::to_string(int(p.metal_hu)) + " HU (metal): streak artefacts may bias HU and areas");
+    out.notes.push_back(from_mr ? std::to_string(slices_with_metal.load()) +
+                                      " slice(s) hold what the compartment logic reads as metal: susceptibility artefacts may "
+                                      "bias the areas and fat fractions"
+                                : std::to_string(slices_with_metal.load()) + " slice(s) contain values above " +
+                                      std::to_string(int(p.metal_hu)) + " HU (metal): streak artefacts may bias HU and areas");
   }
   return out;
 }

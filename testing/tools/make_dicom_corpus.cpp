@@ -4,6 +4,10 @@
 //   OUT_DIR/good/           one good CT thigh phantom (80 x 80 x 4, seed 1); the series is good/dicom/ct/
 //   OUT_DIR/bad/            one file or folder per defect, each with its own fresh Series Instance
 //                           UID so that nothing merges with the good series or with another case
+//   OUT_DIR/palette/        two palette colour ultrasound images GDCM decodes (good): an 8-bit image
+//                           with a 256-entry palette, a 16-bit one with a segmented 65536-entry palette
+//                           (discrete, linear and indirect segments); the bad palette cases (issue 21:
+//                           GDCM aborted the process on them) are variants of these in bad/
 //   OUT_DIR/manifest.json   [{"path", "kind", "expect", "level"}]: for each bad input, where it is
 //                           (relative to OUT_DIR), a short id, a lowercase keyword the reader's
 //                           message must contain, and whether the reader must refuse the file
@@ -169,7 +173,7 @@ class CorpusWriter {
   explicit CorpusWriter(fs::path out) : out_(std::move(out)), bad_(out_ / "bad") {}
 
   void run() {
-    for (const char* name : {"good", "bad"}) {
+    for (const char* name : {"good", "bad", "palette"}) {
       std::error_code ec;
       fs::remove_all(out_ / name, ec);
       if (ec) fail("cannot remove old " + (out_ / name).string() + ": " + ec.message());
@@ -183,6 +187,7 @@ class CorpusWriter {
     write_filesystem_cases();
     write_series_cases();
     write_dicomdir_case();
+    write_palette_cases();
     const fs::path manifest_path = out_ / "manifest.json";
     write_text(manifest_path, manifest_.dump(2) + "\n");
   }
@@ -514,6 +519,218 @@ class CorpusWriter {
       ++series_number_;
       add(dir, kind, "localizer", "series");
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Palette colour images, decoded by GDCM (GDCM 3.0 aborts the process on palettes it does not
+  // expect, issue 21): two good ones, and variants GDCM would abort on.
+
+  static constexpr Uint16 kPaletteRows = 48, kPaletteColumns = 64;
+
+  /// An 8-bit palette colour ultrasound image: 256 entries of 16 bits per colour, pixel values 0-255.
+  DcmFileFormat palette8() {
+    DcmFileFormat file;
+    DcmDataset& ds = *file.getDataset();
+    const std::string study = new_uid();
+    for (auto [tag, value] : std::vector<std::pair<DcmTagKey, std::string>>{
+             {DCM_SOPClassUID, UID_UltrasoundImageStorage}, {DCM_SOPInstanceUID, new_uid()}, {DCM_StudyInstanceUID, study},
+             {DCM_SeriesInstanceUID, new_uid()}, {DCM_Modality, "US"}, {DCM_PatientID, "CORPUS"},
+             {DCM_SeriesDescription, "corpus palette"}, {DCM_SeriesNumber, std::to_string(series_number_++)},
+             {DCM_InstanceNumber, "1"}, {DCM_PhotometricInterpretation, "PALETTE COLOR"}})
+      check(ds.putAndInsertString(tag, value.c_str()), DcmTag(tag).getTagName());
+    for (auto [tag, value] : std::vector<std::pair<DcmTagKey, Uint16>>{
+             {DCM_Rows, kPaletteRows}, {DCM_Columns, kPaletteColumns}, {DCM_SamplesPerPixel, 1}, {DCM_BitsAllocated, 8},
+             {DCM_BitsStored, 8}, {DCM_HighBit, 7}, {DCM_PixelRepresentation, 0}})
+      check(ds.putAndInsertUint16(tag, value), DcmTag(tag).getTagName());
+    for (int c = 0; c < 3; ++c) {
+      const Uint16 descriptor[3] = {256, 0, 16};
+      set_descriptor(file, c, descriptor);
+      std::vector<Uint16> lut(256);
+      for (int n = 0; n < 256; ++n) lut[n] = static_cast<Uint16>(c == 0 ? n * 257 : c == 1 ? (255 - n) * 257 : (n / 2) * 257);
+      check(ds.putAndInsertUint16Array(DcmTagKey(0x0028, static_cast<Uint16>(0x1201 + c)), lut.data(), lut.size()),
+            "palette data");
+    }
+    std::vector<Uint8> pixels(kPaletteRows * kPaletteColumns);
+    for (std::size_t n = 0; n < pixels.size(); ++n) pixels[n] = static_cast<Uint8>((n * 7) % 256);
+    check(ds.putAndInsertUint8Array(DCM_PixelData, pixels.data(), pixels.size()), "PixelData");
+    return file;
+  }
+
+  /// A 16-bit palette colour image with a segmented palette of 65536 entries per colour (a
+  /// discrete value, linear ramps, and in red an indirect segment copying the first one).
+  DcmFileFormat palette16_segmented() {
+    DcmFileFormat file = palette8();
+    DcmDataset& ds = *file.getDataset();
+    put16(file, DCM_BitsAllocated, 16);
+    put16(file, DCM_BitsStored, 16);
+    put16(file, DCM_HighBit, 15);
+    for (int c = 0; c < 3; ++c) {
+      check(ds.findAndDeleteElement(DcmTagKey(0x0028, static_cast<Uint16>(0x1201 + c))), "delete palette data");
+      const Uint16 descriptor[3] = {0, 0, 16};
+      set_descriptor(file, c, descriptor);
+      // red: 0, ramp to 32767 (32767 entries), indirect copy of segment 1 (1 entry), ramp to 65535 (32767 entries)
+      const std::vector<Uint16> red{0, 1, 0, 1, 32767, 32767, 2, 1, 0, 0, 1, 32767, 65535};
+      const std::vector<Uint16> green{0, 1, 65535, 1, 65535, 0};
+      const std::vector<Uint16> blue{0, 2, 100, 200, 1, 65534, 40000};
+      const std::vector<Uint16>& words = c == 0 ? red : c == 1 ? green : blue;
+      check(ds.putAndInsertUint16Array(segmented_tag(c), words.data(), words.size()), "segmented palette data");
+    }
+    std::vector<Uint16> pixels(kPaletteRows * kPaletteColumns);
+    for (std::size_t n = 0; n < pixels.size(); ++n) pixels[n] = static_cast<Uint16>((n * 2099) % 65536);
+    put_pixels(file, pixels);
+    return file;
+  }
+
+  static DcmTagKey segmented_tag(int colour) { return DcmTagKey(0x0028, static_cast<Uint16>(0x1221 + colour)); }
+
+  static void set_descriptor(DcmFileFormat& file, int colour, const Uint16 (&values)[3]) {
+    check(file.getDataset()->putAndInsertUint16Array(DcmTagKey(0x0028, static_cast<Uint16>(0x1101 + colour)), values, 3),
+          "palette descriptor");
+  }
+  static void set_all_descriptors(DcmFileFormat& file, Uint16 entries, Uint16 first, Uint16 bits) {
+    const Uint16 values[3] = {entries, first, bits};
+    for (int c = 0; c < 3; ++c) set_descriptor(file, c, values);
+  }
+
+  template <class Change>
+  void palette_case(const std::string& kind, const std::string& expect, DcmFileFormat base, Change change) {
+    change(base);
+    const fs::path path = bad_ / (kind + ".dcm");
+    save(base, path);
+    add(path, kind, expect, "file");
+  }
+
+  void write_palette_cases() {
+    fs::create_directories(out_ / "palette");
+    {
+      DcmFileFormat good8 = palette8(), good16 = palette16_segmented();
+      save(good8, out_ / "palette" / "palette_8bit.dcm");
+      save(good16, out_ / "palette" / "palette_16bit_segmented.dcm");
+    }
+    // Plain palettes of an 8-bit image.
+    palette_case("palette_descriptor_disagrees_with_data", "palette", palette8(),
+                 [](DcmFileFormat& f) { set_all_descriptors(f, 128, 0, 16); });  // 128 entries, 256 in the data
+    palette_case("palette_descriptors_differ", "palette", palette8(), [](DcmFileFormat& f) {
+      const Uint16 green[3] = {200, 0, 16};
+      set_descriptor(f, 1, green);
+    });
+    palette_case("palette_65536_entries_for_8bit_pixels", "palette", palette8(),
+                 [](DcmFileFormat& f) { set_all_descriptors(f, 0, 0, 16); });  // 0 means 65536
+    palette_case("palette_first_mapped_value_not_0", "palette", palette8(),
+                 [](DcmFileFormat& f) { set_all_descriptors(f, 256, 10, 16); });
+    palette_case("palette_12_bits_per_entry", "palette", palette8(),
+                 [](DcmFileFormat& f) { set_all_descriptors(f, 256, 0, 12); });
+    palette_case("palette_descriptor_two_values", "palette", palette8(), [](DcmFileFormat& f) {
+      const Uint16 two[2] = {256, 0};
+      check(f.getDataset()->putAndInsertUint16Array(DCM_BluePaletteColorLookupTableDescriptor, two, 2), "descriptor");
+    });
+    palette_case("palette_green_data_missing", "palette", palette8(), [](DcmFileFormat& f) {
+      check(f.getDataset()->findAndDeleteElement(DCM_GreenPaletteColorLookupTableData), "delete green data");
+    });
+    palette_case("palette_pixel_beyond_partial_palette", "palette", palette8(), [](DcmFileFormat& f) {
+      // 100 entries (a partial palette, 200 bytes each) while pixel values reach 255.
+      set_all_descriptors(f, 100, 0, 16);
+      std::vector<Uint16> lut(100, 1000);
+      for (int c = 0; c < 3; ++c)
+        check(f.getDataset()->putAndInsertUint16Array(DcmTagKey(0x0028, static_cast<Uint16>(0x1201 + c)), lut.data(), 100),
+              "palette data");
+    });
+    palette_case("palette_bits_allocated_32", "palette", palette8(), [](DcmFileFormat& f) {
+      put16(f, DCM_BitsAllocated, 32);
+      put16(f, DCM_BitsStored, 32);
+      put16(f, DCM_HighBit, 31);
+      std::vector<Uint16> pixels(2 * kPaletteRows * kPaletteColumns, 3);
+      put_pixels(f, pixels);
+    });
+    palette_case("palette_6_of_8_bits_stored", "bits stored", palette8(), [](DcmFileFormat& f) {
+      put16(f, DCM_BitsStored, 6);
+      put16(f, DCM_HighBit, 5);
+    });
+    palette_case("palette_three_samples_per_pixel", "sample", palette8(), [](DcmFileFormat& f) {
+      put16(f, DCM_SamplesPerPixel, 3);
+      put16(f, DCM_PlanarConfiguration, 0);
+      std::vector<Uint8> pixels(3 * kPaletteRows * kPaletteColumns, 3);
+      check(f.getDataset()->putAndInsertUint8Array(DCM_PixelData, pixels.data(), pixels.size()), "PixelData");
+    });
+    palette_case("palette_256_entries_for_16bit_pixels", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      set_all_descriptors(f, 256, 0, 16);
+    });
+    // Segmented palettes of a 16-bit image.
+    palette_case("segmented_palette_8bit_pixels", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      set_all_descriptors(f, 256, 0, 16);  // a size 8-bit pixels can have
+      const std::vector<Uint16> words{0, 1, 0, 1, 255, 65535};
+      for (int c = 0; c < 3; ++c)
+        check(f.getDataset()->putAndInsertUint16Array(segmented_tag(c), words.data(), words.size()), "segmented data");
+      put16(f, DCM_BitsAllocated, 8);
+      put16(f, DCM_BitsStored, 8);
+      put16(f, DCM_HighBit, 7);
+      std::vector<Uint8> pixels(kPaletteRows * kPaletteColumns, 3);
+      check(f.getDataset()->putAndInsertUint8Array(DCM_PixelData, pixels.data(), pixels.size()), "PixelData");
+    });
+    palette_case("segmented_palette_segment_runs_past_the_data", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      const std::vector<Uint16> words{0, 1, 0, 0, 60000, 5, 6};  // a discrete segment of 60000 values in 7 words
+      check(f.getDataset()->putAndInsertUint16Array(segmented_tag(1), words.data(), words.size()), "segmented data");
+    });
+    palette_case("segmented_palette_expands_to_too_few_entries", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      const std::vector<Uint16> words{0, 1, 0, 1, 999, 65535};  // 1000 entries, 65536 declared
+      check(f.getDataset()->putAndInsertUint16Array(segmented_tag(2), words.data(), words.size()), "segmented data");
+    });
+    palette_case("segmented_palette_indirect_copies_too_many", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      const std::vector<Uint16> words{0, 1, 0, 1, 65534, 65535, 2, 9, 0, 0};
+      check(f.getDataset()->putAndInsertUint16Array(segmented_tag(0), words.data(), words.size()), "segmented data");
+    });
+    palette_case("segmented_palette_indirect_copies_itself", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      // Segment 3 copies from byte offset 12, its own start: GDCM would follow it without end.
+      const std::vector<Uint16> words{0, 1, 0, 1, 65535, 65535, 2, 1, 12, 0};
+      check(f.getDataset()->putAndInsertUint16Array(segmented_tag(0), words.data(), words.size()), "segmented data");
+    });
+    palette_case("segmented_palette_unknown_segment_type", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      const std::vector<Uint16> words{0, 1, 0, 7, 65535, 65535};
+      check(f.getDataset()->putAndInsertUint16Array(segmented_tag(1), words.data(), words.size()), "segmented data");
+    });
+    {  // An odd length (DCMTK pads values when it writes, so the saved bytes are patched).
+      DcmFileFormat file = palette16_segmented();
+      set_series(file, new_uid(), "segmented_palette_odd_length");
+      Bytes bytes = saved_bytes(file, bad_ / ".segmented_palette_odd_length.tmp");
+      const RawElement e = find_element(bytes, 0x0028, 0x1223);
+      put_u32(bytes, e.length_at, e.length - 1);
+      bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(e.value_at + e.length - 1));
+      const fs::path path = bad_ / "segmented_palette_odd_length.dcm";
+      write_bytes(path, bytes);
+      add(path, "segmented_palette_odd_length", "palette", "file");
+    }
+    palette_case("segmented_palette_linear_first_segment", "palette", palette16_segmented(), [](DcmFileFormat& f) {
+      const std::vector<Uint16> words{1, 65535, 65535, 0, 1, 0};  // a ramp with no value to start from
+      check(f.getDataset()->putAndInsertUint16Array(segmented_tag(0), words.data(), words.size()), "segmented data");
+    });
+    // The first ultrasound region, which GDCM reads for the pixel spacing (found by mutating the
+    // ALOKA palette image of the DICOM zoo: a region without Physical Delta Y aborted the process).
+    palette_case("ultrasound_region_without_physical_delta_y", "ultrasound region", palette8(), [](DcmFileFormat& f) {
+      DcmItem* region = nullptr;
+      check(f.getDataset()->findOrCreateSequenceItem(DCM_SequenceOfUltrasoundRegions, region, 0), "region item");
+      check(region->putAndInsertUint16(DCM_RegionSpatialFormat, 1), "RegionSpatialFormat");
+      check(region->putAndInsertUint16(DCM_PhysicalUnitsXDirection, 3), "PhysicalUnitsXDirection");
+      check(region->putAndInsertUint16(DCM_PhysicalUnitsYDirection, 3), "PhysicalUnitsYDirection");
+      check(region->putAndInsertFloat64(DCM_PhysicalDeltaX, 0.01), "PhysicalDeltaX");
+    });
+    // The icon GDCM reads with the image.
+    palette_case("icon_sequence_without_item", "icon", palette8(), [](DcmFileFormat& f) {
+      check(f.getDataset()->insertEmptyElement(DCM_IconImageSequence), "Icon Image Sequence");
+    });
+    palette_case("icon_with_segmented_palette", "icon", palette8(), [&](DcmFileFormat& f) {
+      DcmFileFormat icon = palette16_segmented();
+      DcmItem* item = nullptr;
+      check(f.getDataset()->findOrCreateSequenceItem(DCM_IconImageSequence, item, 0), "icon item");
+      for (const DcmTagKey& tag : {DCM_Rows, DCM_Columns, DCM_SamplesPerPixel, DCM_BitsAllocated, DCM_BitsStored,
+                                   DCM_HighBit, DCM_PixelRepresentation, DCM_PhotometricInterpretation,
+                                   DCM_RedPaletteColorLookupTableDescriptor, DCM_GreenPaletteColorLookupTableDescriptor,
+                                   DCM_BluePaletteColorLookupTableDescriptor, segmented_tag(0), segmented_tag(1),
+                                   segmented_tag(2), DCM_PixelData}) {
+        DcmElement* e = nullptr;
+        check(icon.getDataset()->findAndGetElement(tag, e, OFFalse, OFTrue), "icon element");
+        check(item->insert(e, OFTrue), "icon insert");
+      }
+    });
   }
 
   void write_dicomdir_case() {

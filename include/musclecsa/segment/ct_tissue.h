@@ -34,7 +34,12 @@ struct TissueSegmentation {
   bool muscles_segmented = false;     ///< segment_ct_muscles() split the compartments into muscles
 };
 
+/// What the values of the segmented volume are, for the wording of the notes: HU of a CT, or a
+/// pseudo-CT made from MR data (docs/mri.md), whose notes speak of MR signal, not HU.
+enum class TissueValues { CtHounsfield, PseudoCtFromMr };
+
 /// Segments every slice of an axial CT (HU). Throws Error(InvalidInput) when the volume is not CT.
-TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& protocol, Progress& progress);
+TissueSegmentation segment_ct_tissues(const ScalarVolume& ct, const CtProtocol& protocol, Progress& progress,
+                                      TissueValues values = TissueValues::CtHounsfield);
 
 }  // namespace musclecsa::segment

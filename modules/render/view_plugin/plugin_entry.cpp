@@ -18,8 +18,6 @@
 #include <vtkWindowToImageFilter.h>
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -73,21 +71,32 @@ void install_message_handlers() {
   vtkOutputWindow::SetInstance(output);
 }
 
-/// Refuses to draw without a reachable X server (VTK would abort on a failed GLX context).
-void require_x_server() {
-  // A busy X server may refuse a connection for a moment: three tries before giving up.
-  Display* display = nullptr;
-  for (int attempt = 0; attempt < 3 && display == nullptr; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    display = XOpenDisplay(nullptr);
+/// The process' connection to the X server, opened before anything draws and closed only after
+/// every window and context is gone (declare it before them). An X server that resets when its
+/// last client leaves (Xvfb without -noreset) refuses connections during the reset, so a process
+/// that closed a first connection and then opened another (a probe, then VTK or Qt) could fall into
+/// the reset it had itself started: VTK then aborted with "bad X server connection". Holding this
+/// connection keeps the server from resetting while the process draws.
+class XConnection {
+ public:
+  /// Refuses to draw without a reachable X server (VTK would abort on a failed GLX context).
+  XConnection() : display_(XOpenDisplay(nullptr)) {
+    if (display_ == nullptr) {
+      const char* name = std::getenv("DISPLAY");
+      throw ScriptError("DISPLAY=" + std::string(name ? name : ""),
+                        "cannot open the X display: drawing needs an X server (run under xvfb-run -a -s \"-screen 0 "
+                        "1280x1024x24 -noreset\")",
+                        4);
+    }
   }
-  if (display == nullptr) {
-    const char* name = std::getenv("DISPLAY");
-    throw ScriptError("DISPLAY=" + std::string(name ? name : ""),
-                      "cannot open the X display: drawing needs an X server (run under xvfb-run -a -s \"-screen 0 1280x1024x24\")", 4);
-  }
-  XCloseDisplay(display);
-}
+  ~XConnection() { XCloseDisplay(display_); }
+  XConnection(const XConnection&) = delete;
+  XConnection& operator=(const XConnection&) = delete;
+  Display* display() const { return display_; }
+
+ private:
+  Display* display_;
+};
 
 void write_png_atomically(vtkRenderWindow* window, const std::filesystem::path& out) {
   vtkNew<vtkWindowToImageFilter> grab;
@@ -198,10 +207,11 @@ using namespace musclecsa::render::view;
 extern "C" __attribute__((visibility("default"))) int musclecsa_view_render_png(ViewerModel* model, const RenderOptions* o,
                                                                                  detail::PluginError* error) {
   try {
-    require_x_server();
+    const XConnection x;  // before the window: closed after it
     install_message_handlers();
     if (o->view != "axial" && o->view != "3d") throw ScriptError("--view", "is axial or 3d", 2);
     vtkNew<vtkRenderWindow> window;
+    window->SetDisplayId(x.display());  // VTK draws through this connection and leaves it open
     window->SetOffScreenRendering(1);
     window->SetMultiSamples(0);
     if (o->view == "axial") render_axial(*model, *o, window);
@@ -220,7 +230,7 @@ extern "C" __attribute__((visibility("default"))) int musclecsa_view_run(ViewerM
                                                                           detail::PluginError* error) {
   const bool scripted = !o->script.empty();
   try {
-    require_x_server();
+    const XConnection x;  // before QApplication (Qt opens its own connection): closed after it
     install_message_handlers();
     qInstallMessageHandler(qt_messages);
     std::vector<ScriptAction> script;
