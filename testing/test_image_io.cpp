@@ -406,4 +406,55 @@ TEST(ImageIo, NrrdAndMetaImageDeclaringMoreVoxelsThanTheFileCanHoldAreRefused) {
   write_all(dir / "step0.mhd", {step0.begin(), step0.end()});
   problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "step0.mhd"); });
   EXPECT_NE(problem.find("step"), std::string::npos) << problem;
+  // A damaged ElementDataFile line, and a CompressedDataSize beyond the file (MetaIO allocated
+  // what the header said, up to 2^63 bytes).
+  const std::string damaged = replace(mha_text, "ElementDataFile = LOCAL", std::string("ElementDataFile\0\0LOCAL", 22));
+  write_all(dir / "damaged.mha", {damaged.begin(), damaged.end()});
+  problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "damaged.mha"); });
+  EXPECT_NE(problem.find("ElementDataFile"), std::string::npos) << problem;
+  const std::string compressed = replace(mha_text, "ElementDataFile", "CompressedData = True\nCompressedDataSize = 9000000000\nElementDataFile");
+  write_all(dir / "compressed.mha", {compressed.begin(), compressed.end()});
+  problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "compressed.mha"); });
+  EXPECT_NE(problem.find("CompressedDataSize"), std::string::npos) << problem;
+}
+
+TEST(ImageIo, TiffWithAShortFixedSizeTagIsRefusedNotReadPast) {
+  TempDir dir;
+  // A 2 x 2 grey TIFF whose DateTime tag (fixed at 20 bytes) holds 4: ITK 5.2 copies 20 bytes.
+  std::vector<unsigned char> tiff{'I', 'I', 42, 0, 8, 0, 0, 0};
+  const auto u16 = [&](unsigned v) { tiff.push_back(v & 0xFF), tiff.push_back(v >> 8); };
+  const auto u32 = [&](unsigned v) { u16(v & 0xFFFF), u16(v >> 16); };
+  const auto entry = [&](unsigned tag, unsigned type, unsigned count, unsigned value) { u16(tag), u16(type), u32(count), u32(value); };
+  const unsigned entries = 10, pixels_at = 8 + 2 + entries * 12 + 4;
+  u16(entries);
+  entry(256, 3, 1, 2);  // ImageWidth
+  entry(257, 3, 1, 2);  // ImageLength
+  entry(258, 3, 1, 8);  // BitsPerSample
+  entry(259, 3, 1, 1);  // Compression: none
+  entry(262, 3, 1, 1);  // PhotometricInterpretation: min-is-black
+  entry(273, 4, 1, pixels_at);  // StripOffsets
+  entry(277, 3, 1, 1);  // SamplesPerPixel
+  entry(278, 3, 1, 2);  // RowsPerStrip
+  entry(279, 4, 1, 4);  // StripByteCounts
+  entry(306, 2, 4, 'a' | 'b' << 8 | 'c' << 16);  // DateTime "abc" (inline, 4 bytes with its NUL)
+  u32(0);
+  for (unsigned char v : {10, 20, 30, 40}) tiff.push_back(v);
+  write_all(dir / "short_date.tif", tiff);
+  const auto problem = invalid_input_problem([&] { io::read_bitmap(dir / "short_date.tif", std::nullopt); });
+  EXPECT_NE(problem.find("DateTime"), std::string::npos) << problem;
+  // The same picture with a full DateTime reads.
+  auto good = tiff;
+  good.resize(pixels_at);
+  const std::string date = "2026:01:01 12:00:00";
+  const unsigned date_at = unsigned(good.size()) + 4;
+  for (unsigned char v : {10, 20, 30, 40}) good.push_back(v);
+  good.insert(good.end(), date.begin(), date.end());
+  good.push_back(0);
+  const std::size_t date_entry = 8 + 2 + 9 * 12;
+  good[date_entry + 4] = 20;
+  for (int n = 0; n < 4; ++n) good[date_entry + 8 + n] = static_cast<unsigned char>(date_at >> (8 * n));
+  write_all(dir / "good.tif", good);
+  const auto read = io::read_bitmap(dir / "good.tif", std::nullopt);
+  EXPECT_EQ(read.image.geometry.size[0], 2u);
+  EXPECT_NEAR(read.image.voxels[3], 40.0f, 1e-3);
 }

@@ -407,14 +407,25 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
   if (ext != ".nrrd" && ext != ".mha" && ext != ".mhd") return;
   std::ifstream in(path, std::ios::binary);
   std::string line;
+  double compressed_size = 0;  // MetaImage CompressedDataSize, 0 when absent
   // Header lines up to the first empty line (NRRD) or the ElementDataFile line (MetaImage).
   for (int n = 0; n < 200 && std::getline(in, line); ++n) {
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
     if (ext == ".nrrd" && (line.rfind("data file:", 0) == 0 || line.rfind("datafile:", 0) == 0)) return;
-    if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0) {
+    if (ext != ".nrrd" && line.rfind("compresseddatasize", 0) == 0) {
+      // MetaIO allocates this many bytes for the compressed voxels before reading them.
       const auto equals = line.find('=');
-      const std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
+      compressed_size = equals == std::string::npos ? -1 : std::atof(line.c_str() + equals + 1);
+    }
+    if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0) {
+      const auto equals = line.find_first_of("=:");
+      std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      // MetaIO reads a line it cannot parse as a data file name and then takes the voxels from a
+      // wrong offset (a damaged one made it allocate 2^63 bytes).
+      if (value.empty() || value.find('\0') != std::string::npos)
+        throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: the ElementDataFile line is damaged");
       check_metaimage_file_pattern(path, value);
       if (value.find("local") == std::string::npos) return;
       break;
@@ -424,6 +435,10 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
   std::error_code ec;
   const std::uint64_t file_size = std::filesystem::file_size(path, ec);
   if (ec) return;
+  if (!(compressed_size >= 0 && compressed_size <= double(file_size)))
+    throw Error(ErrorCode::InvalidInput, path.string(),
+                "cannot read image: its CompressedDataSize is not a size within the file (" + std::to_string(file_size) +
+                    " bytes): damaged header?");
   constexpr std::uint64_t kBeyondAnyFile = std::uint64_t(1) << 60;
   std::uint64_t declared = std::max<std::uint64_t>(1, file_io.GetComponentSize()) *
                            std::max<std::uint64_t>(1, file_io.GetNumberOfComponents());
@@ -607,6 +622,7 @@ RgbFloatImage::Pointer read_rgb_float(const std::filesystem::path& path, bool& w
   }();
   (void)tiff_warnings_off;
   detail::check_png_or_jpeg(path);  // ITK's PNG and JPEG readers crash on corrupt files
+  detail::check_tiff_tags(path);    // and its TIFF reader reads past short fixed-size tags
   auto reader = itk::ImageFileReader<RgbFloatImage>::New();
   reader->SetFileName(path.string());
   try {

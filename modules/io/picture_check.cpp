@@ -6,13 +6,34 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cctype>
+#include <cstdarg>
 #include <csetjmp>
+#include <cstring>
+#include <mutex>
 #include <string>
 
 #include <jpeglib.h>
 #include <png.h>
 
 #include "musclecsa/core/error.h"
+
+// ITK's own libtiff (ITKTIFF), whose symbols carry an itk_ prefix and whose headers are not
+// installed: the few functions used here, with libtiff 4's signatures (TIFF and TIFFField opaque).
+extern "C" {
+void* itk_TIFFOpen(const char* name, const char* mode);
+void itk_TIFFClose(void* tif);
+int itk_TIFFGetTagListCount(void* tif);
+std::uint32_t itk_TIFFGetTagListEntry(void* tif, int index);
+const void* itk_TIFFFieldWithTag(void* tif, std::uint32_t tag);
+int itk_TIFFFieldReadCount(const void* field);
+int itk_TIFFFieldPassCount(const void* field);
+int itk_TIFFFieldDataType(const void* field);
+const char* itk_TIFFFieldName(const void* field);
+int itk_TIFFGetField(void* tif, std::uint32_t tag, ...);
+using ItkTiffHandler = void (*)(const char* module, const char* format, va_list arguments);
+ItkTiffHandler itk_TIFFSetErrorHandler(ItkTiffHandler handler);
+ItkTiffHandler itk_TIFFSetWarningHandler(ItkTiffHandler handler);
+}
 
 namespace musclecsa::io::detail {
 namespace {
@@ -154,6 +175,39 @@ void check_png_or_jpeg(const std::filesystem::path& path) {
   else return;
   if (d.size_refused) refuse(path, too_large(d.width, d.height));
   if (d.message[0] != '\0') refuse(path, d.message);
+}
+
+void check_tiff_tags(const std::filesystem::path& path) {
+  unsigned char signature[4] = {};
+  {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return;
+    const std::size_t got = std::fread(signature, 1, sizeof signature, file);
+    std::fclose(file);
+    if (got != 4 || !((signature[0] == 'I' && signature[1] == 'I') || (signature[0] == 'M' && signature[1] == 'M'))) return;
+  }
+  // libtiff's messages go to stderr by default; ITK says what is wrong when it reads the file.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { itk_TIFFSetErrorHandler(nullptr); });
+  void* tif = itk_TIFFOpen(path.c_str(), "r");
+  if (tif == nullptr) return;  // ITK reports it
+  constexpr int kTiffAscii = 2;  // TIFFDataType TIFF_ASCII
+  std::string short_tag;
+  const int count = itk_TIFFGetTagListCount(tif);
+  for (int n = 0; n < count && short_tag.empty(); ++n) {
+    const std::uint32_t tag = itk_TIFFGetTagListEntry(tif, n);
+    const void* field = itk_TIFFFieldWithTag(tif, tag);
+    if (field == nullptr || itk_TIFFFieldDataType(field) != kTiffAscii || itk_TIFFFieldPassCount(field)) continue;
+    const int fixed = itk_TIFFFieldReadCount(field);  // > 1: a fixed size; negative: variable
+    if (fixed <= 1) continue;
+    const char* value = nullptr;
+    if (itk_TIFFGetField(tif, tag, &value) == 1 && value != nullptr && std::strlen(value) + 1 < std::size_t(fixed))
+      short_tag = std::string(itk_TIFFFieldName(field)) + " (" + std::to_string(std::strlen(value) + 1) + " bytes of " +
+                  std::to_string(fixed) + ")";
+  }
+  itk_TIFFClose(tif);
+  if (!short_tag.empty())
+    refuse(path, "TIFF: the tag " + short_tag + " is shorter than its fixed size, which ITK's TIFF reader would read past");
 }
 
 }  // namespace musclecsa::io::detail

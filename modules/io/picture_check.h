@@ -20,4 +20,9 @@ inline constexpr std::uint64_t kMaxPicturePixels = std::uint64_t(1) << 26;
 /// picture is larger than kMaxPicturePixels. Other files are left to ITK.
 void check_png_or_jpeg(const std::filesystem::path& path);
 
+/// For a TIFF file: ITK 5.2's TIFF reader copies every ASCII tag of fixed size (DateTime: 20
+/// bytes) at that size, whatever its real length, reading past libtiff's buffer when a tag is
+/// shorter. Throws Error(InvalidInput, path, ...) naming such a tag; other files are left to ITK.
+void check_tiff_tags(const std::filesystem::path& path);
+
 }  // namespace musclecsa::io::detail
