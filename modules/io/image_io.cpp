@@ -409,9 +409,50 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
   std::string line;
   double compressed_size = 0;  // MetaImage CompressedDataSize, 0 when absent
   // Header lines up to the first empty line (NRRD) or the ElementDataFile line (MetaImage).
+  // MetaImage: NDims once, and DimSize once with NDims positive sizes. MetaIO trusts both: a
+  // header that set NDims twice corrupted its heap (a free of memory it did not allocate), one with
+  // more sizes than NDims wrote past its arrays, and "DimSize = 4 4 -1" asked for 256 GB.
+  int ndims_lines = 0, dimsize_lines = 0;
+  long ndims = 0;
+  std::vector<long> dimsize;
+  const auto check_metaimage_dims = [&] {
+    const bool sizes_ok = std::all_of(dimsize.begin(), dimsize.end(), [](long d) { return d >= 1; });
+    if (ndims_lines != 1 || dimsize_lines != 1 || ndims < 1 || ndims > 8 || long(dimsize.size()) != ndims || !sizes_ok)
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "cannot read image: the MetaImage header needs NDims once (1 to 8) and DimSize once with as many "
+                  "positive sizes (damaged header?)");
+  };
+  const auto value_of = [](const std::string& text) {
+    const auto equals = text.find('=');
+    return equals == std::string::npos ? std::string() : text.substr(equals + 1);
+  };
+  const auto key_of = [](const std::string& text) {
+    std::string key = text.substr(0, text.find('='));
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    return key;
+  };
   for (int n = 0; n < 200 && std::getline(in, line); ++n) {
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
+    if (ext != ".nrrd" && line.find('=') != std::string::npos) {
+      const std::string key = key_of(line);
+      if (key == "ndims") {
+        ++ndims_lines;
+        char* end = nullptr;
+        const std::string v = value_of(line);
+        ndims = std::strtol(v.c_str(), &end, 10);
+        if (end == v.c_str()) ndims = 0;
+      } else if (key == "dimsize") {
+        ++dimsize_lines;
+        dimsize.clear();
+        std::istringstream words(value_of(line));
+        for (std::string w; words >> w;) {
+          char* end = nullptr;
+          const long d = std::strtol(w.c_str(), &end, 10);
+          dimsize.push_back(end == w.c_str() + w.size() ? d : -1);
+        }
+      }
+    }
     if (ext == ".nrrd" && (line.rfind("data file:", 0) == 0 || line.rfind("datafile:", 0) == 0)) return;
     if (ext != ".nrrd" && line.rfind("compresseddatasize", 0) == 0) {
       // MetaIO allocates this many bytes for the compressed voxels before reading them.
@@ -419,6 +460,7 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       compressed_size = equals == std::string::npos ? -1 : std::atof(line.c_str() + equals + 1);
     }
     if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0) {
+      check_metaimage_dims();
       const auto equals = line.find_first_of("=:");
       std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
       value.erase(0, value.find_first_not_of(" \t"));
