@@ -454,12 +454,14 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       }
     }
     if (ext == ".nrrd" && (line.rfind("data file:", 0) == 0 || line.rfind("datafile:", 0) == 0)) return;
-    if (ext != ".nrrd" && line.rfind("compresseddatasize", 0) == 0) {
+    if (ext != ".nrrd" && key_of(line) == "compresseddatasize") {
       // MetaIO allocates this many bytes for the compressed voxels before reading them.
       const auto equals = line.find('=');
       compressed_size = equals == std::string::npos ? -1 : std::atof(line.c_str() + equals + 1);
     }
-    if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0) {
+    // The key exactly: MetaIO ignores "ElementDataFilee = ..." and reads a later line.
+    if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0 &&
+        (line.find_first_of("=:") == std::string::npos || key_of(line.substr(0, line.find_first_of("=:"))) == "elementdatafile")) {
       check_metaimage_dims();
       const auto equals = line.find_first_of("=:");
       std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
