@@ -14,10 +14,24 @@ option(MUSCLECSA_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSani
 
 add_library(musclecsa_warnings INTERFACE)
 # -Wno-restrict: GCC 12 false positive on std::string concatenation at -O2 (GCC PR 105329).
-target_compile_options(musclecsa_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local -Wno-unused-parameter -Wno-restrict)
+target_compile_options(musclecsa_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-unused-parameter
+                       $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local -Wno-restrict>)
 
 if(MUSCLECSA_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# Fuzzing (preset "fuzz", clang only): the project's own code is instrumented for libFuzzer's
+# coverage and built with ASan + UBSan; Debian's ITK, DCMTK and GDCM are linked as they are.
+# Only the readers and the fuzz targets are built (testing/fuzz/, docs/fuzzing.md).
+option(MUSCLECSA_FUZZ "Build the libFuzzer targets (clang) instead of the whole project" OFF)
+if(MUSCLECSA_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "MUSCLECSA_FUZZ needs clang (cmake --preset fuzz)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined -gline-tables-only)
   add_link_options(-fsanitize=address,undefined)
 endif()
 

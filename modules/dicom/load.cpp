@@ -26,6 +26,7 @@
 
 #include "dcmtk_util.h"
 #include "gdcm_guard.h"
+#include "segmented_palette.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/core/parallel.h"
 #include "musclecsa/dicom/series.h"
@@ -171,6 +172,7 @@ DecodedFile decode_with_gdcm(const DicomFileInfo& f) {
 
 /// Palette colour (also segmented palettes, which DCMTK does not support) through GDCM's LUT filter.
 DecodedFile decode_palette_with_gdcm(const DicomFileInfo& f) {
+  detail::check_segmented_palette(f.path);  // GDCM expands segmented tables without bounds checks
   gdcm::Trace::SetWarning(false);
   gdcm::ImageReader reader;
   reader.SetFileName(f.path.c_str());

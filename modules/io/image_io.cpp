@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -30,6 +32,7 @@
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/core/parallel.h"
+#include "picture_check.h"
 
 // ITK reads TIFF through its own copy of libtiff, whose symbols carry an itk_ prefix (ITKTIFF).
 extern "C" {
@@ -291,23 +294,44 @@ void check_nifti_complete(const std::filesystem::path& path) {
   const std::string file = path.string();
   gzFile in = gzopen(file.c_str(), "rb");  // reads plain files too
   if (in == nullptr) throw Error(ErrorCode::InputNotFound, file, "cannot open for reading");
+  struct Closer {
+    gzFile& in;
+    ~Closer() {
+      if (in != nullptr) gzclose(in);
+    }
+  } closer{in};
   unsigned char header[348] = {};
   const int got = gzread(in, header, sizeof header);
   std::int32_t sizeof_hdr = 0;
   if (got == int(sizeof header)) std::memcpy(&sizeof_hdr, header, 4);
-  if (sizeof_hdr != 348) {  // not a native-endian NIfTI-1 header: leave the checking to ITK
-    gzclose(in);
-    return;
-  }
+  if (sizeof_hdr != 348 && sizeof_hdr != 0x5C010000) return;  // not NIfTI-1: leave the checking to ITK
   // NIfTI-1: dim[8] at 40, bitpix at 72, vox_offset at 108 (the file's own voxel type and size).
+  // The byte order is the one whose dim[0] is 1..7, as the NIfTI library decides it (a header
+  // whose dim[0] read 768 was read swapped by ITK, as 6 GB of voxels).
   std::int16_t dim[8] = {}, bitpix = 0;
   float vox_offset = 352;
   std::memcpy(dim, header + 40, sizeof dim);
   std::memcpy(&bitpix, header + 72, sizeof bitpix);
   std::memcpy(&vox_offset, header + 108, sizeof vox_offset);
-  std::uint64_t voxels = 1;
-  for (int n = 1; n <= std::clamp<int>(dim[0], 1, 7); ++n) voxels *= std::uint64_t(std::max<std::int16_t>(dim[n], 1));
-  const std::uint64_t data_bytes = voxels * std::uint64_t(std::max<std::int16_t>(bitpix, 1)) / 8;
+  if (dim[0] < 1 || dim[0] > 7) {
+    const auto swap16 = [](std::int16_t& v) { v = std::int16_t(std::uint16_t(v) << 8 | std::uint16_t(v) >> 8); };
+    for (auto& d : dim) swap16(d);
+    swap16(bitpix);
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &vox_offset, 4);
+    bits = (bits >> 24) | ((bits >> 8) & 0xFF00u) | ((bits << 8) & 0xFF0000u) | (bits << 24);
+    std::memcpy(&vox_offset, &bits, 4);
+  }
+  // Damaged headers declare anything: the sizes are summed without overflow (2^60 bytes is
+  // beyond any file) and an offset that is not a byte position is refused.
+  if (!(vox_offset >= 0 && vox_offset < 1e15f))
+    throw Error(ErrorCode::InvalidInput, file,
+                "the NIfTI header's voxel offset (vox_offset " + std::to_string(vox_offset) + ") is not a byte position in a file: damaged header?");
+  constexpr std::uint64_t kBeyondAnyFile = std::uint64_t(1) << 60;
+  std::uint64_t data_bytes = std::uint64_t(std::max<std::int16_t>(bitpix, 1));
+  for (int n = 1; n <= std::clamp<int>(dim[0], 1, 7); ++n)
+    data_bytes = std::min(kBeyondAnyFile, data_bytes * std::uint64_t(std::max<std::int16_t>(dim[n], 1)));
+  data_bytes /= 8;
   const std::uint64_t expected = std::uint64_t(std::max(352.0f, vox_offset)) + data_bytes;
   std::uint64_t length = 0;
   bool counted = false;
@@ -327,7 +351,6 @@ void check_nifti_complete(const std::filesystem::path& path) {
     std::vector<unsigned char> buffer(std::size_t(1) << 20);
     for (int n; (n = gzread(in, buffer.data(), unsigned(buffer.size()))) > 0;) length += std::uint64_t(n);
   }
-  gzclose(in);
   if (length < expected)
     throw Error(ErrorCode::InvalidInput, file,
                 "the file ends early (" + std::to_string(length) + " of " + std::to_string(expected) +
@@ -354,6 +377,123 @@ std::string unreadable_reason(const std::filesystem::path& path, const itk::Exce
   return text + " (damaged or truncated?)";
 }
 
+/// The voxels a single-file NRRD or MetaImage declares must fit in the file: as raw bytes, or
+/// compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in ITK's reader). A
+/// header naming another data file (.nhdr, .mhd, NRRD "data file", MetaImage ElementDataFile other
+/// than LOCAL) is not checked: that file's size is not known here. NIfTI has its own check
+/// (check_nifti_complete). Throws Error(InvalidInput) before ITK would allocate the voxels.
+/// A MetaImage ElementDataFile naming a numbered series of files ("slice%03d.raw 1 40 1") must
+/// give its first, last and step numbers, the step not 0: MetaIO divides by it (a damaged header
+/// made it divide by zero, SIGFPE).
+void check_metaimage_file_pattern(const std::filesystem::path& path, const std::string& value) {
+  if (value.find('%') == std::string::npos) return;
+  std::istringstream words(value);
+  std::vector<std::string> parts;
+  for (std::string w; words >> w;) parts.push_back(w);
+  const auto integer = [](const std::string& w, long& out) {
+    char* end = nullptr;
+    out = std::strtol(w.c_str(), &end, 10);
+    return !w.empty() && end == w.c_str() + w.size();
+  };
+  long first = 0, last = 0, step = 0;
+  if (parts.size() != 4 || !integer(parts[1], first) || !integer(parts[2], last) || !integer(parts[3], step) || step == 0)
+    throw Error(ErrorCode::InvalidInput, path.string(),
+                "cannot read image: ElementDataFile names a numbered file series without first, last and a step "
+                "other than 0 (damaged header?)");
+}
+
+void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBase& file_io) {
+  const std::string ext = extension_of(path);
+  if (ext != ".nrrd" && ext != ".mha" && ext != ".mhd") return;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  double compressed_size = 0;  // MetaImage CompressedDataSize, 0 when absent
+  // Header lines up to the first empty line (NRRD) or the ElementDataFile line (MetaImage).
+  // MetaImage: NDims once, and DimSize once with NDims positive sizes. MetaIO trusts both: a
+  // header that set NDims twice corrupted its heap (a free of memory it did not allocate), one with
+  // more sizes than NDims wrote past its arrays, and "DimSize = 4 4 -1" asked for 256 GB.
+  int ndims_lines = 0, dimsize_lines = 0;
+  long ndims = 0;
+  std::vector<long> dimsize;
+  const auto check_metaimage_dims = [&] {
+    const bool sizes_ok = std::all_of(dimsize.begin(), dimsize.end(), [](long d) { return d >= 1; });
+    if (ndims_lines != 1 || dimsize_lines != 1 || ndims < 1 || ndims > 8 || long(dimsize.size()) != ndims || !sizes_ok)
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "cannot read image: the MetaImage header needs NDims once (1 to 8) and DimSize once with as many "
+                  "positive sizes (damaged header?)");
+  };
+  const auto value_of = [](const std::string& text) {
+    const auto equals = text.find('=');
+    return equals == std::string::npos ? std::string() : text.substr(equals + 1);
+  };
+  const auto key_of = [](const std::string& text) {
+    std::string key = text.substr(0, text.find('='));
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    return key;
+  };
+  for (int n = 0; n < 200 && std::getline(in, line); ++n) {
+    for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
+    if (ext != ".nrrd" && line.find('=') != std::string::npos) {
+      const std::string key = key_of(line);
+      if (key == "ndims") {
+        ++ndims_lines;
+        char* end = nullptr;
+        const std::string v = value_of(line);
+        ndims = std::strtol(v.c_str(), &end, 10);
+        if (end == v.c_str()) ndims = 0;
+      } else if (key == "dimsize") {
+        ++dimsize_lines;
+        dimsize.clear();
+        std::istringstream words(value_of(line));
+        for (std::string w; words >> w;) {
+          char* end = nullptr;
+          const long d = std::strtol(w.c_str(), &end, 10);
+          dimsize.push_back(end == w.c_str() + w.size() ? d : -1);
+        }
+      }
+    }
+    if (ext == ".nrrd" && (line.rfind("data file:", 0) == 0 || line.rfind("datafile:", 0) == 0)) return;
+    if (ext != ".nrrd" && key_of(line) == "compresseddatasize") {
+      // MetaIO allocates this many bytes for the compressed voxels before reading them.
+      const auto equals = line.find('=');
+      compressed_size = equals == std::string::npos ? -1 : std::atof(line.c_str() + equals + 1);
+    }
+    // The key exactly: MetaIO ignores "ElementDataFilee = ..." and reads a later line.
+    if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0 &&
+        (line.find_first_of("=:") == std::string::npos || key_of(line.substr(0, line.find_first_of("=:"))) == "elementdatafile")) {
+      check_metaimage_dims();
+      const auto equals = line.find_first_of("=:");
+      std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      // MetaIO reads a line it cannot parse as a data file name and then takes the voxels from a
+      // wrong offset (a damaged one made it allocate 2^63 bytes).
+      if (value.empty() || value.find('\0') != std::string::npos)
+        throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: the ElementDataFile line is damaged");
+      check_metaimage_file_pattern(path, value);
+      if (value.find("local") == std::string::npos) return;
+      break;
+    }
+  }
+  if (ext == ".mhd") return;
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(path, ec);
+  if (ec) return;
+  if (!(compressed_size >= 0 && compressed_size <= double(file_size)))
+    throw Error(ErrorCode::InvalidInput, path.string(),
+                "cannot read image: its CompressedDataSize is not a size within the file (" + std::to_string(file_size) +
+                    " bytes): damaged header?");
+  constexpr std::uint64_t kBeyondAnyFile = std::uint64_t(1) << 60;
+  std::uint64_t declared = std::max<std::uint64_t>(1, file_io.GetComponentSize()) *
+                           std::max<std::uint64_t>(1, file_io.GetNumberOfComponents());
+  for (unsigned d = 0; d < file_io.GetNumberOfDimensions(); ++d)
+    declared = std::min(kBeyondAnyFile, declared * std::max<std::uint64_t>(1, file_io.GetDimensions(d)));
+  if (declared > 1032 * file_size + 65536)
+    throw Error(ErrorCode::InvalidInput, path.string(),
+                "its header declares " + std::to_string(declared) + " bytes of voxels, more than a file of " +
+                    std::to_string(file_size) + " bytes can hold even compressed: damaged header or a truncated file?");
+}
+
 template <class TPixel>
 typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& path, Geometry& g) {
   itk_ready();
@@ -368,6 +508,12 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
   // ITK would read the first volume of a 4-D file, the real part of complex voxels, or the
   // luminance of colour voxels without a word: each is refused instead.
   const itk::ImageIOBase* file_io = reader->GetImageIO();
+  // A damaged header can leave no dimensions (MetaImage "NDims = 0") or no voxel type (MetaIO then
+  // divides by a zero element size while reading): refused here, before ITK reads the voxels.
+  if (file_io->GetNumberOfDimensions() == 0)
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: its header declares no dimensions (damaged header?)");
+  if (file_io->GetComponentType() == itk::IOComponentEnum::UNKNOWNCOMPONENTTYPE || file_io->GetComponentSize() == 0)
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: its header names no known voxel type (damaged header?)");
   std::string dims = std::to_string(file_io->GetDimensions(0));
   bool extra_dimension = false;
   for (unsigned d = 1; d < file_io->GetNumberOfDimensions(); ++d) {
@@ -384,12 +530,14 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
     throw Error(ErrorCode::InvalidInput, path.string(),
                 std::to_string(file_io->GetNumberOfComponents()) +
                     " values per voxel (a colour, vector or tensor image): give a scalar volume");
+  // Before ITK allocates the voxels: a short file whose header declares gigabytes is refused here.
+  check_nifti_complete(path);
+  check_declared_size(path, *file_io);
   try {
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + unreadable_reason(path, e));
   }
-  check_nifti_complete(path);
   auto image = reader->GetOutput();
   const auto region = image->GetLargestPossibleRegion();
   for (unsigned n = 0; n < 3; ++n) {
@@ -517,9 +665,26 @@ RgbFloatImage::Pointer read_rgb_float(const std::filesystem::path& path, bool& w
     return true;
   }();
   (void)tiff_warnings_off;
+  detail::check_png_or_jpeg(path);  // ITK's PNG and JPEG readers crash on corrupt files
+  detail::check_tiff_tags(path);    // and its TIFF reader reads past short fixed-size tags
   auto reader = itk::ImageFileReader<RgbFloatImage>::New();
   reader->SetFileName(path.string());
   try {
+    reader->UpdateOutputInformation();
+    // A damaged header can declare any size (a BMP's made ITK ask for 2^64 - 1 bytes): refused
+    // before ITK allocates it.
+    const itk::ImageIOBase* header = reader->GetImageIO();
+    std::uint64_t pixels = 1;
+    for (unsigned d = 0; d < header->GetNumberOfDimensions(); ++d) {
+      const std::uint64_t n = header->GetDimensions(d);
+      if (n == 0 || n > detail::kMaxPicturePixels) pixels = 0;
+      else pixels *= n;
+      if (pixels > detail::kMaxPicturePixels) pixels = 0;
+    }
+    if (pixels == 0 || header->GetNumberOfComponents() > 4)
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "cannot read picture: its header declares a size or pixel type this reader does not accept "
+                  "(more than " + std::to_string(detail::kMaxPicturePixels) + " pixels, 0 pixels or over 4 channels): damaged?");
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), "cannot read picture: " + unreadable_reason(path, e));

@@ -1,0 +1,213 @@
+// Decoding PNG and JPEG files once under our own error handlers (picture_check.h).
+
+#include "picture_check.h"
+
+// jpeglib.h needs stdio's FILE and size_t declared first.
+#include <cstdio>
+#include <cstdlib>
+#include <cctype>
+#include <cstdarg>
+#include <csetjmp>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include "musclecsa/core/error.h"
+
+// ITK's own libtiff (ITKTIFF), whose symbols carry an itk_ prefix and whose headers are not
+// installed: the few functions used here, with libtiff 4's signatures (TIFF and TIFFField opaque).
+extern "C" {
+void* itk_TIFFOpen(const char* name, const char* mode);
+void itk_TIFFClose(void* tif);
+int itk_TIFFGetTagListCount(void* tif);
+std::uint32_t itk_TIFFGetTagListEntry(void* tif, int index);
+const void* itk_TIFFFieldWithTag(void* tif, std::uint32_t tag);
+int itk_TIFFFieldReadCount(const void* field);
+int itk_TIFFFieldPassCount(const void* field);
+int itk_TIFFFieldDataType(const void* field);
+const char* itk_TIFFFieldName(const void* field);
+int itk_TIFFGetField(void* tif, std::uint32_t tag, ...);
+using ItkTiffHandler = void (*)(const char* module, const char* format, va_list arguments);
+ItkTiffHandler itk_TIFFSetErrorHandler(ItkTiffHandler handler);
+ItkTiffHandler itk_TIFFSetWarningHandler(ItkTiffHandler handler);
+}
+
+namespace musclecsa::io::detail {
+namespace {
+
+[[noreturn]] void refuse(const std::filesystem::path& path, const std::string& problem) {
+  throw Error(ErrorCode::InvalidInput, path.string(), "cannot read picture: " + problem + " (damaged or truncated?)");
+}
+
+std::string too_large(std::uint64_t width, std::uint64_t height) {
+  return std::to_string(width) + " x " + std::to_string(height) + " pixels is not a picture size this reader accepts (at most " +
+         std::to_string(kMaxPicturePixels) + " pixels, none of them 0)";
+}
+
+bool acceptable_size(std::uint64_t width, std::uint64_t height) {
+  return width > 0 && height > 0 && width <= kMaxPicturePixels && height <= kMaxPicturePixels &&
+         width * height <= kMaxPicturePixels;
+}
+
+/// Everything the libpng and libjpeg callbacks touch, outside the frame that calls setjmp.
+struct Decoding {
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX + 200] = "";
+  unsigned char* row = nullptr;
+  std::FILE* file = nullptr;
+  std::uint64_t width = 0, height = 0;
+  bool size_refused = false;
+  ~Decoding() {
+    std::free(row);
+    if (file) std::fclose(file);
+  }
+};
+
+void png_error_to_jump(png_structp png, png_const_charp message) {
+  auto* d = static_cast<Decoding*>(png_get_error_ptr(png));
+  std::snprintf(d->message, sizeof d->message, "PNG: %s", message);
+  std::longjmp(d->jump, 1);
+}
+void png_warning_ignored(png_structp, png_const_charp) {}
+
+/// Leaves d.message empty when the PNG decodes, else sets it to the problem. Only plain data and
+/// libpng's own structures live in this frame (it holds the setjmp).
+void check_png(const std::filesystem::path& path, Decoding& d) {
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &d, png_error_to_jump, png_warning_ignored);
+  if (png == nullptr) refuse(path, "PNG: libpng cannot start");
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(d.jump)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return;  // d.message holds the problem
+  }
+  if (info == nullptr) png_error(png, "libpng cannot start");
+  png_init_io(png, d.file);
+  png_read_info(png, info);
+  d.width = png_get_image_width(png, info);
+  d.height = png_get_image_height(png, info);
+  if (!acceptable_size(d.width, d.height)) {
+    d.size_refused = true;
+    png_error(png, "size refused");
+  }
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  d.row = static_cast<unsigned char*>(std::malloc(png_get_rowbytes(png, info)));
+  if (d.row == nullptr) png_error(png, "out of memory for one row");
+  for (int pass = 0; pass < passes; ++pass)
+    for (std::uint64_t y = 0; y < d.height; ++y) png_read_row(png, d.row, nullptr);
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  d.message[0] = '\0';
+}
+
+struct JpegError {
+  jpeg_error_mgr manager;
+  Decoding* decoding;
+};
+
+void jpeg_error_to_jump(j_common_ptr cinfo) {
+  auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+  char text[JMSG_LENGTH_MAX] = "";
+  (*cinfo->err->format_message)(cinfo, text);
+  std::snprintf(error->decoding->message, sizeof error->decoding->message, "JPEG: %s", text);
+  std::longjmp(error->decoding->jump, 1);
+}
+void jpeg_message_ignored(j_common_ptr) {}
+
+void check_jpeg(const std::filesystem::path& path, Decoding& d) {
+  jpeg_decompress_struct cinfo;
+  JpegError error;
+  cinfo.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = jpeg_error_to_jump;
+  error.manager.output_message = jpeg_message_ignored;
+  error.decoding = &d;
+  if (setjmp(d.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_stdio_src(&cinfo, d.file);
+  jpeg_read_header(&cinfo, TRUE);
+  d.width = cinfo.image_width;
+  d.height = cinfo.image_height;
+  if (!acceptable_size(d.width, d.height)) {
+    d.size_refused = true;
+    std::snprintf(d.message, sizeof d.message, "size refused");
+    std::longjmp(d.jump, 1);
+  }
+  jpeg_start_decompress(&cinfo);
+  d.row = static_cast<unsigned char*>(std::malloc(std::size_t(cinfo.output_width) * std::size_t(cinfo.output_components)));
+  if (d.row == nullptr) {
+    std::snprintf(d.message, sizeof d.message, "JPEG: out of memory for one row");
+    std::longjmp(d.jump, 1);
+  }
+  JSAMPROW rows[1] = {d.row};
+  while (cinfo.output_scanline < cinfo.output_height) jpeg_read_scanlines(&cinfo, rows, 1);
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  d.message[0] = '\0';
+}
+
+}  // namespace
+
+void check_png_or_jpeg(const std::filesystem::path& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return;  // ITK says why it cannot be read
+  unsigned char signature[8] = {};
+  const std::size_t got = std::fread(signature, 1, sizeof signature, file);
+  std::rewind(file);
+  if (got == 0) {  // ITK's reader says "the file is empty"
+    std::fclose(file);
+    return;
+  }
+  Decoding d;
+  d.file = file;
+  std::snprintf(d.message, sizeof d.message, "not decoded");
+  // By content, and by name: a file named .png or .jpg that is not one still reaches ITK's reader
+  // for that name, which fails the same way.
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if ((got == 8 && png_sig_cmp(signature, 0, 8) == 0) || ext == ".png") check_png(path, d);
+  else if ((got >= 2 && signature[0] == 0xFF && signature[1] == 0xD8) || ext == ".jpg" || ext == ".jpeg") check_jpeg(path, d);
+  else return;
+  if (d.size_refused) refuse(path, too_large(d.width, d.height));
+  if (d.message[0] != '\0') refuse(path, d.message);
+}
+
+void check_tiff_tags(const std::filesystem::path& path) {
+  unsigned char signature[4] = {};
+  {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return;
+    const std::size_t got = std::fread(signature, 1, sizeof signature, file);
+    std::fclose(file);
+    if (got != 4 || !((signature[0] == 'I' && signature[1] == 'I') || (signature[0] == 'M' && signature[1] == 'M'))) return;
+  }
+  // libtiff's messages go to stderr by default; ITK says what is wrong when it reads the file.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { itk_TIFFSetErrorHandler(nullptr); });
+  void* tif = itk_TIFFOpen(path.c_str(), "r");
+  if (tif == nullptr) return;  // ITK reports it
+  constexpr int kTiffAscii = 2;  // TIFFDataType TIFF_ASCII
+  std::string short_tag;
+  const int count = itk_TIFFGetTagListCount(tif);
+  for (int n = 0; n < count && short_tag.empty(); ++n) {
+    const std::uint32_t tag = itk_TIFFGetTagListEntry(tif, n);
+    const void* field = itk_TIFFFieldWithTag(tif, tag);
+    if (field == nullptr || itk_TIFFFieldDataType(field) != kTiffAscii || itk_TIFFFieldPassCount(field)) continue;
+    const int fixed = itk_TIFFFieldReadCount(field);  // > 1: a fixed size; negative: variable
+    if (fixed <= 1) continue;
+    const char* value = nullptr;
+    if (itk_TIFFGetField(tif, tag, &value) == 1 && value != nullptr && std::strlen(value) + 1 < std::size_t(fixed))
+      short_tag = std::string(itk_TIFFFieldName(field)) + " (" + std::to_string(std::strlen(value) + 1) + " bytes of " +
+                  std::to_string(fixed) + ")";
+  }
+  itk_TIFFClose(tif);
+  if (!short_tag.empty())
+    refuse(path, "TIFF: the tag " + short_tag + " is shorter than its fixed size, which ITK's TIFF reader would read past");
+}
+
+}  // namespace musclecsa::io::detail

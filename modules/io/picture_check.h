@@ -1,0 +1,28 @@
+#pragma once
+// Checks a PNG or JPEG file by decoding it with libpng / libjpeg before ITK reads it. ITK 5.2's
+// PNG and JPEG readers do not survive a corrupt file: libpng's default error handler aborts the
+// process (no setjmp in PNGImageIO::ReadImageInformation) and JPEGImageIO can longjmp into a
+// function that has returned (a jump to address 0). Here every libpng/libjpeg error returns to a
+// setjmp in this function and becomes an Error naming the file.
+
+#include <cstdint>
+#include <filesystem>
+
+namespace musclecsa::io::detail {
+
+/// Largest picture read, in pixels (width x height): 8192 x 8192. Ultrasound exports are a few
+/// megapixels; a header declaring more is damaged or not a picture for this program.
+inline constexpr std::uint64_t kMaxPicturePixels = std::uint64_t(1) << 26;
+
+/// When the file starts with the PNG or JPEG signature or is named .png, .jpg or .jpeg, decodes it
+/// completely (one row at a time)
+/// and throws Error(InvalidInput, path, ...) if libpng or libjpeg reports an error, or if the
+/// picture is larger than kMaxPicturePixels. Other files are left to ITK.
+void check_png_or_jpeg(const std::filesystem::path& path);
+
+/// For a TIFF file: ITK 5.2's TIFF reader copies every ASCII tag of fixed size (DateTime: 20
+/// bytes) at that size, whatever its real length, reading past libtiff's buffer when a tag is
+/// shorter. Throws Error(InvalidInput, path, ...) naming such a tag; other files are left to ITK.
+void check_tiff_tags(const std::filesystem::path& path);
+
+}  // namespace musclecsa::io::detail
