@@ -114,17 +114,20 @@ TEST(SegmentedPalette, DamagedTablesAreInvalidInputNotACrash) {
   TempDir dir;
   // A discrete segment declaring 1000 values where 2 follow (GDCM read past the data: SIGSEGV).
   auto problem = problem_of(write_palette_image(dir / "long_discrete.dcm", {0, 1000, 1, 2}));
-  EXPECT_NE(problem.find("discrete segment of 1000 values"), std::string::npos) << problem;
+  // The scan's GDCM guard (gdcm_guard.cpp) names it first; the decoder's own check is the second line.
+  EXPECT_TRUE(problem.find("discrete segment of 1000 values") != std::string::npos ||
+              problem.find("holds 1000 values and runs past the end") != std::string::npos) << problem;
   EXPECT_NE(problem.find("long_discrete.dcm"), std::string::npos) << problem;
   // An indirect segment that refers to itself (GDCM would recurse without end).
   problem = problem_of(write_palette_image(dir / "self.dcm", {0, 2, 5, 6, 2, 1, 8, 0}));
   EXPECT_NE(problem.find("indirect"), std::string::npos) << problem;
   // An indirect segment copying 5 segments where 1 follows its target (GDCM asserts).
   problem = problem_of(write_palette_image(dir / "copies.dcm", {0, 2, 5, 6, 2, 5, 0, 0}));
-  EXPECT_NE(problem.find("more segments"), std::string::npos) << problem;
+  EXPECT_TRUE(problem.find("more segments") != std::string::npos || problem.find("copies 5 segments") != std::string::npos)
+      << problem;
   // A table cut inside a segment header, and one starting with a linear segment.
   problem = problem_of(write_palette_image(dir / "cut.dcm", {0, 2, 5, 6, 0}));
-  EXPECT_NE(problem.find("header"), std::string::npos) << problem;
+  EXPECT_TRUE(problem.find("header") != std::string::npos || problem.find("cut off") != std::string::npos) << problem;
   problem = problem_of(write_palette_image(dir / "linear_first.dcm", {1, 65535, 65535}));
   EXPECT_NE(problem.find("linear"), std::string::npos) << problem;
   // 8-bit entries in a segmented table (GDCM asserts: not implemented).
