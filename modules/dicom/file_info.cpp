@@ -346,7 +346,7 @@ DicomFileInfo read_file_info(const std::filesystem::path& path) {
   }
   // Palette colour and JPEG 2000 files are decoded by GDCM, which aborts the process on some damage
   // (palette tables that disagree with their descriptors, ...): such a file is refused here, named.
-  detail::check_before_gdcm(ds, info);
+  detail::check_before_gdcm(file, info);
 
   // Geometry: classic (one frame) or enhanced (per-frame functional groups).
   FrameInfo common;

@@ -284,8 +284,17 @@ bool decoded_by_gdcm(const DicomFileInfo& info) {
   return jpeg2000 || info.photometric == "PALETTE COLOR";
 }
 
-void check_before_gdcm(DcmItem& dataset, const DicomFileInfo& info) {
+void check_before_gdcm(DcmFileFormat& file, const DicomFileInfo& info) {
   if (!decoded_by_gdcm(info)) return;
+  // ReadExplicitDataElement (gdcmFileMetaInformation.cxx) asserts on a VR it does not know; DCMTK
+  // reads such an element with an unknown VR ("??").
+  DcmMetaInfo& meta = *file.getMetaInfo();
+  for (unsigned long n = 0; n < meta.card(); ++n) {
+    DcmElement* e = meta.getElement(n);
+    if (e != nullptr && (e->ident() == EVR_UNKNOWN || e->ident() == EVR_UNKNOWN2B))
+      bad(info, "", "the file meta information element " + tag_text(e->getTag()) + " has an invalid VR");
+  }
+  DcmItem& dataset = *file.getDataset();
   if (info.photometric == "PALETTE COLOR") {
     if (info.samples_per_pixel != 1)
       bad(info, "", "a palette colour image has 1 sample per pixel (this one declares " +

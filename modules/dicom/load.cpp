@@ -247,7 +247,7 @@ void check_again_before_gdcm(const DicomFileInfo& f) {
   ds.findAndGetOFString(DCM_PhotometricInterpretation, photometric);
   if (rows != f.rows || columns != f.columns || bits != f.bits_allocated || f.photometric != photometric.c_str())
     bad(f.path, "changed since scanning (image size, Bits Allocated or Photometric Interpretation)");
-  detail::check_before_gdcm(ds, f);
+  detail::check_before_gdcm(file, f);
 }
 
 DecodedFile decode_file(const DicomFileInfo& f) {

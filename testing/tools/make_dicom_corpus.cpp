@@ -713,6 +713,15 @@ class CorpusWriter {
       check(region->putAndInsertUint16(DCM_PhysicalUnitsYDirection, 3), "PhysicalUnitsYDirection");
       check(region->putAndInsertFloat64(DCM_PhysicalDeltaX, 0.01), "PhysicalDeltaX");
     });
+    {  // A VR GDCM does not know in the file meta information (GDCM asserts; DCMTK reads it as "??").
+      DcmFileFormat file = palette8();
+      Bytes bytes = saved_bytes(file, bad_ / ".meta_invalid_vr.tmp");
+      const RawElement e = find_element(bytes, 0x0002, 0x0012);  // Implementation Class UID, UI
+      bytes[e.start + 5] = 'i';                                   // "UI" -> "Ui"
+      const fs::path path = bad_ / "palette_meta_invalid_vr.dcm";
+      write_bytes(path, bytes);
+      add(path, "palette_meta_invalid_vr", "invalid vr", "file");
+    }
     // The icon GDCM reads with the image.
     palette_case("icon_sequence_without_item", "icon", palette8(), [](DcmFileFormat& f) {
       check(f.getDataset()->insertEmptyElement(DCM_IconImageSequence), "Icon Image Sequence");
