@@ -1,5 +1,6 @@
 // Segmented palette colour lookup tables (decoded with GDCM, which expands them without bounds
-// checks): damaged tables found by fuzzing are named errors, a good one is decoded.
+// checks): damaged tables found by fuzzing are named errors, a good one is decoded. GDCM is given
+// a clean copy of the file, so elements it would assert on do not reach it.
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -7,8 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,7 +41,8 @@ std::string new_uid() {
 /// A 2 x 2 ultrasound image in palette colour, 16-bit pixels 0..3, whose three segmented tables
 /// are `segments` (16-bit words) under a descriptor of 65536 entries (written 0) of `bits` bits.
 /// (GDCM reads palettes of 16-bit pixels only as 65536 entries.)
-fs::path write_palette_image(const fs::path& path, const std::vector<Uint16>& segments, unsigned bits = 16) {
+fs::path write_palette_image(const fs::path& path, const std::vector<Uint16>& segments, unsigned bits = 16,
+                             const std::function<void(DcmDataset&)>& extra = {}) {
   DcmFileFormat file;
   DcmDataset& ds = *file.getDataset();
   const auto put = [&](const DcmTagKey& tag, const std::string& value) {
@@ -71,6 +76,7 @@ fs::path write_palette_image(const fs::path& path, const std::vector<Uint16>& se
   }
   const Uint16 pixels[4] = {0, 1, 2, 3};
   check(ds.putAndInsertUint16Array(DCM_PixelData, pixels, 4), "putting pixels");
+  if (extra) extra(ds);
   fs::create_directories(path.parent_path());
   check(file.saveFile(path.c_str(), EXS_LittleEndianExplicit), "saving " + path.string());
   return path;
@@ -133,4 +139,22 @@ TEST(SegmentedPalette, DamagedTablesAreInvalidInputNotACrash) {
   // 8-bit entries in a segmented table (GDCM asserts: not implemented).
   problem = problem_of(write_palette_image(dir / "eight_bit.dcm", {0, 4, 0, 1, 2, 3, 1, 65532, 255}, 8));
   EXPECT_NE(problem.find("8-bit"), std::string::npos) << problem;
+}
+
+TEST(SegmentedPalette, GdcmIsGivenACleanCopySoAnElementWithAnotherVrDoesNotAbort) {
+  TempDir dir;
+  // Lossy Image Compression (0028,2110) as UL instead of CS: GDCM's own parser asserted on it
+  // (found by fuzzing in a JPEG 2000 file; the palette file takes the same GDCM path).
+  const auto path = write_palette_image(dir / "lossy_ul.dcm", {0, 4, 0, 21845, 43690, 65535, 1, 65532, 65535}, 16,
+                                        [](DcmDataset& ds) {
+                                          check(ds.putAndInsertUint32(DcmTag(DCM_LossyImageCompression, EVR_UL), 1),
+                                                "putting a UL");
+                                        });
+  const auto voxels = decode(path);
+  ASSERT_EQ(voxels.size(), 4u);
+  EXPECT_NEAR(voxels[1], 85.0f, 0.01f);
+  // The temporary copy is gone.
+  for (const auto& entry : fs::directory_iterator(fs::temp_directory_path()))
+    EXPECT_EQ(entry.path().filename().string().rfind("musclecsa-gdcm-" + std::to_string(::getpid()) + "-", 0), std::string::npos)
+        << entry.path();
 }

@@ -26,6 +26,7 @@
 
 #include "dcmtk_util.h"
 #include "gdcm_guard.h"
+#include "gdcm_input.h"
 #include "segmented_palette.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/core/parallel.h"
@@ -152,8 +153,9 @@ DecodedFile decode_monochrome(const DicomFileInfo& f, const void* data) {
 DecodedFile decode_with_gdcm(const DicomFileInfo& f) {
   gdcm::Trace::SetWarning(false);
   gdcm::Trace::SetDebug(false);
+  const detail::GdcmInput input(f);  // GDCM asserts on malformed elements DCMTK reads safely
   gdcm::ImageReader reader;
-  reader.SetFileName(f.path.c_str());
+  reader.SetFileName(input.path().c_str());
   if (!reader.Read()) bad(f.path, "JPEG 2000 pixel data cannot be decoded (GDCM)");
   const gdcm::Image& image = reader.GetImage();
   std::vector<char> buffer(image.GetBufferLength());
@@ -174,8 +176,9 @@ DecodedFile decode_with_gdcm(const DicomFileInfo& f) {
 DecodedFile decode_palette_with_gdcm(const DicomFileInfo& f) {
   detail::check_segmented_palette(f.path);  // GDCM expands segmented tables without bounds checks
   gdcm::Trace::SetWarning(false);
+  const detail::GdcmInput input(f);  // GDCM asserts on malformed elements DCMTK reads safely
   gdcm::ImageReader reader;
-  reader.SetFileName(f.path.c_str());
+  reader.SetFileName(input.path().c_str());
   if (!reader.Read()) bad(f.path, "palette colour pixel data cannot be decoded (GDCM)");
   gdcm::ImageApplyLookupTable lut;
   lut.SetInput(reader.GetImage());

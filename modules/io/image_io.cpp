@@ -402,7 +402,7 @@ void check_metaimage_file_pattern(const std::filesystem::path& path, const std::
                 "other than 0 (damaged header?)");
 }
 
-void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBase& file_io) {
+void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBase* file_io) {
   const std::string ext = extension_of(path);
   if (ext != ".nrrd" && ext != ".mha" && ext != ".mhd") return;
   std::ifstream in(path, std::ios::binary);
@@ -475,7 +475,8 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       break;
     }
   }
-  if (ext == ".mhd") return;
+  if (ext != ".nrrd") check_metaimage_dims();  // also without an ElementDataFile line
+  if (ext == ".mhd" || file_io == nullptr) return;
   std::error_code ec;
   const std::uint64_t file_size = std::filesystem::file_size(path, ec);
   if (ec) return;
@@ -484,10 +485,10 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
                 "cannot read image: its CompressedDataSize is not a size within the file (" + std::to_string(file_size) +
                     " bytes): damaged header?");
   constexpr std::uint64_t kBeyondAnyFile = std::uint64_t(1) << 60;
-  std::uint64_t declared = std::max<std::uint64_t>(1, file_io.GetComponentSize()) *
-                           std::max<std::uint64_t>(1, file_io.GetNumberOfComponents());
-  for (unsigned d = 0; d < file_io.GetNumberOfDimensions(); ++d)
-    declared = std::min(kBeyondAnyFile, declared * std::max<std::uint64_t>(1, file_io.GetDimensions(d)));
+  std::uint64_t declared = std::max<std::uint64_t>(1, file_io->GetComponentSize()) *
+                           std::max<std::uint64_t>(1, file_io->GetNumberOfComponents());
+  for (unsigned d = 0; d < file_io->GetNumberOfDimensions(); ++d)
+    declared = std::min(kBeyondAnyFile, declared * std::max<std::uint64_t>(1, file_io->GetDimensions(d)));
   if (declared > 1032 * file_size + 65536)
     throw Error(ErrorCode::InvalidInput, path.string(),
                 "its header declares " + std::to_string(declared) + " bytes of voxels, more than a file of " +
@@ -498,6 +499,9 @@ template <class TPixel>
 typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& path, Geometry& g) {
   itk_ready();
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::InputNotFound, path.string(), "no such file");
+  // MetaImage and NRRD headers are checked before MetaIO reads them: "NDims = 2000000000000004"
+  // kept it reading values for minutes.
+  check_declared_size(path, nullptr);
   auto reader = itk::ImageFileReader<itk::Image<TPixel, 3>>::New();
   reader->SetFileName(path.string());
   try {
@@ -532,7 +536,7 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
                     " values per voxel (a colour, vector or tensor image): give a scalar volume");
   // Before ITK allocates the voxels: a short file whose header declares gigabytes is refused here.
   check_nifti_complete(path);
-  check_declared_size(path, *file_io);
+  check_declared_size(path, file_io);
   try {
     reader->Update();
   } catch (const itk::ExceptionObject& e) {

@@ -20,9 +20,11 @@ inline constexpr std::uint64_t kMaxPicturePixels = std::uint64_t(1) << 26;
 /// picture is larger than kMaxPicturePixels. Other files are left to ITK.
 void check_png_or_jpeg(const std::filesystem::path& path);
 
-/// For a TIFF file: ITK 5.2's TIFF reader copies every ASCII tag of fixed size (DateTime: 20
-/// bytes) at that size, whatever its real length, reading past libtiff's buffer when a tag is
-/// shorter. Throws Error(InvalidInput, path, ...) naming such a tag; other files are left to ITK.
+/// For a TIFF file: its chain of image directories must lie inside the file and end (libtiff's own
+/// walk spun for minutes on a damaged one), and no ASCII tag of fixed size may be shorter than that
+/// size (ITK 5.2's TIFF reader copies DateTime's 20 bytes whatever its real length, reading past
+/// libtiff's buffer). Throws Error(InvalidInput, path, ...) naming the problem; other files are
+/// left to ITK.
 void check_tiff_tags(const std::filesystem::path& path);
 
 }  // namespace musclecsa::io::detail

@@ -11,6 +11,9 @@ tables are the given 16-bit words, under a descriptor of 65536 entries (written 
       stack overflowed)
   palette-lut-length-disagrees-with-descriptor: 4 entries where the descriptor says 65536 (GDCM
       asserts in LookupTable::SetLUT; fixed on another branch, see fixed-elsewhere.txt)
+  gdcm-lossy-compression-as-ul-assert: a good palette, and Lossy Image Compression (0028,2110)
+      written as UL (GDCM's own parser asserted on the VR; the 1-hour run found it in a mutated
+      JPEG 2000 file)
 Usage: make_palette_inputs.py FOLDER
 """
 import hashlib
@@ -32,7 +35,7 @@ def words(*values):
     return b"".join(struct.pack("<H", v) for v in values)
 
 
-def write(path, segments):
+def write(path, segments, extra=b""):
     uid = "2.25." + str(int(hashlib.sha256(path.encode()).hexdigest()[:30], 16))
     us_image = "1.2.840.10008.5.1.4.1.1.6.1"
     meta = (element(2, 1, "OB", b"\0\1") + element(2, 2, "UI", us_image) + element(2, 3, "UI", uid) +
@@ -49,7 +52,7 @@ def write(path, segments):
             element(0x28, 0x102, "US", words(15)) + element(0x28, 0x103, "US", words(0)) +
             element(0x28, 0x1101, "US", descriptor) + element(0x28, 0x1102, "US", descriptor) +
             element(0x28, 0x1103, "US", descriptor) + element(0x28, 0x1221, "OW", table) +
-            element(0x28, 0x1222, "OW", table) + element(0x28, 0x1223, "OW", table) +
+            element(0x28, 0x1222, "OW", table) + element(0x28, 0x1223, "OW", table) + extra +
             element(0x7FE0, 0x10, "OW", words(0, 1, 2, 3)))
     with open(path, "wb") as out:
         out.write(b"\0" * 128 + b"DICM" + meta + data)
@@ -59,3 +62,5 @@ folder = sys.argv[1]
 write(folder + "/palette-segmented-discrete-overrun-synthetic.dcm", [0, 1000, 1, 2])
 write(folder + "/palette-segmented-indirect-self-synthetic.dcm", [0, 2, 5, 6, 2, 1, 8, 0])
 write(folder + "/palette-lut-length-disagrees-with-descriptor-synthetic.dcm", [0, 4, 0, 21845, 43690, 65535])
+write(folder + "/gdcm-lossy-compression-as-ul-assert-synthetic.dcm", [0, 4, 0, 21845, 43690, 65535, 1, 65532, 65535],
+      element(0x28, 0x2110, "UL", struct.pack("<I", 1)))

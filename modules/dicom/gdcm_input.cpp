@@ -1,0 +1,78 @@
+// The minimal, well-formed copy of a file that GDCM decodes (gdcm_input.h).
+
+#include "gdcm_input.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+
+#include "dcmtk_util.h"
+#include "musclecsa/core/error.h"
+
+namespace musclecsa::dicom::detail {
+namespace {
+
+[[noreturn]] void refuse(const std::filesystem::path& path, const std::string& problem) {
+  throw Error(ErrorCode::InvalidInput, path.string(), problem);
+}
+
+std::filesystem::path temporary_name() {
+  static std::atomic<unsigned long> counter{0};
+  return std::filesystem::temp_directory_path() /
+         ("musclecsa-gdcm-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".dcm");
+}
+
+}  // namespace
+
+GdcmInput::GdcmInput(const DicomFileInfo& f) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(f.path, ec);
+  DcmFileFormat in;
+  if (ec || load_dicom_file(in, f.path, size).bad()) refuse(f.path, "cannot be read again (changed or removed since scanning?)");
+  DcmDataset& ds = *in.getDataset();
+  const E_TransferSyntax xfer = ds.getOriginalXfer();
+  DcmFileFormat out;
+  DcmDataset& copy = *out.getDataset();
+  // Text elements, as strings (the writer gives each its dictionary VR).
+  for (const DcmTagKey& tag : {DCM_SOPClassUID, DCM_SOPInstanceUID, DCM_PhotometricInterpretation, DCM_NumberOfFrames}) {
+    OFString value;
+    if (ds.findAndGetOFStringArray(tag, value).good() && copy.putAndInsertString(tag, value.c_str()).bad())
+      refuse(f.path, "cannot copy " + std::string(DcmTag(tag).getTagName()) + " for decoding");
+  }
+  // Single 16-bit values of the Image Pixel module.
+  for (const DcmTagKey& tag : {DCM_SamplesPerPixel, DCM_PlanarConfiguration, DCM_Rows, DCM_Columns, DCM_BitsAllocated,
+                               DCM_BitsStored, DCM_HighBit, DCM_PixelRepresentation}) {
+    Uint16 value = 0;
+    if (ds.findAndGetUint16(tag, value).good()) copy.putAndInsertUint16(tag, value);
+  }
+  // Palette descriptors (three values) and tables, plain or segmented, as 16-bit words.
+  for (const DcmTagKey& tag :
+       {DCM_RedPaletteColorLookupTableDescriptor, DCM_GreenPaletteColorLookupTableDescriptor,
+        DCM_BluePaletteColorLookupTableDescriptor, DCM_RedPaletteColorLookupTableData,
+        DCM_GreenPaletteColorLookupTableData, DCM_BluePaletteColorLookupTableData,
+        DCM_SegmentedRedPaletteColorLookupTableData, DCM_SegmentedGreenPaletteColorLookupTableData,
+        DCM_SegmentedBluePaletteColorLookupTableData}) {
+    const Uint16* words = nullptr;
+    unsigned long count = 0;
+    if (ds.findAndGetUint16Array(tag, words, &count).good() && words != nullptr && count > 0)
+      copy.putAndInsertUint16Array(tag, words, count);
+  }
+  DcmElement* pixels = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, pixels).bad() || pixels == nullptr) refuse(f.path, "no Pixel Data to decode");
+  if (pixels->loadAllDataIntoMemory().bad()) refuse(f.path, "pixel data cannot be read");
+  if (copy.insert(static_cast<DcmElement*>(pixels->clone()), true).bad()) refuse(f.path, "pixel data cannot be copied for decoding");
+  path_ = temporary_name();
+  const OFCondition saved = out.saveFile(path_.c_str(), xfer);
+  if (saved.bad()) {
+    std::filesystem::remove(path_, ec);
+    refuse(f.path, std::string("cannot be prepared for decoding: ") + saved.text());
+  }
+}
+
+GdcmInput::~GdcmInput() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove(path_, ec);
+}
+
+}  // namespace musclecsa::dicom::detail
