@@ -470,6 +470,9 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
   for (int n = 0; n < 200 && std::getline(in, line); ++n) {
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
+    // MetaIO copies each keyword into a 255-byte buffer (strcpy: a longer one overflowed it).
+    if (ext != ".nrrd" && line.substr(0, line.find('=')).size() >= 255)
+      throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: a MetaImage header line is damaged (a key of 255 bytes or more)");
     if (ext != ".nrrd" && line.find('=') != std::string::npos) {
       const std::string key = key_of(line);
       if (key == "ndims") {
