@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <tuple>
 
 #include "musclecsa/core/error.h"
@@ -371,6 +372,15 @@ TEST(ImageIo, NiftiDeclaringGigabytesInAShortFileIsRefusedBeforeAllocating) {
   write_all(dir / "far.nii", far);
   problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "far.nii"); });
   EXPECT_NE(problem.find("far.nii"), std::string::npos) << problem;
+  // A NaN in the orientation (srow_x[0], with sform_code 1): ITK's SVD of the direction aborted.
+  auto nan_orientation = bytes;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::int16_t sform_code = 1;
+  std::memcpy(&nan_orientation[280], &nan, 4);
+  std::memcpy(&nan_orientation[254], &sform_code, 2);
+  write_all(dir / "nan.nii", nan_orientation);
+  problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "nan.nii"); });
+  EXPECT_NE(problem.find("not a number"), std::string::npos) << problem;
 }
 
 TEST(ImageIo, NrrdAndMetaImageDeclaringMoreVoxelsThanTheFileCanHoldAreRefused) {

@@ -377,6 +377,42 @@ std::string unreadable_reason(const std::filesystem::path& path, const itk::Exce
   return text + " (damaged or truncated?)";
 }
 
+/// The NIfTI-1 header's spacing and orientation (pixdim, quatern_b/c/d, qoffset, srow_x/y/z) must be
+/// finite numbers: ITK turns them into a direction matrix whose SVD aborts on a NaN or infinity
+/// (vnl_matrix::assert_finite, found by fuzzing). Checked before ITK reads the header, in the
+/// header's own byte order; other files are left alone.
+void check_nifti_numbers(const std::filesystem::path& path) {
+  const std::string ext = extension_of(path);
+  if (ext != ".nii" && ext != ".nii.gz") return;
+  gzFile in = gzopen(path.c_str(), "rb");
+  if (in == nullptr) return;  // ITK says why
+  unsigned char header[348] = {};
+  const int got = gzread(in, header, sizeof header);
+  gzclose(in);
+  std::int32_t sizeof_hdr = 0;
+  std::int16_t dim0 = 0;
+  if (got != int(sizeof header)) return;
+  std::memcpy(&sizeof_hdr, header, 4);
+  std::memcpy(&dim0, header + 40, 2);
+  if (sizeof_hdr != 348 && sizeof_hdr != 0x5C010000) return;
+  const bool swapped = dim0 < 1 || dim0 > 7;
+  const auto number = [&](int at) {
+    unsigned char b[4];
+    for (int n = 0; n < 4; ++n) b[n] = header[at + (swapped ? 3 - n : n)];
+    float v;
+    std::memcpy(&v, b, 4);
+    return v;
+  };
+  std::vector<int> offsets;
+  for (int n = 0; n < 8; ++n) offsets.push_back(76 + 4 * n);     // pixdim[8]
+  for (int n = 0; n < 18; ++n) offsets.push_back(256 + 4 * n);   // quatern_b .. srow_z[3]
+  for (int at : offsets)
+    if (!std::isfinite(number(at)))
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "cannot read image: the NIfTI header's spacing or orientation holds a value that is not a number "
+                  "(damaged header?)");
+}
+
 /// The voxels a single-file NRRD or MetaImage declares must fit in the file: as raw bytes, or
 /// compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in ITK's reader). A
 /// header naming another data file (.nhdr, .mhd, NRRD "data file", MetaImage ElementDataFile other
@@ -434,6 +470,9 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
   for (int n = 0; n < 200 && std::getline(in, line); ++n) {
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
+    // MetaIO copies each keyword into a 255-byte buffer (strcpy: a longer one overflowed it).
+    if (ext != ".nrrd" && line.substr(0, line.find('=')).size() >= 255)
+      throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: a MetaImage header line is damaged (a key of 255 bytes or more)");
     if (ext != ".nrrd" && line.find('=') != std::string::npos) {
       const std::string key = key_of(line);
       if (key == "ndims") {
@@ -502,6 +541,7 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
   // MetaImage and NRRD headers are checked before MetaIO reads them: "NDims = 2000000000000004"
   // kept it reading values for minutes.
   check_declared_size(path, nullptr);
+  check_nifti_numbers(path);
   auto reader = itk::ImageFileReader<itk::Image<TPixel, 3>>::New();
   reader->SetFileName(path.string());
   try {

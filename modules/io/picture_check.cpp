@@ -235,17 +235,34 @@ void check_tiff_tags(const std::filesystem::path& path) {
   for (int n = 0; n < count && short_tag.empty(); ++n) {
     const std::uint32_t tag = itk_TIFFGetTagListEntry(tif, n);
     const void* field = itk_TIFFFieldWithTag(tif, tag);
-    if (field == nullptr || itk_TIFFFieldDataType(field) != kTiffAscii || itk_TIFFFieldPassCount(field)) continue;
+    if (field == nullptr || itk_TIFFFieldDataType(field) != kTiffAscii) continue;
     const int fixed = itk_TIFFFieldReadCount(field);  // > 1: a fixed size; negative: variable
+    if (itk_TIFFFieldPassCount(field)) {
+      // Text of a tag libtiff does not know comes with its count and no terminating NUL added;
+      // ITK reads a one-byte one with strlen, past the buffer.
+      const char* text = nullptr;
+      std::uint32_t length = 0;
+      int ok = 0;
+      if (fixed == -3) {  // TIFF_VARIABLE2: 32-bit count
+        ok = itk_TIFFGetField(tif, tag, &length, &text);
+      } else if (fixed == -1) {  // TIFF_VARIABLE: 16-bit count
+        std::uint16_t length16 = 0;
+        ok = itk_TIFFGetField(tif, tag, &length16, &text);
+        length = length16;
+      }
+      if (ok == 1 && text != nullptr && std::memchr(text, 0, length) == nullptr)
+        short_tag = std::string(itk_TIFFFieldName(field)) + " (text without its terminating NUL)";
+      continue;
+    }
     if (fixed <= 1) continue;
     const char* value = nullptr;
     if (itk_TIFFGetField(tif, tag, &value) == 1 && value != nullptr && std::strlen(value) + 1 < std::size_t(fixed))
-      short_tag = std::string(itk_TIFFFieldName(field)) + " (" + std::to_string(std::strlen(value) + 1) + " bytes of " +
+      short_tag = std::string(itk_TIFFFieldName(field)) + " (" + std::to_string(std::strlen(value) + 1) + " bytes of its fixed " +
                   std::to_string(fixed) + ")";
   }
   itk_TIFFClose(tif);
   if (!short_tag.empty())
-    refuse(path, "TIFF: the tag " + short_tag + " is shorter than its fixed size, which ITK's TIFF reader would read past");
+    refuse(path, "TIFF: the tag " + short_tag + " would be read past its end by ITK's TIFF reader");
 }
 
 }  // namespace musclecsa::io::detail
