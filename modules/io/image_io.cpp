@@ -450,6 +450,7 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
   // more sizes than NDims wrote past its arrays, and "DimSize = 4 4 -1" asked for 256 GB.
   int ndims_lines = 0, dimsize_lines = 0;
   long ndims = 0;
+  bool binary_data = false;  // "BinaryData = True": MetaIO reads ASCII voxels otherwise
   std::vector<long> dimsize;
   const auto check_metaimage_dims = [&] {
     const bool sizes_ok = std::all_of(dimsize.begin(), dimsize.end(), [](long d) { return d >= 1; });
@@ -475,6 +476,11 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: a MetaImage header line is damaged (a key of 255 bytes or more)");
     if (ext != ".nrrd" && line.find('=') != std::string::npos) {
       const std::string key = key_of(line);
+      if (key == "binarydata") {
+        std::istringstream value(value_of(line));
+        std::string word;
+        binary_data = (value >> word) && word == "true";
+      }
       if (key == "ndims") {
         ++ndims_lines;
         char* end = nullptr;
@@ -502,6 +508,12 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
     if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0 &&
         (line.find_first_of("=:") == std::string::npos || key_of(line.substr(0, line.find_first_of("=:"))) == "elementdatafile")) {
       check_metaimage_dims();
+      // ASCII voxels: MetaIO's ASCII reader loops without end on data that is not ASCII numbers
+      // (a damaged "BinaryData" key left a compressed file to it: minutes, found by fuzzing).
+      if (!binary_data)
+        throw Error(ErrorCode::InvalidInput, path.string(),
+                    "cannot read image: the MetaImage header does not say BinaryData = True (ASCII MetaImage voxels "
+                    "are not read; write the volume as binary MetaImage, NIfTI or NRRD)");
       const auto equals = line.find_first_of("=:");
       std::string value = equals == std::string::npos ? "" : line.substr(equals + 1);
       value.erase(0, value.find_first_not_of(" \t"));
