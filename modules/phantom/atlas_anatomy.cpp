@@ -14,6 +14,7 @@
 
 #include "anatomy_model.h"
 #include "musclecsa/atlas/atlas.h"
+#include "musclecsa/core/distance_transform.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/image_io.h"
 #include "phantom_internal.h"
@@ -113,50 +114,6 @@ float bilinear(const std::vector<float>& m, int nx, int ny, double ci, double cj
   const double fx = ci - i, fy = cj - j;
   auto at = [&](int a, int b) { return m[static_cast<std::size_t>(a + nx * b)]; };
   return static_cast<float>((1 - fy) * ((1 - fx) * at(i, j) + fx * at(i + 1, j)) + fy * ((1 - fx) * at(i, j + 1) + fx * at(i + 1, j + 1)));
-}
-
-/// Euclidean distance (mm) to the nearest nonzero pixel, brute-force-free: two-pass separable exact
-/// transform (Felzenszwalb-Huttenlocher) on one slice.
-std::vector<float> distance_to(const std::vector<std::uint8_t>& mask, int nx, int ny, double sx, double sy) {
-  constexpr double kFar = 1e20;
-  auto dt = [](const std::vector<double>& f, double h, std::vector<double>& d) {
-    const int n = static_cast<int>(f.size());
-    std::vector<int> v(static_cast<std::size_t>(n));
-    std::vector<double> z(static_cast<std::size_t>(n) + 1);
-    int k = 0;
-    v[0] = 0;
-    z[0] = -std::numeric_limits<double>::infinity();
-    z[1] = std::numeric_limits<double>::infinity();
-    auto meet = [&](int q, int r) { return ((f[q] + q * h * q * h) - (f[r] + r * h * r * h)) / (2 * h * (q - r)); };
-    for (int q = 1; q < n; ++q) {
-      double s = meet(q, v[k]);
-      while (s <= z[k]) s = meet(q, v[--k]);
-      ++k;
-      v[k] = q;
-      z[k] = s;
-      z[k + 1] = std::numeric_limits<double>::infinity();
-    }
-    d.assign(static_cast<std::size_t>(n), 0);
-    k = 0;
-    for (int q = 0; q < n; ++q) {
-      while (z[k + 1] < q * h) ++k;
-      d[q] = (q - v[k]) * h * (q - v[k]) * h + f[v[k]];
-    }
-  };
-  std::vector<double> g(static_cast<std::size_t>(nx) * ny), f, d;
-  for (int i = 0; i < nx; ++i) {
-    f.assign(static_cast<std::size_t>(ny), 0);
-    for (int j = 0; j < ny; ++j) f[j] = mask[static_cast<std::size_t>(i + nx * j)] ? 0 : kFar;
-    dt(f, sy, d);
-    for (int j = 0; j < ny; ++j) g[static_cast<std::size_t>(i + nx * j)] = d[j];
-  }
-  std::vector<float> out(g.size());
-  for (int j = 0; j < ny; ++j) {
-    f.assign(g.begin() + static_cast<long>(nx) * j, g.begin() + static_cast<long>(nx) * (j + 1));
-    dt(f, sx, d);
-    for (int i = 0; i < nx; ++i) out[static_cast<std::size_t>(i + nx * j)] = static_cast<float>(std::sqrt(std::min(d[i], kFar)));
-  }
-  return out;
 }
 
 bool is_muscle_label(LabelId id) {
@@ -442,8 +399,8 @@ AnatomySource atlas_source(PhantomParams& p) {
         }
       }
       if (count == 0) continue;
-      const auto to_inside = distance_to(inside, s.nx, s.ny, s.sx, s.sy);
-      const auto to_outside = distance_to(outside, s.nx, s.ny, s.sx, s.sy);
+      const auto to_inside = distance_to_nonzero(inside, s.nx, s.ny, s.sx, s.sy);
+      const auto to_outside = distance_to_nonzero(outside, s.nx, s.ny, s.sx, s.sy);
       s.signed_distance.resize(s.labels.size());
       for (std::size_t q = 0; q < s.labels.size(); ++q) s.signed_distance[q] = to_inside[q] - to_outside[q];
       s.cx = s.ox + s.sx * sum_x / count + leg.shift_x_mm;
