@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "input.h"
+#include "musclecsa/anatomy/multi_atlas.h"
 #include "musclecsa/core/measurement.h"
 #include "musclecsa/core/progress.h"
 #include "musclecsa/quantify/ct_measures.h"
@@ -33,8 +34,10 @@ struct AnalyzeOptions {
   bool quiet = false;
   bool qc_every_slice = false;
   /// Leave-one-subject-out: atlases of these subjects are never used for this case (recorded in
-  /// results.json "anatomy_prior"; today's muscle split uses the layout cells, not the atlases).
+  /// results.json "anatomy_prior").
   std::vector<std::string> atlas_exclude_subjects;
+  /// --muscle-prior: "atlas" or "layout" replaces the protocol's muscles.prior ("" keeps it).
+  std::string muscle_prior;
   UsAnalyzeOptions us;  ///< ultrasound-only options (analyze_us.h)
   MrAnalyzeOptions mr;  ///< MRI-only options (analyze_mr.h)
 };
@@ -48,7 +51,14 @@ struct CtAnalysis {
 };
 
 /// results.json "anatomy_prior": what the muscle split used as its prior and which atlas subjects were excluded.
-nlohmann::json anatomy_prior_json(const AnalyzeOptions& o);
+nlohmann::json anatomy_prior_json(const AnalyzeOptions& o, const segment::TissueSegmentation& segmentation);
+/// A structure's results.json entry at the standard level with its numbers null and a
+/// "withheld_reason" when its confidence is low (unchanged otherwise, and on other slices).
+nlohmann::json withhold_if_low(nlohmann::json structure, const StructureConfidence& confidence, bool at_level);
+/// results.json "confidence" of a muscle or group in one slice (null without an atlas prior).
+nlohmann::json confidence_json(const StructureConfidence& confidence);
+/// The atlas options of the muscle prior (leave-one-subject-out exclusions).
+anatomy::MultiAtlasOptions atlas_options(const AnalyzeOptions& o);
 
 /// Segments and measures a loaded CT (protocol from `o.protocol`, levels from `o.level_*`).
 CtAnalysis analyze_ct(const AnalyzeOptions& o, const LoadedInput& in, Progress& progress);

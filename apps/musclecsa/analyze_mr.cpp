@@ -188,8 +188,8 @@ int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::
   if (in_phase) d.in_phase = std::move(in_phase->volume);
   if (opposed) d.opposed_phase = std::move(opposed->volume);
   if (vendor_ff) d.vendor_fat_fraction = std::move(vendor_ff->volume);
-  const mri::MrAnalysis a = protocol ? mri::analyze_dixon(std::move(d), *protocol, level_options(o), progress)
-                                     : mri::analyze_dixon(std::move(d), "auto", level_options(o), progress);
+  const mri::MrAnalysis a = protocol ? mri::analyze_dixon(std::move(d), *protocol, level_options(o), progress, atlas_options(o))
+                                     : mri::analyze_dixon(std::move(d), "auto", level_options(o), progress, atlas_options(o));
   water.qc_flags.insert(water.qc_flags.end(), fat.qc_flags.begin(), fat.qc_flags.end());
   progress.report(1, "writing");
   write_mr_outputs(o, water, a, series);
@@ -374,11 +374,11 @@ int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress
   mri::MrAnalysis a;
   if (protocol) {
     if (o.mr.no_n4) protocol->n4.enabled = false;
-    a = mri::analyze_weighted(in.volume, *protocol, level_options(o), progress);
+    a = mri::analyze_weighted(in.volume, *protocol, level_options(o), progress, atlas_options(o));
   } else {
     mri::N4Settings n4 = mri::builtin_mr_protocol("thigh-mr").n4;
     n4.enabled = !o.mr.no_n4;
-    a = mri::analyze_weighted(in.volume, "auto", level_options(o), n4, progress);
+    a = mri::analyze_weighted(in.volume, "auto", level_options(o), n4, progress, atlas_options(o));
   }
   json series = json::array({series_json("weighted", in.volume, in.series, "single series")});
   progress.report(1, "writing");

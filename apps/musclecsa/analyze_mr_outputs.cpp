@@ -35,12 +35,13 @@ json structure_json(const mri::MrStructureMeasures& st, const mri::MercuriMappin
           {"fat_free_csa_cm2", st.fat_free_area_mm2 / 100},
           {"intramuscular_fat_area_cm2", st.fat_area_mm2 / 100},
           {"suggested_mercuri_grade", st.mercuri},
-          {"suggested_mercuri_ordinal", mercuri.ordinal_for(st.mean_ff)}};
+          {"suggested_mercuri_ordinal", mercuri.ordinal_for(st.mean_ff)},
+          {"confidence", confidence_json(st.confidence)}};
 }
 
-json side_json(const mri::MrSideMeasures& m, const mri::MercuriMapping& mercuri) {
+json side_json(const mri::MrSideMeasures& m, const mri::MercuriMapping& mercuri, bool at_level = false) {
   json structures = json::array();
-  for (const auto& st : m.structures) structures.push_back(structure_json(st, mercuri));
+  for (const auto& st : m.structures) structures.push_back(withhold_if_low(structure_json(st, mercuri), st.confidence, at_level));
   json side = limb_side_json(m);
   side.update({{"muscle_csa_cm2", m.muscle_area_mm2 / 100},
                {"muscle_mean_fat_fraction", m.muscle_mean_ff},
@@ -71,13 +72,16 @@ std::vector<Measurement> measurements_of(const mri::MrAnalysis& a) {
     push("area", m.bone_area_mm2 / 100, "cm2", a.protocol.compartments.level.bone_key);
     push("limb_area", m.limb_area_mm2 / 100, "cm2", "skin");
     for (const auto& st : m.structures) {
+      const std::size_t first = out.size();
       push("csa", st.area_mm2 / 100, "cm2", st.structure_key);
       push("mean_fat_fraction", st.mean_ff, "1", st.structure_key);
       push("fat_free_csa", st.fat_free_area_mm2 / 100, "cm2", st.structure_key);
-      if (level.empty()) continue;
-      push("median_fat_fraction", st.median_ff, "1", st.structure_key);
-      push("intramuscular_fat_area", st.fat_area_mm2 / 100, "cm2", st.structure_key);
-      push("suggested_mercuri_grade_ordinal", a.protocol.mercuri.ordinal_for(st.mean_ff), "{ordinal}", st.structure_key);
+      if (!level.empty()) {
+        push("median_fat_fraction", st.median_ff, "1", st.structure_key);
+        push("intramuscular_fat_area", st.fat_area_mm2 / 100, "cm2", st.structure_key);
+        push("suggested_mercuri_grade_ordinal", a.protocol.mercuri.ordinal_for(st.mean_ff), "{ordinal}", st.structure_key);
+      }
+      quantify::mark_low_confidence(out, first, st.confidence, level);
     }
   };
   for (const auto& level : a.compartments.levels) {
@@ -106,8 +110,8 @@ std::vector<std::string> qc_text(const mri::MrAnalysis& a, const mri::MrSliceMea
     for (const auto& st : m.structures) {
       const Structure& structure = LabelCatalog::standard().get(st.structure_key);
       if (!st.is_group && !structure.group_key.empty()) continue;
-      std::snprintf(line, sizeof line, "%s %.1f cm2 FF %.0f%% (Mercuri %s*); ", structure.name.c_str(), st.area_mm2 / 100,
-                    100 * st.mean_ff, st.mercuri.c_str());
+      std::snprintf(line, sizeof line, "%s %.1f cm2 FF %.0f%% (Mercuri %s*)%s; ", structure.name.c_str(), st.area_mm2 / 100,
+                    100 * st.mean_ff, st.mercuri.c_str(), st.confidence.low ? " low confidence" : "");
       if (groups.size() + std::strlen(line) > 120) text.push_back(groups), groups = "   ";
       groups += line;
     }
@@ -208,7 +212,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
     if (l.found)
       for (const auto& m : a.slices[std::size_t(l.slice_index)].sides)
         if (m.side == l.side) {
-          json measures = side_json(m, a.protocol.mercuri);
+          json measures = side_json(m, a.protocol.mercuri, true);
           if (o.height_m) {
             const double per_h2 = m.muscle_area_mm2 / 100 / (*o.height_m * *o.height_m);
             measures["muscle_csa_per_height2_cm2_m2"] = per_h2;
@@ -273,7 +277,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
               {"created_utc", utc_now()},
               {"input", input},
               {"protocol", {{"name", a.protocol.name}, {"hash", a.protocol.hash()}, {"definition", json::parse(a.protocol.to_json())}}},
-              {"anatomy_prior", anatomy_prior_json(o)},
+              {"anatomy_prior", anatomy_prior_json(o, a.segmentation)},
               {"segmentation",
                "muscle level on a pseudo-CT from the MR data (docs/mri.md): skin, subcutaneous fat, deep fascia, bones "
                "(signal void and marrow), each muscle (groups from members), IMAT"},
@@ -333,9 +337,14 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
       for (const auto& st : m.structures) {
         const Structure& structure = LabelCatalog::standard().get(st.structure_key);
         if (!st.is_group && !structure.group_key.empty()) continue;
-        std::snprintf(line, sizeof line, "        %-20s CSA %6.2f cm2, FF %5.1f%% (median %5.1f%%), fat-free %6.2f cm2, Mercuri %s (suggested)\n",
-                      structure.name.c_str(), st.area_mm2 / 100, 100 * st.mean_ff, 100 * st.median_ff, st.fat_free_area_mm2 / 100,
-                      st.mercuri.c_str());
+        if (st.confidence.low)
+          std::snprintf(line, sizeof line, "        %-20s withheld: low confidence (%s)\n", structure.name.c_str(),
+                        st.confidence.reason.c_str());
+        else
+          std::snprintf(line, sizeof line,
+                        "        %-20s CSA %6.2f cm2, FF %5.1f%% (median %5.1f%%), fat-free %6.2f cm2, Mercuri %s (suggested)\n",
+                        structure.name.c_str(), st.area_mm2 / 100, 100 * st.mean_ff, 100 * st.median_ff,
+                        st.fat_free_area_mm2 / 100, st.mercuri.c_str());
         std::cout << line;
       }
     }

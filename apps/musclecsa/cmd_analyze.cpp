@@ -59,7 +59,8 @@ std::vector<std::string> qc_text(const quantify::SliceMeasures& s, const segment
     for (const auto& st : m.structures) {
       const Structure& structure = LabelCatalog::standard().get(st.structure_key);
       if (!st.is_group && !structure.group_key.empty()) continue;  // groups and muscles reported alone
-      std::snprintf(line, sizeof line, "   %s %.1f cm2, %.0f HU", structure.name.c_str(), st.muscle_area_mm2 / 100, st.mean_hu);
+      std::snprintf(line, sizeof line, "   %s %.1f cm2, %.0f HU%s", structure.name.c_str(), st.muscle_area_mm2 / 100, st.mean_hu,
+                    st.confidence.low ? " (low confidence)" : "");
       text.emplace_back(line);
     }
   }
@@ -110,14 +111,15 @@ json structure_json(const quantify::StructureMeasures& st) {
           {"mean_hu", st.mean_hu},
           {"sd_hu", st.sd_hu},
           {"median_hu", st.median_hu},
-          {"fat_fraction", st.fat_fraction}};
+          {"fat_fraction", st.fat_fraction},
+          {"confidence", confidence_json(st.confidence)}};
 }
 
-json side_json(const quantify::SideSliceMeasures& m) {
+json side_json(const quantify::SideSliceMeasures& m, bool at_level = false) {
   json bins = json::object();
   for (const auto& [name, area] : m.hu_bin_areas_mm2) bins[name] = area / 100;
   json structures = json::array();
-  for (const auto& st : m.structures) structures.push_back(structure_json(st));
+  for (const auto& st : m.structures) structures.push_back(withhold_if_low(structure_json(st), st.confidence, at_level));
   json side = limb_side_json(m);
   side.update({{"muscle_area_cm2", m.muscle_area_mm2 / 100},
                {"low_attenuation_muscle_area_cm2", m.low_attenuation_muscle_area_mm2 / 100},
@@ -229,24 +231,47 @@ std::string results_csv_text(const AnalyzeOptions& o, const LoadedInput& in, con
                              const std::vector<Measurement>& records) {
   std::ostringstream csv;
   csv << "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
-         "quantity,value,unit\n";
+         "quantity,value,unit,withheld_reason\n";
   const std::string subject = csv_escape(o.include_patient_id ? in.series->patient_id : pseudonym);
   const std::string case_columns = subject + "," + csv_escape(in.volume.source.study_instance_uid) + "," +
                                    csv_escape(in.volume.source.series_instance_uid) + "," + csv_escape(protocol_name) + "," +
                                    protocol_hash + ",";
-  for (const auto& m : records)
+  for (const auto& m : records) {
     csv << case_columns << csv_escape(m.level) << "," << (m.slice_index ? std::to_string(*m.slice_index) : "") << ","
         << (m.z_mm ? std::to_string(*m.z_mm) : "") << "," << to_string(m.side) << "," << csv_escape(m.structure_key) << ","
-        << csv_escape(report::structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << "," << m.value << ","
-        << csv_escape(m.unit_ucum) << "\n";
+        << csv_escape(report::structure_code(m.structure_key)) << "," << csv_escape(m.quantity) << ",";
+    if (!m.withheld) csv << m.value;
+    csv << "," << csv_escape(m.unit_ucum) << "," << csv_escape(m.withheld_reason) << "\n";
+  }
   return csv.str();
 }
 
-json anatomy_prior_json(const AnalyzeOptions& o) {
-  return {{"method", "layout_cells"},
-          {"description", "the muscle split's prior is the hand-made layout of muscle territories per level "
-                          "(docs/methods.md); real-anatomy atlases are not used by this version"},
-          {"atlases_used", json::array()},
+anatomy::MultiAtlasOptions atlas_options(const AnalyzeOptions& o) {
+  anatomy::MultiAtlasOptions options;
+  options.exclude_subjects = o.atlas_exclude_subjects;
+  options.prior = o.muscle_prior;
+  return options;
+}
+
+json withhold_if_low(json structure, const StructureConfidence& c, bool at_level) {
+  if (!at_level || !c.low) return structure;
+  for (auto& [key, value] : structure.items())
+    if (value.is_number() && key != "confidence") value = nullptr;
+  structure["withheld_reason"] = "muscle_low_confidence:" + c.reason;
+  return structure;
+}
+
+json confidence_json(const StructureConfidence& c) {
+  if (c.atlas_agreement < 0 && !c.low) return nullptr;
+  return {{"atlas_agreement", c.atlas_agreement}, {"low", c.low}, {"reason", c.reason}};
+}
+
+json anatomy_prior_json(const AnalyzeOptions& o, const segment::TissueSegmentation& segmentation) {
+  const bool atlas = segmentation.muscle_prior == "atlas";
+  return {{"method", segmentation.muscle_prior.empty() ? "none" : atlas ? "multi_atlas" : "layout_cells"},
+          {"description", segmentation.muscle_prior_description},
+          {"atlases_available", segmentation.atlases_available},
+          {"atlases_used", segmentation.atlases_used},
           {"excluded_atlas_subjects", o.atlas_exclude_subjects}};
 }
 
@@ -289,8 +314,9 @@ CtAnalysis analyze_ct(const AnalyzeOptions& o, const LoadedInput& in, Progress& 
   std::string decision;
   std::optional<segment::TissueSegmentation> probe;
   segment::CtProtocol protocol = choose_protocol(o.protocol, in.volume, decision, probe, progress);
+  if (!o.muscle_prior.empty()) protocol.muscles.prior = o.muscle_prior;
   auto seg = probe ? std::move(*probe) : segment::segment_ct_tissues(in.volume, protocol, progress);
-  segment::segment_ct_muscles(in.volume, protocol, seg, progress);
+  anatomy::segment_muscles(in.volume, protocol, seg, atlas_options(o), progress);
   progress.report(0, "measuring");
   CtAnalysis analysis = remeasure_ct(o, in, std::move(protocol), std::move(seg));
   progress.report(0, "writing");
@@ -402,7 +428,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
     if (l.found)
       for (const auto& m : results.slices[std::size_t(l.slice_index)].sides)
         if (m.side == l.side) {
-          j["measures"] = side_json(m);
+          j["measures"] = side_json(m, true);
           if (o.height_m) {
             const double per_h2 = m.muscle_area_mm2 / 100 / (*o.height_m * *o.height_m);
             j["muscle_area_per_height2_cm2_m2"] = per_h2;
@@ -441,7 +467,7 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
               {"created_utc", utc_now()},
               {"input", input},
               {"protocol", {{"name", protocol.name}, {"hash", protocol.hash()}, {"definition", json::parse(protocol.to_json())}}},
-              {"anatomy_prior", anatomy_prior_json(o)},
+              {"anatomy_prior", anatomy_prior_json(o, seg)},
               {"segmentation", seg.muscles_segmented
                                    ? "muscle level: skin, subcutaneous fat, deep fascia, bones, each muscle (its groups from its members), IMAT (docs/methods.md)"
                                    : "tissue level: skin, subcutaneous fat, deep fascia, bones, muscle tissue, IMAT (docs/methods.md)"},
@@ -502,9 +528,13 @@ void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAn
       for (const auto& st : m.structures) {
         const Structure& structure = LabelCatalog::standard().get(st.structure_key);
         if (!st.is_group && !structure.group_key.empty()) continue;
-        std::snprintf(line, sizeof line, "        %-20s CSA %6.2f cm2 (outline %6.2f, intramuscular fat %5.2f), %5.1f HU\n",
-                      structure.name.c_str(), st.muscle_area_mm2 / 100, st.outline_area_mm2 / 100,
-                      st.intramuscular_fat_area_mm2 / 100, st.mean_hu);
+        if (st.confidence.low)
+          std::snprintf(line, sizeof line, "        %-20s withheld: low confidence (%s)\n", structure.name.c_str(),
+                        st.confidence.reason.c_str());
+        else
+          std::snprintf(line, sizeof line, "        %-20s CSA %6.2f cm2 (outline %6.2f, intramuscular fat %5.2f), %5.1f HU\n",
+                        structure.name.c_str(), st.muscle_area_mm2 / 100, st.outline_area_mm2 / 100,
+                        st.intramuscular_fat_area_mm2 / 100, st.mean_hu);
         std::cout << line;
       }
     }
@@ -591,6 +621,10 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_option("--pseudonym-map", o.pseudonym_map, "CSV of patient_id,pseudonym: write the pseudonym instead of the ID")
       ->check(CLI::ExistingFile)
       ->excludes(include_id);
+  cmd->add_option("--muscle-prior", o.muscle_prior,
+                  "what places the muscles: atlas (the real-anatomy atlases, default) or layout (the coarse hand-made "
+                  "layout: faster, for phantoms drawn from it); recorded in the protocol")
+      ->check(CLI::IsMember({"atlas", "layout"}));
   cmd->add_option("--atlas-exclude-subject", o.atlas_exclude_subjects,
                   "leave-one-subject-out: never use atlases of this subject (repeatable; recorded in results.json)")
       ->delimiter(',');

@@ -184,7 +184,8 @@ std::vector<SwapFinding> check_swaps(const MrProtocol& p, const detail::LimbMask
 namespace {
 
 /// The Dixon analysis with a fixed protocol, or "auto" (`fixed` nullptr).
-MrAnalysis dixon(DixonSeries d, const MrProtocol* fixed, const quantify::LevelOptions& level, Progress& progress) {
+MrAnalysis dixon(DixonSeries d, const MrProtocol* fixed, const quantify::LevelOptions& level, Progress& progress,
+                 const anatomy::MultiAtlasOptions& atlas) {
   check_axial(d.water, "water");
   check_axial(d.fat, "fat");
   if (!d.water.geometry.same_grid_as(d.fat.geometry, 0.01))
@@ -330,21 +331,22 @@ MrAnalysis dixon(DixonSeries d, const MrProtocol* fixed, const quantify::LevelOp
   }
   a.pseudo_ct.source = water_source;
   masks = detail::LimbMasks();  // free the masks before the segmentation
-  detail::segment_and_measure(a, fixed, level, progress);
+  detail::segment_and_measure(a, fixed, level, progress, atlas);
   return a;
 }
 
 }  // namespace
 
 MrAnalysis analyze_dixon(DixonSeries d, const std::string& protocol_name, const quantify::LevelOptions& level,
-                         Progress& progress) {
-  if (protocol_name == "auto") return dixon(std::move(d), nullptr, level, progress);
+                         Progress& progress, const anatomy::MultiAtlasOptions& atlas) {
+  if (protocol_name == "auto") return dixon(std::move(d), nullptr, level, progress, atlas);
   const MrProtocol protocol = builtin_mr_protocol(protocol_name);
-  return dixon(std::move(d), &protocol, level, progress);
+  return dixon(std::move(d), &protocol, level, progress, atlas);
 }
 
-MrAnalysis analyze_dixon(DixonSeries d, const MrProtocol& protocol, const quantify::LevelOptions& level, Progress& progress) {
-  return dixon(std::move(d), &protocol, level, progress);
+MrAnalysis analyze_dixon(DixonSeries d, const MrProtocol& protocol, const quantify::LevelOptions& level, Progress& progress,
+                         const anatomy::MultiAtlasOptions& atlas) {
+  return dixon(std::move(d), &protocol, level, progress, atlas);
 }
 
 }  // namespace musclecsa::mri

@@ -35,6 +35,6 @@ ScalarVolume make_pseudo_ct(const ScalarVolume& signal, const LimbMasks& masks, 
 /// marrow check and QC flags. `analysis` holds ff, pseudo_ct and the flags so far. `fixed`: the
 /// protocol to use; nullptr: "auto" (thigh-mr or calf-mr from the bones).
 void segment_and_measure(MrAnalysis& analysis, const MrProtocol* fixed, const quantify::LevelOptions& level,
-                         Progress& progress);
+                         Progress& progress, const anatomy::MultiAtlasOptions& atlas);
 
 }  // namespace musclecsa::mri::detail

@@ -425,7 +425,7 @@ ScalarVolume upsample2(const ScalarVolume& v) {
 }  // namespace
 
 void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify::LevelOptions& level,
-                         Progress& progress) {
+                         Progress& progress, const anatomy::MultiAtlasOptions& atlas) {
   // Coarse pixels (> 1 mm) are segmented on a 2x finer grid (docs/mri.md); labels are read back at
   // the original voxel centres.
   const bool fine = a.pseudo_ct.geometry.spacing_mm[0] > 1.0 || a.pseudo_ct.geometry.spacing_mm[1] > 1.0;
@@ -450,10 +450,11 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
   } else {
     a.protocol = *fixed;
   }
+  if (!atlas.prior.empty()) a.protocol.compartments.muscles.prior = atlas.prior;
   a.segmentation = probe ? std::move(*probe)
                          : segment::segment_ct_tissues(seg_ct, a.protocol.compartments, progress,
                                                        segment::TissueValues::PseudoCtFromMr);
-  segment::segment_ct_muscles(seg_ct, a.protocol.compartments, a.segmentation, progress);
+  anatomy::segment_muscles(seg_ct, a.protocol.compartments, a.segmentation, atlas, progress);
   if (fine) {
     const Geometry& g = a.pseudo_ct.geometry;
     LabelMap labels(g);
@@ -489,6 +490,7 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
     bool marrow_low = false, fatty_muscle = false, infiltrated = false;
   };
   std::vector<SliceFindings> findings(g.size[2]);
+  const quantify::ConfidenceIndex confidence(a.segmentation);
   parallel_for(g.size[2], progress, "measuring fat fraction", 0.0, [&](std::size_t k) {
     MrSliceMeasures& s = a.slices[k];
     SliceFindings& found = findings[k];
@@ -515,6 +517,7 @@ void segment_and_measure(MrAnalysis& a, const MrProtocol* fixed, const quantify:
         s.qc_flags.push_back("marrow_fat_fraction_low");
         found.marrow_low = true;
       }
+      for (auto& st : m.structures) st.confidence = confidence.of(int(k), side, st.structure_key, st.is_group);
       s.sides.push_back(std::move(m));
     }
     // Muscle infiltrated beyond ~50% fat looks like fat to the compartment logic: its territory

@@ -16,7 +16,7 @@ namespace {
 
 /// The weighted analysis with a fixed protocol, or "auto" (`fixed` nullptr); N4 as `n4` says.
 MrAnalysis weighted(const ScalarVolume& image, const MrProtocol* fixed, const quantify::LevelOptions& level,
-                    const N4Settings& n4, Progress& progress) {
+                    const N4Settings& n4, Progress& progress, const anatomy::MultiAtlasOptions& atlas) {
   image.geometry.validate(image.source.path);
   if (std::abs(image.geometry.axis(2).z) < 0.9)
     throw Error(ErrorCode::InvalidInput, image.source.path.empty() ? "input" : image.source.path,
@@ -118,7 +118,7 @@ MrAnalysis weighted(const ScalarVolume& image, const MrProtocol* fixed, const qu
   a.notes.push_back(text);
   a.pseudo_ct = detail::make_pseudo_ct(corrected, masks, a.ff.ff, 0.3, &a.infiltrated_regions);
   a.pseudo_ct.source = image.source;
-  detail::segment_and_measure(a, fixed, level, progress);
+  detail::segment_and_measure(a, fixed, level, progress, atlas);
   // The protocol records the N4 settings used (--no-n4 included), so its hash tells the runs apart
   // and its protocol.json, loaded again, repeats the analysis.
   a.protocol.n4 = n4;
@@ -128,15 +128,15 @@ MrAnalysis weighted(const ScalarVolume& image, const MrProtocol* fixed, const qu
 }  // namespace
 
 MrAnalysis analyze_weighted(const ScalarVolume& image, const std::string& protocol_name, const quantify::LevelOptions& level,
-                            const N4Settings& n4, Progress& progress) {
-  if (protocol_name == "auto") return weighted(image, nullptr, level, n4, progress);
+                            const N4Settings& n4, Progress& progress, const anatomy::MultiAtlasOptions& atlas) {
+  if (protocol_name == "auto") return weighted(image, nullptr, level, n4, progress, atlas);
   const MrProtocol protocol = builtin_mr_protocol(protocol_name);
-  return weighted(image, &protocol, level, n4, progress);
+  return weighted(image, &protocol, level, n4, progress, atlas);
 }
 
 MrAnalysis analyze_weighted(const ScalarVolume& image, const MrProtocol& protocol, const quantify::LevelOptions& level,
-                            Progress& progress) {
-  return weighted(image, &protocol, level, protocol.n4, progress);
+                            Progress& progress, const anatomy::MultiAtlasOptions& atlas) {
+  return weighted(image, &protocol, level, protocol.n4, progress, atlas);
 }
 
 }  // namespace musclecsa::mri

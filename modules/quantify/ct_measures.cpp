@@ -273,6 +273,10 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
   });
   for (std::size_t k = 0; k < g.size[2]; ++k)
     for (Side side : bone_in_slice[k]) bone_slices[side].push_back(int(k));
+  const ConfidenceIndex confidence(seg);
+  for (auto& s : r.slices)
+    for (auto& m : s.sides)
+      for (auto& st : m.structures) st.confidence = confidence.of(s.slice_index, m.side, st.structure_key, st.is_group);
 
   // The standard level, per side.
   const int last = int(g.size[2]) - 1;
@@ -335,6 +339,51 @@ CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& 
   return r;
 }
 
+void mark_low_confidence(std::vector<Measurement>& records, std::size_t first, const StructureConfidence& confidence,
+                         const std::string& level) {
+  if (!confidence.low) return;
+  for (std::size_t n = first; n < records.size(); ++n) {
+    records[n].qc_flags.push_back("muscle_low_confidence");
+    if (level.empty()) continue;
+    records[n].withheld = true;
+    records[n].withheld_reason = "muscle_low_confidence:" + confidence.reason;
+  }
+}
+
+ConfidenceIndex::ConfidenceIndex(const segment::TissueSegmentation& segmentation) : segmentation_(&segmentation) {
+  for (const auto& c : segmentation.muscle_confidence) by_slice_label_[{c.slice_index, c.label}] = &c;
+}
+
+StructureConfidence ConfidenceIndex::of(int slice_index, Side side, const std::string& key, bool is_group) const {
+  StructureConfidence out;
+  if (segmentation_->muscle_prior != "atlas") return out;
+  const auto& catalog = LabelCatalog::standard();
+  const auto find = [&](const std::string& muscle) -> const segment::MuscleConfidence* {
+    const auto it = by_slice_label_.find({slice_index, catalog.label_id(muscle, side)});
+    return it == by_slice_label_.end() ? nullptr : it->second;
+  };
+  if (const auto* c = find(key)) {  // a muscle, or a group judged as a whole (atlas prior)
+    out.atlas_agreement = c->agreement, out.low = c->low_confidence, out.reason = c->reason;
+    return out;
+  }
+  if (!is_group) return out;
+  double area = 0, agreement = 0, low_area = 0;
+  std::string low_member;
+  for (const Structure* member : catalog.members_of(key)) {
+    const auto* c = find(member->key);
+    if (c == nullptr) continue;
+    area += c->area_mm2, agreement += c->agreement * c->area_mm2;
+    if (c->low_confidence) {
+      low_area += c->area_mm2;
+      if (low_member.empty()) low_member = member->key;
+    }
+  }
+  if (area <= 0) return out;
+  out.atlas_agreement = agreement / area;
+  if (low_area > 0.25 * area) out.low = true, out.reason = "member_low_confidence:" + low_member;
+  return out;
+}
+
 std::vector<Measurement> to_measurements(const CtResults& results, const segment::CtProtocol& p) {
   std::vector<Measurement> out;
   auto add = [&](const SliceMeasures& s, const SideSliceMeasures& m, const std::string& level) {
@@ -365,16 +414,19 @@ std::vector<Measurement> to_measurements(const CtResults& results, const segment
     for (const auto& [name, area] : m.hu_bin_areas_mm2) push("hu_bin_area:" + name, area / 100, "cm2", "skeletal_muscle");
     // Per muscle and group: everything at the level, the main values on every slice.
     for (const auto& st : m.structures) {
+      const std::size_t first = out.size();
       push("csa", st.muscle_area_mm2 / 100, "cm2", st.structure_key);
       push("mean_hu", st.mean_hu, "[hnsf'U]", st.structure_key);
       push("intramuscular_fat_area", st.intramuscular_fat_area_mm2 / 100, "cm2", st.structure_key);
       push("fat_fraction", st.fat_fraction, "1", st.structure_key);
-      if (level.empty()) continue;
-      push("outline_area", st.outline_area_mm2 / 100, "cm2", st.structure_key);
-      push("sd_hu", st.sd_hu, "[hnsf'U]", st.structure_key);
-      push("median_hu", st.median_hu, "[hnsf'U]", st.structure_key);
-      push("low_attenuation_area", st.low_attenuation_muscle_area_mm2 / 100, "cm2", st.structure_key);
-      push("normal_attenuation_area", st.normal_attenuation_muscle_area_mm2 / 100, "cm2", st.structure_key);
+      if (!level.empty()) {
+        push("outline_area", st.outline_area_mm2 / 100, "cm2", st.structure_key);
+        push("sd_hu", st.sd_hu, "[hnsf'U]", st.structure_key);
+        push("median_hu", st.median_hu, "[hnsf'U]", st.structure_key);
+        push("low_attenuation_area", st.low_attenuation_muscle_area_mm2 / 100, "cm2", st.structure_key);
+        push("normal_attenuation_area", st.normal_attenuation_muscle_area_mm2 / 100, "cm2", st.structure_key);
+      }
+      mark_low_confidence(out, first, st.confidence, level);
     }
   };
   for (const auto& level : results.levels) {

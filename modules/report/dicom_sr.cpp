@@ -301,6 +301,7 @@ void write_dicom_sr(const std::vector<Measurement>& measurements, const DicomSou
   std::map<GroupKey, std::vector<const Measurement*>> groups;
   for (const auto& m : measurements) {
     if (m.level.empty() || m.level == "scanned_range") continue;
+    if (m.withheld) continue;  // not trustworthy: no number goes to PACS (results.json says why)
     catalog.get(m.structure_key);  // throws InvalidArgument for an unknown structure
     code_of_quantity(m);           // throws InvalidArgument for a quantity without a code
     groups[GroupKey{m.level, m.side, m.structure_key, m.slice_index}].push_back(&m);

@@ -174,6 +174,17 @@ bool level_heading(std::ostringstream& o, const json& level, const json& slices)
   return true;
 }
 
+/// A structure the analysis could not trust at the level (results.json "confidence" low): a row
+/// saying so and why, in place of its numbers. Returns false for a trusted structure.
+bool withheld_row(std::ostream& o, const json& st, bool group, int value_columns) {
+  const json c = st.value("confidence", json());
+  if (!c.is_object() || !c.value("low", false)) return false;
+  o << "<tr class=\"withheld" << (group ? " group" : "") << "\"><td>" << escape(structure_name(st.value("structure", ""))) << "</td><td>"
+    << (group ? "group" : "muscle") << "</td><td colspan=\"" << value_columns << "\">withheld: low confidence ("
+    << escape(c.value("reason", "")) << ")</td></tr>\n";
+  return true;
+}
+
 std::string level_section(const json& level, const json& results) {
   std::ostringstream o;
   const std::string side = level.value("side", "");
@@ -197,6 +208,7 @@ std::string level_section(const json& level, const json& results) {
       << "<th>Fat fraction</th></tr></thead><tbody>\n";
     for (const auto& st : m["structures"]) {
       const bool group = st.value("kind", "") == "muscle_group";
+      if (withheld_row(o, st, group, 6)) continue;
       o << "<tr" << (group ? " class=\"group\"" : "") << "><td>" << escape(structure_name(st.value("structure", ""))) << "</td><td>"
         << (group ? "group" : "muscle") << "</td>" << number_cell(st["muscle_area_cm2"], 2) << number_cell(st["outline_area_cm2"], 2)
         << number_cell(st["intramuscular_fat_area_cm2"], 2) << number_cell(st["mean_hu"], 1) << number_cell(st["sd_hu"], 1)
@@ -244,6 +256,7 @@ std::string mr_level_section(const json& level, const json& results) {
       << "<th>Intramuscular fat (cm2)</th><th>Suggested Mercuri grade</th></tr></thead><tbody>\n";
     for (const auto& st : m["structures"]) {
       const bool group = st.value("kind", "") == "muscle_group";
+      if (withheld_row(o, st, group, 6)) continue;
       o << "<tr" << (group ? " class=\"group\"" : "") << "><td>" << escape(structure_name(st.value("structure", ""))) << "</td><td>"
         << (group ? "group" : "muscle") << "</td>" << number_cell(st.value("csa_cm2", json()), 2)
         << number_cell(scaled(st.value("mean_fat_fraction", json()), 100), 1)

@@ -52,7 +52,8 @@ std::string records_json_text(const std::vector<Measurement>& records, int depth
     add("structure", text_of(m.structure_key));
     add("structure_code", text_of(structure_code(m.structure_key)));
     add("unit", text_of(m.unit_ucum));
-    add("value", json(m.value).dump());
+    add("value", m.withheld ? std::string("null") : json(m.value).dump());
+    if (m.withheld) add("withheld_reason", text_of(m.withheld_reason));
     add("z_mm", m.z_mm ? json(*m.z_mm).dump() : "null", true);
     out += object + "}";
   }

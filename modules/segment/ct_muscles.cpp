@@ -11,6 +11,8 @@
 #include <map>
 #include <string>
 
+#include "musclecsa/core/distance_transform.h"
+#include "musclecsa/core/error.h"
 #include "musclecsa/core/muscle_layout.h"
 #include "musclecsa/core/parallel.h"
 
@@ -104,38 +106,17 @@ CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y, b
   return hit;
 }
 
-/// Where the reference bone lies along z for one side: fraction along it for a slice, when the
-/// whole bone is in the scan.
-struct BoneSpan {
-  bool whole = false;
-  double proximal_z = 0, distal_z = 0;
-  double fraction_at(double z) const { return (proximal_z - z) / (proximal_z - distal_z); }
+/// Splits one leg's compartment in slice k. Returns false when the split looks unreliable.
+/// The atlas prior of one leg in one slice, when there is one.
+struct LegPrior {
+  const LabelId* territory = nullptr;        // slice of MusclePrior::territory
+  const std::uint8_t* agreement = nullptr;   // slice of MusclePrior::agreement
+  const std::vector<MusclePrior::AreaSpread>* spread = nullptr;
+  std::vector<MuscleConfidence>* confidence = nullptr;  // appended to
 };
 
-BoneSpan reference_bone_span(const LabelMap& labels, const CtProtocol& p, Side side) {
-  const Geometry& g = labels.geometry;
-  const LabelId bone = LabelCatalog::standard().label_id(p.level.bone_key, side);
-  int first = -1, last = -1;
-  for (std::size_t k = 0; k < g.size[2]; ++k) {
-    const LabelId* l = labels.slice(k);
-    if (std::find(l, l + g.slice_voxel_count(), bone) == l + g.slice_voxel_count()) continue;
-    if (first < 0) first = int(k);
-    last = int(k);
-  }
-  BoneSpan span;
-  if (first <= 0 || last >= int(g.size[2]) - 1 || last <= first) return span;
-  const double za = g.index_to_lps({0, 0, double(first)}).z, zb = g.index_to_lps({0, 0, double(last)}).z;
-  span.whole = true;
-  span.proximal_z = std::max(za, zb);
-  span.distal_z = std::min(za, zb);
-  const double length = span.proximal_z - span.distal_z;
-  span.whole = length >= p.min_bone_length_mm && length <= p.max_bone_length_mm;
-  return span;
-}
-
-/// Splits one leg's compartment in slice k. Returns false when the split looks unreliable.
 bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std::size_t k, Side side,
-               double fraction, const SideLabels& ids, const LegFrame& frame) {
+               double fraction, const SideLabels& ids, const LegFrame& frame, LegPrior* prior = nullptr) {
   const Geometry& g = ct.geometry;
   const std::size_t nx = g.size[0], ny = g.size[1];
   const float* hu = ct.slice(k);
@@ -178,10 +159,26 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   const double semi_y = 2 * std::sqrt(std::max(1.0, syy / n - my * my));
 
   std::vector<PlacedSeed> seeds;
-  for (const auto& s : muscle_layout(p.region, fraction)) {
-    if (s.weight < kAbsentMuscleWeight) continue;
-    seeds.push_back({catalog.label_id(s.key, side), s.x_lat * semi_x, s.y * semi_y, s.weight, s.key, 1 / (s.weight * s.weight)});
+  std::vector<MuscleConfidence>* confidence_out = prior != nullptr ? prior->confidence : nullptr;
+  // With an atlas prior: one seed per muscle the prior puts in this leg (no position: cells come
+  // from the prior itself).
+  if (prior != nullptr) {
+    std::vector<LabelId> present;
+    for (std::size_t b = 0; b < h; ++b)
+      for (std::size_t a = 0; a < w; ++a) {
+        const LabelId t = prior->territory[at(a, b)];
+        if (soft[a + w * b] && t != 0 && std::find(present.begin(), present.end(), t) == present.end()) present.push_back(t);
+      }
+    std::sort(present.begin(), present.end());
+    if (present.empty() || present.size() >= kNone) prior = nullptr;  // no prior here: the layout
+    for (LabelId t : present)
+      if (prior != nullptr) seeds.push_back({t, 0, 0, 1, {}, 1});
   }
+  if (prior == nullptr)
+    for (const auto& s : muscle_layout(p.region, fraction)) {
+      if (s.weight < kAbsentMuscleWeight) continue;
+      seeds.push_back({catalog.label_id(s.key, side), s.x_lat * semi_x, s.y * semi_y, s.weight, s.key, 1 / (s.weight * s.weight)});
+    }
   if (seeds.empty()) return true;
   const std::size_t count = seeds.size();
 
@@ -191,7 +188,39 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   std::vector<double> cell_area(count, 0.0);
   std::vector<std::size_t> core_pixels(count, 0);
   const double pixel_mm2 = g.pixel_area_mm2();
-  for (std::size_t b = 0; b < h; ++b)
+  if (prior != nullptr) {
+    // Cells: the fused territories; cores: muscle pixels where the atlases agree (>= 60%) at least
+    // the marker margin away from another territory.
+    std::map<LabelId, std::uint8_t> index_of;
+    for (std::size_t m = 0; m < count; ++m) index_of[seeds[m].label] = std::uint8_t(m);
+    std::vector<std::uint8_t> boundary(w * h, 0);
+    for (std::size_t b = 0; b < h; ++b)
+      for (std::size_t a = 0; a < w; ++a) {
+        const std::size_t q = a + w * b;
+        if (!soft[q]) continue;
+        const auto it = index_of.find(prior->territory[at(a, b)]);
+        if (it != index_of.end()) cell[q] = it->second, cell_area[it->second] += pixel_mm2;
+      }
+    for (std::size_t b = 0; b < h; ++b)
+      for (std::size_t a = 0; a < w; ++a) {
+        const std::size_t q = a + w * b;
+        if (cell[q] == kNone) continue;
+        if ((a > 0 && cell[q - 1] != kNone && cell[q - 1] != cell[q]) || (a + 1 < w && cell[q + 1] != kNone && cell[q + 1] != cell[q]) ||
+            (b > 0 && cell[q - w] != kNone && cell[q - w] != cell[q]) || (b + 1 < h && cell[q + w] != kNone && cell[q + w] != cell[q]))
+          boundary[q] = 1;
+      }
+    const auto margin = distance_to_nonzero(boundary, int(w), int(h), g.spacing_mm[0], g.spacing_mm[1]);
+    for (std::size_t b = 0; b < h; ++b)
+      for (std::size_t a = 0; a < w; ++a) {
+        const std::size_t q = a + w * b;
+        if (cell[q] == kNone || labels[at(a, b)] != ids.muscle_tissue) continue;
+        if (margin[q] >= p.muscles.marker_margin_mm && prior->agreement[at(a, b)] >= 153) {
+          core[q] = cell[q];
+          ++core_pixels[cell[q]];
+        }
+      }
+  }
+  for (std::size_t b = 0; b < h && prior == nullptr; ++b)
     for (std::size_t a = 0; a < w; ++a) {
       const std::size_t q = a + w * b;
       if (!soft[q]) continue;
@@ -366,7 +395,7 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
     for (std::size_t m = 0; m < count; ++m) parent[m] = int(m);
     std::function<int(int)> root = [&](int m) { return parent[std::size_t(m)] == m ? m : parent[std::size_t(m)] = root(parent[std::size_t(m)]); };
     for (const auto& [pair, stats] : line)
-      if (stats.first / stats.second > muscle_like_hu) {
+      if (prior == nullptr && stats.first / stats.second > muscle_like_hu) {
         const int a = root(pair.first), b = root(pair.second);
         if (a == b) continue;
         if (cores_here[std::size_t(a)] >= cores_here[std::size_t(b)]) parent[std::size_t(b)] = a;
@@ -436,7 +465,9 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
         if (cell[q] != m || labels[at(a, b)] != ids.muscle_tissue || ring[q] || owner[q] != kNone) continue;
         double x, y;
         local(double(i0) + double(a), double(j0) + double(b), x, y);
-        if (core[q] == m || std::hypot(x - seeds[m].x, y - seeds[m].y) <= 3) owner[q] = std::uint8_t(m);
+        if (core[q] == m || (prior == nullptr && std::hypot(x - seeds[m].x, y - seeds[m].y) <= 3) ||
+            (prior != nullptr && prior->agreement[at(a, b)] >= 128))
+          owner[q] = std::uint8_t(m);
       }
   }
 
@@ -444,11 +475,19 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   // cell holds the pocket's centre.
   for (const auto& basin : unassigned) {
     if (owner[basin.front()] != kNone) continue;
-    double ca = 0, cb = 0;
-    for (std::size_t q : basin) ca += double(q % w), cb += double(q / w);
-    double x, y;
-    local(double(i0) + ca / double(basin.size()), double(j0) + cb / double(basin.size()), x, y);
-    const auto top = std::uint8_t(nearest_cell(seeds, x, y).best);
+    std::uint8_t top = 0;
+    if (prior != nullptr) {  // the territory holding most of the pocket
+      std::vector<std::size_t> held(count, 0);
+      for (std::size_t q : basin)
+        if (cell[q] != kNone) ++held[cell[q]];
+      top = std::uint8_t(std::max_element(held.begin(), held.end()) - held.begin());
+    } else {
+      double ca = 0, cb = 0;
+      for (std::size_t q : basin) ca += double(q % w), cb += double(q / w);
+      double x, y;
+      local(double(i0) + ca / double(basin.size()), double(j0) + cb / double(basin.size()), x, y);
+      top = std::uint8_t(nearest_cell(seeds, x, y).best);
+    }
     for (std::size_t q : basin) owner[q] = top;
   }
 
@@ -473,7 +512,7 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
   }
   // Islands no flood reached (cut off by fat or bone) and the fascia layer: their layout cell.
   for (std::size_t q = 0; q < w * h; ++q)
-    if (soft[q] && owner[q] == kNone) owner[q] = cell[q];
+    if (soft[q] && owner[q] == kNone) owner[q] = cell[q] != kNone ? cell[q] : std::uint8_t(0);
 
   // Intermuscular fat: fat pixels within intermuscular_fat_mm (through fat) of a boundary between
   // muscles or of the fascia ring. Fat further inside a territory is intramuscular.
@@ -501,7 +540,7 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
     front.swap(next_front);
   }
 
-  std::vector<double> territory_area(count, 0.0);
+  std::vector<double> territory_area(count, 0.0), territory_agreement(count, 0.0);
   for (std::size_t b = 0; b < h; ++b)
     for (std::size_t a = 0; a < w; ++a) {
       const std::size_t q = a + w * b;
@@ -516,7 +555,60 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
       }
       labels[at(a, b)] = seeds[owner[q]].label;
       territory_area[owner[q]] += pixel_mm2;
+      if (prior != nullptr) {  // the atlases' share for the muscle this pixel went to
+        const double share = prior->agreement[at(a, b)] / 255.0;
+        territory_agreement[owner[q]] += (owner[q] == cell[q] ? share : 0.5 * (1 - share)) * pixel_mm2;
+      }
     }
+  if (confidence_out != nullptr && prior == nullptr) {  // the atlases gave nothing here: the layout split is not trusted
+    for (std::size_t m = 0; m < count; ++m) {
+      MuscleConfidence c;
+      c.slice_index = int(k), c.label = seeds[m].label, c.area_mm2 = territory_area[m];
+      c.low_confidence = true, c.reason = "no_atlas_prior";
+      confidence_out->push_back(c);
+    }
+  } else if (prior != nullptr && prior->confidence != nullptr) {
+    // Confidence of every muscle: the atlases' agreement over its territory, and its area against
+    // the areas the atlases give it here.
+    for (std::size_t m = 0; m < count; ++m) {
+      MuscleConfidence c;
+      c.slice_index = int(k), c.label = seeds[m].label, c.area_mm2 = territory_area[m];
+      c.agreement = territory_area[m] > 0 ? territory_agreement[m] / territory_area[m] : 0;
+      if (prior->spread != nullptr)
+        for (const auto& s : *prior->spread)
+          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2;
+      const double tolerance = p.muscles.atlas_area_sd_limit * c.atlas_sd_area_mm2 + p.muscles.atlas_area_tolerance_mm2;
+      if (territory_area[m] >= p.muscles.confidence_min_area_mm2 || c.atlas_mean_area_mm2 >= p.muscles.confidence_min_area_mm2) {
+        if (c.agreement < p.muscles.min_atlas_agreement) c.low_confidence = true, c.reason = "atlas_disagreement";
+        else if (std::abs(c.area_mm2 - c.atlas_mean_area_mm2) > tolerance)
+          c.low_confidence = true, c.reason = "area_outside_atlas_range";
+      }
+      prior->confidence->push_back(c);
+    }
+    // Groups: their members' territories together against the atlases' group areas (confusions
+    // inside a group do not touch it), and the members' agreement.
+    for (const Structure* group : catalog.reporting_groups_of(p.region)) {
+      if (group->kind != StructureKind::MuscleGroup) continue;
+      MuscleConfidence c;
+      c.slice_index = int(k), c.label = catalog.label_id(group->key, side);
+      double agreement = 0;
+      for (const Structure* member : catalog.members_of(group->key))
+        for (std::size_t m = 0; m < count; ++m)
+          if (seeds[m].label == catalog.label_id(member->key, side))
+            c.area_mm2 += territory_area[m], agreement += territory_agreement[m];
+      if (prior->spread != nullptr)
+        for (const auto& s : *prior->spread)
+          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2;
+      if (c.area_mm2 <= 0 && c.atlas_mean_area_mm2 <= 0) continue;
+      c.agreement = c.area_mm2 > 0 ? agreement / c.area_mm2 : 0;
+      const double tolerance = p.muscles.atlas_area_sd_limit * c.atlas_sd_area_mm2 + p.muscles.atlas_area_tolerance_mm2;
+      if (c.area_mm2 >= p.muscles.confidence_min_area_mm2 || c.atlas_mean_area_mm2 >= p.muscles.confidence_min_area_mm2) {
+        if (c.agreement < p.muscles.min_atlas_agreement) c.low_confidence = true, c.reason = "atlas_disagreement";
+        else if (std::abs(c.area_mm2 - c.atlas_mean_area_mm2) > tolerance) c.low_confidence = true, c.reason = "area_outside_atlas_range";
+      }
+      prior->confidence->push_back(c);
+    }
+  }
   // Plausibility: every territory within a factor of its layout cell.
   const double ratio = p.muscles.uncertain_area_ratio;
   for (std::size_t m = 0; m < count; ++m) {
@@ -529,9 +621,36 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
 
 }  // namespace
 
-void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegmentation& seg, Progress& progress) {
+BoneSpan reference_bone_span(const LabelMap& labels, const CtProtocol& p, Side side) {
+  const Geometry& g = labels.geometry;
+  const LabelId bone = LabelCatalog::standard().label_id(p.level.bone_key, side);
+  int first = -1, last = -1;
+  for (std::size_t k = 0; k < g.size[2]; ++k) {
+    const LabelId* l = labels.slice(k);
+    if (std::find(l, l + g.slice_voxel_count(), bone) == l + g.slice_voxel_count()) continue;
+    if (first < 0) first = int(k);
+    last = int(k);
+  }
+  BoneSpan span;
+  if (first <= 0 || last >= int(g.size[2]) - 1 || last <= first) return span;
+  const double za = g.index_to_lps({0, 0, double(first)}).z, zb = g.index_to_lps({0, 0, double(last)}).z;
+  span.whole = true;
+  span.proximal_z = std::max(za, zb);
+  span.distal_z = std::min(za, zb);
+  const double length = span.proximal_z - span.distal_z;
+  span.whole = length >= p.min_bone_length_mm && length <= p.max_bone_length_mm;
+  return span;
+}
+
+void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegmentation& seg, Progress& progress,
+                        const MusclePrior* muscle_prior) {
   if (!p.muscles.enabled || p.region == BodyRegion::Any) return;
+  if (muscle_prior != nullptr && muscle_prior->empty()) muscle_prior = nullptr;
+  if (muscle_prior != nullptr && (muscle_prior->territory.geometry.size != ct.geometry.size ||
+                                  muscle_prior->agreement.voxels.size() != muscle_prior->territory.voxels.size()))
+    throw Error(ErrorCode::Internal, "muscle prior", "the atlas prior does not have the volume's geometry");
   const Geometry& g = ct.geometry;
+  std::vector<std::vector<MuscleConfidence>> confidence(seg.slices.size());
   std::map<Side, BoneSpan> spans;
   for (Side side : {Side::Right, Side::Left}) spans[side] = reference_bone_span(seg.labels, p, side);
   bool fallback_level = false;
@@ -549,12 +668,38 @@ void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegme
       const BoneSpan& span = spans.at(leg.side);
       const double fraction = span.whole ? span.fraction_at(z) : p.level.fraction_from_proximal;
       const bool is_right = leg.side == Side::Right;
+      LegPrior leg_prior;
+      if (muscle_prior != nullptr) {
+        leg_prior.territory = muscle_prior->territory.slice(k);
+        leg_prior.agreement = muscle_prior->agreement.slice(k);
+        leg_prior.spread = k < muscle_prior->area_spread.size() ? &muscle_prior->area_spread[k] : nullptr;
+        leg_prior.confidence = &confidence[k];
+      }
       if (!split_leg(ct, p, seg.labels.slice(k), k, leg.side, fraction, is_right ? right : left,
-                     is_right ? right_frame : left_frame))
+                     is_right ? right_frame : left_frame, muscle_prior != nullptr ? &leg_prior : nullptr))
         uncertain[k] = 1;
     }
     return true;
   });
+  seg.muscle_prior = muscle_prior != nullptr ? "atlas" : "layout";
+  seg.muscle_confidence.clear();
+  int low_confidence_slices = 0;
+  for (std::size_t k = 0; k < confidence.size(); ++k) {
+    bool low = false;
+    for (const auto& c : confidence[k]) low = low || c.low_confidence;
+    if (low) {
+      seg.slices[k].qc_flags.push_back("muscle_low_confidence");
+      ++low_confidence_slices;
+    }
+    seg.muscle_confidence.insert(seg.muscle_confidence.end(), confidence[k].begin(), confidence[k].end());
+  }
+  if (muscle_prior != nullptr) {
+    seg.notes.insert(seg.notes.end(), muscle_prior->notes.begin(), muscle_prior->notes.end());
+    if (low_confidence_slices > 0)
+      seg.notes.push_back(std::to_string(low_confidence_slices) +
+                          " slice(s) have a muscle the atlases disagree on or whose area lies outside the atlases' range "
+                          "(muscle_low_confidence): its values there are flagged, and withheld at the standard level");
+  }
   int uncertain_count = 0;
   for (std::size_t k = 0; k < seg.slices.size(); ++k)
     if (uncertain[k]) {
@@ -599,7 +744,7 @@ void segment_ct_muscles(const ScalarVolume& ct, const CtProtocol& p, TissueSegme
   if (jumps > 0)
     seg.notes.push_back(std::to_string(jumps) + " slice(s) have a muscle whose area jumps against its neighbouring slices "
                         "(muscle_area_jump): check the muscle split there");
-  if (fallback_level)
+  if (fallback_level && muscle_prior == nullptr)
     seg.notes.push_back("the whole " + p.level.bone_key + " is not in the scan: the muscle layout of the standard level (" +
                         std::to_string(int(std::lround(100 * p.level.fraction_from_proximal))) +
                         "% from the proximal end) was used as the prior for every slice");

@@ -46,7 +46,15 @@ std::string CtProtocol::to_json() const {
                                {"marker_margin_mm", muscles.marker_margin_mm},
                                {"intermuscular_fat_mm", muscles.intermuscular_fat_mm},
                                {"fascia_layer_mm", muscles.fascia_layer_mm},
-                               {"uncertain_area_ratio", muscles.uncertain_area_ratio}}},
+                               {"uncertain_area_ratio", muscles.uncertain_area_ratio},
+                               {"prior", muscles.prior},
+                               {"atlases_per_slice", muscles.atlases_per_slice},
+                               {"atlas_key_spacing_mm", muscles.atlas_key_spacing_mm},
+                               {"demons_iterations", muscles.demons_iterations},
+                               {"min_atlas_agreement", muscles.min_atlas_agreement},
+                               {"atlas_area_sd_limit", muscles.atlas_area_sd_limit},
+                               {"atlas_area_tolerance_mm2", muscles.atlas_area_tolerance_mm2},
+                               {"confidence_min_area_mm2", muscles.confidence_min_area_mm2}}},
                   {"level", {{"name", level.name}, {"bone", level.bone_key}, {"fraction_from_proximal", level.fraction_from_proximal}}}};
   // Written only when on, so protocols without it keep their text and hash.
   if (muscles.bone_rim_mm > 0) j["muscles"]["bone_rim_mm"] = muscles.bone_rim_mm;
@@ -132,6 +140,14 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
           else if (m.key() == "fascia_layer_mm") p.muscles.fascia_layer_mm = m.value().get<double>();
           else if (m.key() == "uncertain_area_ratio") p.muscles.uncertain_area_ratio = m.value().get<double>();
           else if (m.key() == "bone_rim_mm") p.muscles.bone_rim_mm = m.value().get<double>();
+          else if (m.key() == "prior") p.muscles.prior = m.value().get<std::string>();
+          else if (m.key() == "atlases_per_slice") p.muscles.atlases_per_slice = m.value().get<int>();
+          else if (m.key() == "atlas_key_spacing_mm") p.muscles.atlas_key_spacing_mm = m.value().get<double>();
+          else if (m.key() == "demons_iterations") p.muscles.demons_iterations = m.value().get<int>();
+          else if (m.key() == "min_atlas_agreement") p.muscles.min_atlas_agreement = m.value().get<double>();
+          else if (m.key() == "atlas_area_sd_limit") p.muscles.atlas_area_sd_limit = m.value().get<double>();
+          else if (m.key() == "atlas_area_tolerance_mm2") p.muscles.atlas_area_tolerance_mm2 = m.value().get<double>();
+          else if (m.key() == "confidence_min_area_mm2") p.muscles.confidence_min_area_mm2 = m.value().get<double>();
           else throw Error(ErrorCode::InvalidInput, file, "unknown protocol key '" + k + "' (docs/protocols.md)");
         }
         if (!(p.muscles.marker_margin_mm >= 0 && p.muscles.marker_margin_mm <= 30))
@@ -144,6 +160,20 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
           throw Error(ErrorCode::InvalidInput, file, "'muscles.bone_rim_mm' must be 0..5 mm");
         if (!(p.muscles.uncertain_area_ratio > 1))
           throw Error(ErrorCode::InvalidInput, file, "'muscles.uncertain_area_ratio' must be above 1");
+        if (p.muscles.prior != "atlas" && p.muscles.prior != "layout")
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.prior' must be \"atlas\" or \"layout\"");
+        if (p.muscles.atlases_per_slice < 1 || p.muscles.atlases_per_slice > 40)
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.atlases_per_slice' must be 1..40");
+        if (!(p.muscles.atlas_key_spacing_mm > 0 && p.muscles.atlas_key_spacing_mm <= 100))
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.atlas_key_spacing_mm' must be above 0 and at most 100 mm");
+        if (p.muscles.demons_iterations < 0 || p.muscles.demons_iterations > 500)
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.demons_iterations' must be 0..500");
+        if (!(p.muscles.min_atlas_agreement >= 0 && p.muscles.min_atlas_agreement <= 1))
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.min_atlas_agreement' must be 0..1");
+        if (!(p.muscles.atlas_area_sd_limit > 0) || !(p.muscles.atlas_area_tolerance_mm2 >= 0) ||
+            !(p.muscles.confidence_min_area_mm2 >= 0))
+          throw Error(ErrorCode::InvalidInput, file,
+                      "'muscles.atlas_area_sd_limit' must be above 0, 'atlas_area_tolerance_mm2' and 'confidence_min_area_mm2' 0 or more");
       } else {
         throw Error(ErrorCode::InvalidInput, file, "unknown protocol key '" + k + "' (docs/protocols.md)");
       }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "musclecsa/anatomy/multi_atlas.h"
 #include "musclecsa/core/image.h"
 #include "musclecsa/core/progress.h"
 #include "musclecsa/quantify/ct_measures.h"
@@ -125,6 +126,7 @@ struct MrStructureMeasures {
   double fat_free_area_mm2 = 0;      ///< area x (1 - mean FF)
   double fat_area_mm2 = 0;           ///< voxels with FF >= the fat threshold (intramuscular fat)
   std::string mercuri;               ///< suggested grade
+  StructureConfidence confidence;    ///< with an atlas prior: its agreement and the low-confidence flag
 };
 
 struct MrSideMeasures {
@@ -165,18 +167,21 @@ struct MrAnalysis {
 
 /// Analyses a Dixon set. `protocol_name`: "thigh-mr", "calf-mr" or "auto".
 /// Throws Error(InvalidInput, ...) for mismatched grids or non-axial series.
+/// `atlas`: where the atlases of the muscle prior are and which subjects to leave out.
 MrAnalysis analyze_dixon(DixonSeries dixon, const std::string& protocol_name, const quantify::LevelOptions& level,
-                         Progress& progress);
+                         Progress& progress, const anatomy::MultiAtlasOptions& atlas = {});
 /// The same with a given protocol (e.g. from load_mr_protocol).
-MrAnalysis analyze_dixon(DixonSeries dixon, const MrProtocol& protocol, const quantify::LevelOptions& level, Progress& progress);
+MrAnalysis analyze_dixon(DixonSeries dixon, const MrProtocol& protocol, const quantify::LevelOptions& level, Progress& progress,
+                         const anatomy::MultiAtlasOptions& atlas = {});
 
 /// Analyses a T1- (or T2-) weighted axial series: N4, k-means classes, pseudo-CT.
 /// The protocol of the result records the N4 settings used (`n4`).
 MrAnalysis analyze_weighted(const ScalarVolume& image, const std::string& protocol_name,
-                            const quantify::LevelOptions& level, const N4Settings& n4, Progress& progress);
+                            const quantify::LevelOptions& level, const N4Settings& n4, Progress& progress,
+                            const anatomy::MultiAtlasOptions& atlas = {});
 /// The same with a given protocol; N4 as its `n4` settings say.
 MrAnalysis analyze_weighted(const ScalarVolume& image, const MrProtocol& protocol, const quantify::LevelOptions& level,
-                            Progress& progress);
+                            Progress& progress, const anatomy::MultiAtlasOptions& atlas = {});
 
 /// N4 bias-field correction (ITK) of a positive-valued MR volume, fitted on a downsampled copy;
 /// `mask` (same grid, 1 = tissue) limits the fit. Returns the corrected image.

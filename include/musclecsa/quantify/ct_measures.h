@@ -1,6 +1,7 @@
 #pragma once
 // CT measurements from a tissue label map: per slice and side, at the standard level, and volumes.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@ struct StructureMeasures {
   double normal_attenuation_muscle_area_mm2 = 0;
   double mean_hu = 0, sd_hu = 0, median_hu = 0;  ///< over the muscle tissue
   double fat_fraction = 0;                ///< intramuscular fat / (intramuscular fat + muscle) areas
+  StructureConfidence confidence;         ///< with an atlas prior: its agreement and the low-confidence flag
 };
 
 /// One leg in one slice. Areas in mm2, HU statistics over muscle tissue (HU in the protocol's
@@ -81,7 +83,28 @@ struct CtResults {
 CtResults measure_ct(const ScalarVolume& ct, const segment::TissueSegmentation& segmentation,
                      const segment::CtProtocol& protocol, const LevelOptions& level_options);
 
-/// Tidy measurement records (one value each) for the standard level and every slice.
+/// The confidence of one muscle or group in one leg and slice, from segmentation.muscle_confidence:
+/// a muscle's or group's own (the split judges groups as a whole: their area against the atlases'
+/// group areas); without one, a group's is the area-weighted agreement of its members, low when
+/// low-confidence members hold more than a quarter of its area. Layout splits (no atlas prior) give agreement -1, not low.
+class ConfidenceIndex {
+ public:
+  explicit ConfidenceIndex(const segment::TissueSegmentation& segmentation);
+  StructureConfidence of(int slice_index, Side side, const std::string& structure_key, bool is_group) const;
+
+ private:
+  const segment::TissueSegmentation* segmentation_;
+  std::map<std::pair<int, LabelId>, const segment::MuscleConfidence*> by_slice_label_;
+};
+
+/// Flags records[first..] (one structure's records) "muscle_low_confidence" when `confidence` is low,
+/// and withholds them when `level` is a standard level.
+void mark_low_confidence(std::vector<Measurement>& records, std::size_t first, const StructureConfidence& confidence,
+                         const std::string& level);
+
+/// Tidy measurement records (one value each) for the standard level and every slice. Records of a
+/// low-confidence muscle or group carry the flag "muscle_low_confidence"; at the standard level they
+/// are withheld (withheld_reason "muscle_low_confidence:<reason>").
 std::vector<Measurement> to_measurements(const CtResults& results, const segment::CtProtocol& protocol);
 
 }  // namespace musclecsa::quantify

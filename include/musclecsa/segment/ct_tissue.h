@@ -4,6 +4,7 @@
 // tissue and intermuscular/intramuscular adipose tissue. Slice by slice, on HU thresholds from the
 // protocol (docs/methods.md).
 
+#include <string>
 #include <vector>
 
 #include "musclecsa/core/image.h"
@@ -25,6 +26,18 @@ struct SliceFindings {
   std::vector<std::string> qc_flags;  ///< e.g. "legs_touching_split", "metal", "single_leg"
 };
 
+/// Per muscle, leg and slice: how far the split can be trusted (from the prior's agreement and the
+/// atlases' area spread), filled by segment_ct_muscles when it had a prior.
+struct MuscleConfidence {
+  int slice_index = 0;
+  LabelId label = 0;                    ///< muscle or group label id (side included)
+  double area_mm2 = 0;                  ///< territory area after the split
+  double agreement = 0;                 ///< mean agreement (0-1) of the atlases over the territory
+  double atlas_mean_area_mm2 = 0, atlas_sd_area_mm2 = 0;
+  bool low_confidence = false;          ///< agreement below the protocol's minimum or area outside the spread
+  std::string reason;                   ///< why low ("atlas_disagreement", "area_outside_atlas_range")
+};
+
 struct TissueSegmentation {
   LabelMap labels;                    ///< catalog ids: skin, subcutaneous_fat, imat, skeletal_muscle,
                                       ///< femur/tibia/fibula (cortex), bone_marrow; 0 elsewhere
@@ -32,6 +45,11 @@ struct TissueSegmentation {
   std::vector<std::string> qc_flags;  ///< volume-level flags
   std::vector<std::string> notes;
   bool muscles_segmented = false;     ///< segment_ct_muscles() split the compartments into muscles
+  std::string muscle_prior;           ///< "atlas" (fused real-anatomy atlases) or "layout" (the coarse layout)
+  std::string muscle_prior_description;        ///< how the prior was made (one line)
+  std::vector<std::string> atlases_available;  ///< atlas ids of the region after the exclusions
+  std::vector<std::string> atlases_used;       ///< atlas ids that voted somewhere
+  std::vector<MuscleConfidence> muscle_confidence;  ///< per muscle, leg and slice, with an atlas prior
 };
 
 /// What the values of the segmented volume are, for the wording of the notes: HU of a CT, or a

@@ -37,6 +37,14 @@ struct MuscleRule {
   double fascia_layer_mm = 1.4;        ///< the deep fascia and the fat beneath it: no muscle's tissue
   double uncertain_area_ratio = 2.5;   ///< a territory this many times larger or smaller than its
                                        ///< layout cell flags the slice "muscle_boundaries_uncertain"
+  std::string prior = "atlas";         ///< "atlas": fused real-anatomy atlases (modules/anatomy); "layout": the coarse layout
+  int atlases_per_slice = 7;           ///< atlases kept per key slice after the landmark placement, by similarity
+  double atlas_key_spacing_mm = 16;    ///< registrations every this far along z; slices between reuse the nearest
+  int demons_iterations = 10;          ///< at the finest of three resolutions (1.5x and 2x that at the coarser ones)
+  double min_atlas_agreement = 0.6;    ///< a muscle whose territory the atlases share less than this is low-confidence
+  double atlas_area_sd_limit = 3;      ///< ... and one whose area is further than this many atlas SDs
+  double atlas_area_tolerance_mm2 = 150;  ///<   plus this from the atlases' mean area
+  double confidence_min_area_mm2 = 100;   ///< muscles under 1 cm2 (here and in the atlases) are not judged
   double bone_rim_mm = 0;              ///< soft tissue this close to a bone is no lower ground for the
                                        ///< flood than muscle (0: off; MRI's pseudo-CT: 1.2)
 };
