@@ -338,6 +338,13 @@ Result read_result_unchecked(const fs::path& result_dir) {
   const json& levels = member(doc, "levels");
   const json& mri = member(doc, "mri");
   const auto slices = slices_by_index(mr ? member(mri, "slices") : member(doc, "slices"));
+  for (const auto& [k, slice] : slices)
+    for (const auto& side : member(*slice, "sides")) {
+      const int si = side.value("side", "") == "left" ? 1 : 0;
+      for (const auto& s : member(side, "structures"))
+        if (s.contains("confidence") && s["confidence"].is_object() && s["confidence"].value("low", false))
+          result.low_confidence.insert({k, si, s.value("structure", "")});
+    }
   for (Side side : kSides) {
     SideLevel& out = result.level[side_index(side)];
     const std::string side_name(to_string(side));
@@ -373,8 +380,13 @@ Result read_result_unchecked(const fs::path& result_dir) {
     out.found = true;
     const char* area_key = mr ? "csa_cm2" : "outline_area_cm2";
     if (measures->contains("structures") && (*measures)["structures"].is_array())
-      for (const auto& s : (*measures)["structures"])
-      out.area_cm2[get<std::string>(s, "structure", results_file)] = get<double>(s, area_key, results_file);
+      for (const auto& s : (*measures)["structures"]) {
+        const std::string key = get<std::string>(s, "structure", results_file);
+        if (s.contains("withheld_reason") || (s.contains("confidence") && s["confidence"].is_object() && s["confidence"].value("low", false)))
+          out.withheld.insert(key);
+        if (s.contains(area_key) && s[area_key].is_null()) continue;  // withheld: no value at the level
+        out.area_cm2[key] = get<double>(s, area_key, results_file);
+      }
     out.area_cm2["muscle"] = get<double>(*measures, mr ? "muscle_csa_cm2" : "muscle_area_cm2", results_file);
     if (auto it = slices.find(out.slice); it != slices.end()) {
       out.z_mm = it->second->value("z_mm", 0.0);
@@ -514,6 +526,7 @@ std::vector<Record> score(const Truth& truth, const Result& result) {
   }
 
   const double pixel_cm2 = g.pixel_area_mm2() / 100.0;
+  const bool same_grid = result.labels.geometry.same_grid_as(truth.labels.geometry);  // slice k is the result's slice k
   std::vector<Record> records;
   for (const Scored& sc : list) {
     Record rec;
@@ -550,9 +563,14 @@ std::vector<Record> score(const Truth& truth, const Result& result) {
       rec.csa_level_result_slice = rl.slice;
       rec.csa_level_result_z_mm = rl.z_mm;
       rec.csa_level_result_field = rl.field;
-      auto it = rl.area_cm2.find(sc.key);
-      rec.csa_level_result_cm2 = it == rl.area_cm2.end() ? 0.0 : it->second;
       rec.flags = rl.flags;
+      rec.csa_level_withheld = rl.withheld.count(sc.key) > 0;
+      if (*rec.csa_level_withheld) {
+        notes.push_back("result: withheld at the level (low confidence)");
+      } else {
+        auto it = rl.area_cm2.find(sc.key);
+        rec.csa_level_result_cm2 = it == rl.area_cm2.end() ? 0.0 : it->second;
+      }
     } else {
       notes.push_back("result: " + rl.reason);
     }
@@ -589,6 +607,10 @@ std::vector<Record> score(const Truth& truth, const Result& result) {
       const double e = 100.0 * std::abs(double(rn) * pixel_cm2 - ta) / ta;
       sum += e;
       ++rec.csa_slices_count;
+      if (e > 15) {
+        ++rec.csa_slices_over_15pct;
+        if (same_grid && !result.low_confidence.count({int(k), side_index(sc.side), sc.key})) ++rec.csa_slices_over_15pct_unflagged;
+      }
       if (e > worst) {
         worst = e;
         rec.csa_slices_worst_z_mm = g.index_to_lps({0, 0, double(k)}).z;
@@ -657,6 +679,9 @@ json to_json(const std::vector<Record>& records, const CaseInfo& info, const Tru
     j["csa_slices_mean_abs_error_pct"] = opt(r.csa_slices_mean_abs_error_pct);
     j["csa_slices_worst_abs_error_pct"] = opt(r.csa_slices_worst_abs_error_pct);
     j["csa_slices_worst_z_mm"] = opt(r.csa_slices_worst_z_mm);
+    j["csa_slices_over_15pct"] = r.csa_slices_over_15pct;
+    j["csa_slices_over_15pct_unflagged"] = r.csa_slices_over_15pct_unflagged;
+    j["csa_level_withheld"] = opt(r.csa_level_withheld);
     j["ff_truth_pct"] = opt(r.ff_truth_pct);
     j["ff_result_pct"] = opt(r.ff_result_pct);
     j["ff_error_points"] = opt(r.ff_error_points);

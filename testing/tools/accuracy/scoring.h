@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct SideLevel {
   std::map<std::string, double> area_cm2;   ///< CSA at the level per catalog key; "muscle" = all muscle
   std::string field;                        ///< which value the areas are (e.g. "outline_area_cm2")
   std::vector<std::string> flags;           ///< QC flags analyze put on the level slice (result only)
+  std::set<std::string> withheld;           ///< structures whose level values analyze withheld (low confidence)
 };
 
 /// Side index used in the arrays below: 0 right, 1 left.
@@ -55,6 +57,8 @@ struct Result {
   std::optional<Image<float>> fat_fraction; ///< the Dixon fat-fraction map (0..1); absent for CT and T1
   std::string ff_note;                      ///< why there is no fat fraction, when there is none
   std::array<SideLevel, 2> level;
+  /// (slice, side index, structure key) analyze flagged low-confidence (results.json "confidence").
+  std::set<std::tuple<int, int, std::string>> low_confidence;
 };
 
 /// Scores of one structure on one side.
@@ -75,6 +79,10 @@ struct Record {
   std::optional<double> csa_slices_mean_abs_error_pct, csa_slices_worst_abs_error_pct;
   std::optional<double> csa_slices_worst_z_mm;
   int csa_slices_count = 0;                 ///< truth slices with at least 1 cm2 of the structure
+  /// Of those, slices where the result's area is off by more than 15%, and how many of them analyze
+  /// did not flag low-confidence (a confident wrong number; counted when the grids are the same).
+  int csa_slices_over_15pct = 0, csa_slices_over_15pct_unflagged = 0;
+  std::optional<bool> csa_level_withheld;   ///< analyze withheld this structure at its level
   std::optional<double> ff_truth_pct, ff_result_pct, ff_error_points;  ///< volume means, percent
   std::string ff_note;
   std::vector<std::string> flags;           ///< the result's QC flags on its level slice

@@ -136,6 +136,32 @@ def markdown(args, cases, records, created):
             lines.append(f"| {name} | | | | {fmt(s['group_dice'], 3)} | {fmt(s['muscle_dice'], 3)} | "
                          f"{fmt(s['group_csa_level'], 1)} | {fmt(s['group_csa_slices'], 1)} | {fmt(s['group_ff'], 1)} |")
 
+    # The targets: listed muscles, worst subject, and values off by > 15% without a flag.
+    listed = ("rectus_femoris", "vastus_lateralis", "vastus_medialis", "vastus_intermedius",
+              "gastrocnemius_medial", "gastrocnemius_lateral", "soleus")
+    if evidence:
+        groups = [r for r in evidence if r["kind"] == "group"]
+        by_subject = {}
+        for r in groups:
+            by_subject.setdefault(r["subject"], []).append(r["dice"])
+        worst = min(((mean(v), k) for k, v in by_subject.items() if mean(v) is not None), default=(None, ""))
+        level = [r for r in groups if r.get("csa_level_error_pct") is not None]
+        level_bad = [r for r in level if abs(r["csa_level_error_pct"]) > 15]
+        level_bad_unflagged = [r for r in level_bad if not r.get("csa_level_withheld")]
+        withheld = [r for r in groups if r.get("csa_level_withheld")]
+        slices_bad = sum(r.get("csa_slices_over_15pct", 0) for r in groups)
+        slices_bad_unflagged = sum(r.get("csa_slices_over_15pct_unflagged", 0) for r in groups)
+        slices_all = sum(r.get("csa_slices_count", 0) for r in groups)
+        lines += ["", "## Targets (accuracy evidence)", "",
+                  "| measure | value |", "|---|---|",
+                  f"| listed muscles Dice ({', '.join(listed)}) | {fmt(mean(r['dice'] for r in evidence if r['structure'] in listed), 3)} |",
+                  f"| group Dice, worst subject | {fmt(worst[0], 3)} ({worst[1]}) |",
+                  f"| group CSA at the level: worst absolute error (%) | "
+                  f"{fmt(max((abs(r['csa_level_error_pct']) for r in level), default=None), 1)} |",
+                  f"| group values at the level withheld (low confidence) | {len(withheld)} of {len(level) + len([r for r in withheld if r.get('csa_level_error_pct') is None])} |",
+                  f"| group values at the level off by > 15% | {len(level_bad)}, of which not withheld: {len(level_bad_unflagged)} |",
+                  f"| group values per slice off by > 15% | {slices_bad} of {slices_all} group-slices, of which not flagged: {slices_bad_unflagged} |"]
+
     real = [r for r in records if r["case_kind"] == "real"]
     if real:
         lines += ["", "## Real images: Dice per group and side", "",
