@@ -12,6 +12,7 @@
 #include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/phantom/phantom.h"
+#include "musclecsa/report/dicom_sr.h"
 #include "musclecsa/segment/protocol.h"
 #include "test_support.h"
 
@@ -61,7 +62,7 @@ TEST(CliAnalyze, ThighCtWritesResultsLabelsAndProtocolWithItsHash) {
   const std::string csv = io::read_text(dir / "out/results.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "subject,study_instance_uid,series_instance_uid,protocol,protocol_hash,level,slice,z_mm,side,structure,structure_code,"
-            "quantity,value,unit");
+            "quantity,value,unit,withheld_reason");
   EXPECT_NE(csv.find("," + results["input"]["series_instance_uid"].get<std::string>() + ",thigh-ct," + hash + ",femur_50pct"),
             std::string::npos);
   EXPECT_NE(csv.find("\n,"), std::string::npos) << "the subject column must be empty without --include-patient-id";
@@ -130,7 +131,10 @@ TEST(CliAnalyze, MusclesAndGroupsReachEveryOutput) {
   p.seed = 21;
   NullProgress progress;
   phantom::write_phantom(phantom::make_phantom(p, progress), dir / "ph", progress);
-  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph/dicom/ct") + " --out " + quoted(dir / "out"));
+  // The analytic phantom is drawn from the layout: its split by the layout is exact, so every
+  // output can be checked against the truth (the atlas split on real anatomy: test_anatomy.cpp and
+  // CliAnalyze.AtlasSplitCarriesItsConfidenceToEveryOutput).
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph/dicom/ct") + " --muscle-prior layout --out " + quoted(dir / "out"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Quadriceps femoris"), std::string::npos) << r.output;
   const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
@@ -244,4 +248,63 @@ TEST(CliAnalyze, AbdominalCtHasNoLegsAndSaysSo) {
   const auto flags = results["qc_flags"].dump();
   EXPECT_NE(flags.find("no_legs_found"), std::string::npos) << flags;
   EXPECT_NE(r.output.find("no_legs_found"), std::string::npos) << r.output;
+}
+
+TEST(CliAnalyze, AtlasSplitCarriesItsConfidenceToEveryOutput) {
+  TempDir dir;
+  phantom::PhantomParams p;  // real anatomy (Visible Human female thighs), a subject left out below
+  p.anatomy_from = "vhf-thigh";
+  p.modality = phantom::PhantomModality::CT;
+  p.columns = 512;
+  p.pixel_spacing_mm = 0.9;
+  p.slices = 5;
+  p.slice_spacing_mm = 25;
+  NullProgress progress;
+  phantom::write_phantom(phantom::make_phantom(p, progress), dir / "ph", progress);
+  // A protocol that trusts nothing the atlases are not all sure of: some muscles are withheld.
+  auto protocol = segment::builtin_ct_protocol("thigh-ct");
+  protocol.name = "thigh-ct-strict";
+  protocol.muscles.min_atlas_agreement = 0.9;
+  io::write_text_atomically(dir / "strict.json", protocol.to_json());
+  const auto r = run_command(kBinary + " analyze " + quoted(dir / "ph/dicom/ct") + " --protocol " + quoted(dir / "strict.json") +
+                             " --level-slice 2 --atlas-exclude-subject VHF --format sr,html --out " + quoted(dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("withheld: low confidence"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("qc flag: muscle_low_confidence"), std::string::npos) << r.output;
+  const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
+  EXPECT_EQ(results["anatomy_prior"]["method"], "multi_atlas");
+  EXPECT_EQ(results["anatomy_prior"]["excluded_atlas_subjects"], nlohmann::json::array({"VHF"}));
+  ASSERT_FALSE(results["anatomy_prior"]["atlases_used"].empty());
+  for (const auto& id : results["anatomy_prior"]["atlases_used"]) EXPECT_EQ(id.get<std::string>().rfind("vhf-", 0), std::string::npos) << id;
+  // Withheld at the level: null with a reason, in the measurements and in the level's structures.
+  int withheld = 0, trusted = 0;
+  for (const auto& m : results["measurements"]) {
+    if (m["level"] != "femur_50pct") continue;
+    if (m["value"].is_null()) {
+      ++withheld;
+      EXPECT_EQ(m["withheld_reason"].get<std::string>().rfind("muscle_low_confidence:", 0), 0u) << m.dump();
+    } else if (m["structure"] != "skeletal_muscle" && m["structure"] != "imat") {
+      ++trusted;
+    }
+  }
+  EXPECT_GT(withheld, 0);
+  for (const auto& level : results["levels"])
+    for (const auto& st : level["measures"]["structures"]) {
+      ASSERT_TRUE(st["confidence"].is_object()) << st.dump();
+      EXPECT_EQ(st["confidence"]["low"].get<bool>(), st.contains("withheld_reason")) << st.dump();
+      if (st["confidence"]["low"].get<bool>()) EXPECT_TRUE(st["outline_area_cm2"].is_null()) << st.dump();
+    }
+  // CSV: an empty value and the reason; the SR leaves withheld values out; the page says why.
+  const std::string csv = io::read_text(dir / "out/results.csv");
+  EXPECT_NE(csv.find(",,cm2,muscle_low_confidence:"), std::string::npos);
+  const auto sr = report::read_dicom_sr(dir / "out/measurements.dcm");
+  EXPECT_EQ(int(sr.size()) + withheld, [&] {
+    int n = 0;
+    for (const auto& m : results["measurements"]) n += m["level"] == "femur_50pct";
+    return n;
+  }());
+  const std::string html = io::read_text(dir / "out/report.html");
+  EXPECT_NE(html.find("withheld: low confidence"), std::string::npos);
+  EXPECT_NE(html.find("muscle_low_confidence"), std::string::npos);
+  std::cout << "level values: " << trusted << " trusted muscle/group values, " << withheld << " withheld\n";
 }

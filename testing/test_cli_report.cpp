@@ -269,12 +269,21 @@ TEST(CliReport, SegAndSrFromAnalyzeReadBackAsTheLabelsAndTheLevelMeasurements) {
   EXPECT_EQ(from_seg.voxels, labels.voxels);
   const auto results = nlohmann::json::parse(io::read_text(dir / "out/results.json"));
   EXPECT_EQ(seg_info.study_instance_uid, results["input"]["study_instance_uid"]);
-  // SR: every level measurement of results.json, with its value.
+  // SR: every level measurement of results.json with its value; withheld ones (null, a reason) are
+  // not sent to PACS as numbers.
   const auto from_sr = report::read_dicom_sr(dir / "out/measurements.dcm");
-  std::size_t level_records = 0, matched = 0;
+  std::size_t level_records = 0, matched = 0, withheld = 0;
   for (const auto& m : results["measurements"]) {
     const std::string level = m["level"];
     if (level.empty() || level == "scanned_range") continue;
+    if (m["value"].is_null()) {
+      EXPECT_TRUE(m.contains("withheld_reason")) << m.dump();
+      for (const auto& x : from_sr)
+        EXPECT_FALSE(x.quantity == m["quantity"] && x.structure_key == m["structure"] && std::string(to_string(x.side)) == m["side"])
+            << "withheld " << m.dump() << " is in the SR";
+      ++withheld;
+      continue;
+    }
     ++level_records;
     for (const auto& x : from_sr)
       if (x.quantity == m["quantity"] && x.structure_key == m["structure"] && std::string(to_string(x.side)) == m["side"] &&
@@ -284,7 +293,8 @@ TEST(CliReport, SegAndSrFromAnalyzeReadBackAsTheLabelsAndTheLevelMeasurements) {
         break;
       }
   }
-  EXPECT_GT(level_records, 100u);
+  EXPECT_GT(level_records, 50u);
+  std::cout << "level records: " << level_records << " in the SR, " << withheld << " withheld\n";
   EXPECT_EQ(matched, level_records);
   EXPECT_EQ(from_sr.size(), level_records);
   // Both pass the DICOM validator (warnings only: the private coding scheme).

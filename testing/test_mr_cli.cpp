@@ -54,7 +54,7 @@ nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::j
 TEST(CliMr, DixonFolderIsPairedByImageTypeAndAnalysed) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon);
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out") + " --format seg --height-m 1.7");
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "out") + " --format seg --height-m 1.7");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("protocol thigh-mr"), std::string::npos) << r.output;
   const auto results = read_json(dir / "out/results.json");
@@ -110,7 +110,7 @@ TEST(CliMr, DixonFolderIsPairedByImageTypeAndAnalysed) {
 TEST(CliMr, ExplicitWaterAndFatAreUsedAndRecorded) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 8);
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --water " + quoted(dicom / "water") + " --fat " +
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --water " + quoted(dicom / "water") + " --fat " +
                              quoted(dicom / "fat") + " --out " + quoted(dir / "out") + " --qc-every-slice --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(r.output.empty()) << r.output;
@@ -150,21 +150,21 @@ TEST(CliMr, WaterWithoutItsFatPartnerIsRefusedNamingTheProblem) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
   std::filesystem::remove_all(dicom / "fat");
-  auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out"));
+  auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("water image without its fat partner"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
   // The water series alone.
-  r = run_command(kBinary + " analyze " + quoted(dicom / "water") + " --out " + quoted(dir / "out"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom / "water") + " --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("without its fat partner"), std::string::npos) << r.output;
   // --water without --fat.
-  r = run_command(kBinary + " analyze " + quoted(dicom) + " --water " + quoted(dicom / "water") + " --out " + quoted(dir / "out"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --water " + quoted(dicom / "water") + " --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("give --fat too"), std::string::npos) << r.output;
   // In- and opposed-phase only: ambiguous, refused.
   std::filesystem::remove_all(dicom / "water");
-  r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("in-phase/opposed-phase images without water and fat"), std::string::npos) << r.output;
 }
@@ -173,7 +173,7 @@ TEST(CliMr, WaterWithoutItsFatPartnerIsRefusedNamingTheProblem) {
 TEST(CliMr, NoN4WithADixonSetIsRefused) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --no-n4 --out " + quoted(dir / "out"));
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --no-n4 --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--no-n4: N4 bias correction is for T1/T2-weighted images"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
@@ -189,7 +189,7 @@ TEST(CliMr, AFatSeriesMissingASliceOfTheWaterSeriesIsRefused) {
   std::sort(fat_files.begin(), fat_files.end());
   ASSERT_EQ(fat_files.size(), 5u);
   std::filesystem::remove(fat_files[2]);  // an inner slice: the fat series becomes 4 images with one gap
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out"));
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("not imaged at the same slice positions (the fat series has no image at"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fat"), std::string::npos) << r.output;
@@ -200,7 +200,7 @@ TEST(CliMr, AFatSeriesMissingASliceOfTheWaterSeriesIsRefused) {
   std::sort(water_files.begin(), water_files.end());
   std::filesystem::remove(water_files[2]);
   for (const char* role : {"in_phase", "opposed_phase"}) std::filesystem::remove_all(dicom / role);
-  const auto both = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out2"));
+  const auto both = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "out2"));
   EXPECT_EQ(both.exit_code, 0) << both.output;
   EXPECT_NE(read_json(dir / "out2/results.json")["qc_flags"].dump().find("missing_slices"), std::string::npos);
 }
@@ -208,11 +208,11 @@ TEST(CliMr, AFatSeriesMissingASliceOfTheWaterSeriesIsRefused) {
 TEST(CliMr, CtProtocolsAreRefusedAndAnSrNeedsTheLevel) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
-  auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --protocol thigh-ct --out " + quoted(dir / "out"));
+  auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --protocol thigh-ct --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("thigh-mr, calf-mr, auto or an MR protocol file"), std::string::npos) << r.output;
   // 4 slices of 20 mm hold no femur level: an SR (the level's measurements) is refused, nothing written.
-  r = run_command(kBinary + " analyze " + quoted(dicom) + " --format sr --out " + quoted(dir / "out"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --format sr --out " + quoted(dir / "out"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("no standard level was found, and a DICOM SR holds the level's measurements"), std::string::npos)
       << r.output;
@@ -224,7 +224,7 @@ TEST(CliMr, AFatFractionMapThatCannotBeWrittenFailsTheCase) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
   std::filesystem::create_directories(dir / "out/fat_fraction.nii.gz/in-the-way");
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out") + " --quiet");
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "out") + " --quiet");
   EXPECT_EQ(r.exit_code, 5) << r.output;
   EXPECT_NE(r.output.find("fat_fraction.nii.gz: cannot rename the finished file"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "out/results.json"));
@@ -233,14 +233,14 @@ TEST(CliMr, AFatFractionMapThatCannotBeWrittenFailsTheCase) {
 TEST(CliMr, T1WeightedSeriesIsAnalysedWithN4) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrT1);
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --out " + quoted(dir / "out") + " --quiet");
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom / "t1") + " --out " + quoted(dir / "out") + " --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto results = read_json(dir / "out/results.json");
   EXPECT_EQ(results["mri"]["kind"], "t1");
   EXPECT_EQ(results["mri"]["fat_fraction_method"], "t1_relative_signal");
   EXPECT_TRUE(results["mri"]["n4"]["applied"].get<bool>());
   ASSERT_EQ(results["mri"]["levels"].size(), 2u);
-  const auto off = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --no-n4 --out " + quoted(dir / "off") + " --quiet");
+  const auto off = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom / "t1") + " --no-n4 --out " + quoted(dir / "off") + " --quiet");
   ASSERT_EQ(off.exit_code, 0) << off.output;
   EXPECT_FALSE(read_json(dir / "off/results.json")["mri"]["n4"]["applied"].get<bool>());
 }
@@ -294,7 +294,7 @@ std::string percent(double fraction) {
 TEST(CliMr, DixonSrAndHtmlCarryTheLevelMeasurementsAndReferenceTheWaterSeries) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon);
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "out") + " --format seg,sr,html --quiet");
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "out") + " --format seg,sr,html --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto results = read_json(dir / "out/results.json");
   const auto expected = level_records(results);
@@ -398,7 +398,7 @@ TEST(CliMr, DixonSrAndHtmlCarryTheLevelMeasurementsAndReferenceTheWaterSeries) {
 TEST(CliMr, T1SrAndHtmlNameTheRelativeFatSignal) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrT1);
-  const auto r = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --out " + quoted(dir / "out") + " --format sr,html --quiet");
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom / "t1") + " --out " + quoted(dir / "out") + " --format sr,html --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto results = read_json(dir / "out/results.json");
   const auto expected = level_records(results);
@@ -442,9 +442,9 @@ TEST(CliMr, ProtocolJsonOfAnMrRunLoadsBackWithTheSameHash) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 8);
   const std::string level = " --level-slice 4 --quiet";
-  auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --out " + quoted(dir / "a") + level);
+  auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --out " + quoted(dir / "a") + level);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_command(kBinary + " analyze " + quoted(dicom) + " --protocol " + quoted(dir / "a/protocol.json") + " --out " +
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --protocol " + quoted(dir / "a/protocol.json") + " --out " +
                   quoted(dir / "b") + level);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto a = read_json(dir / "a/results.json"), b = read_json(dir / "b/results.json");
@@ -458,7 +458,7 @@ TEST(CliMr, ProtocolJsonOfAnMrRunLoadsBackWithTheSameHash) {
   // A partial file: a lower fat threshold, everything else from thigh-mr.
   io::write_text_atomically(dir / "low.json", R"({"format": "musclecsa-mr-protocol", "version": 1, "name": "thigh-mr-ff30",
                                                    "region": "thigh", "fat_ff_threshold": 0.3})");
-  r = run_command(kBinary + " analyze " + quoted(dicom) + " --protocol " + quoted(dir / "low.json") + " --out " + quoted(dir / "c") + level);
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom) + " --protocol " + quoted(dir / "low.json") + " --out " + quoted(dir / "c") + level);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto c = read_json(dir / "c/results.json");
   EXPECT_EQ(c["protocol"]["name"], "thigh-mr-ff30");
@@ -478,11 +478,11 @@ TEST(CliMr, ProtocolJsonOfAnMrRunLoadsBackWithTheSameHash) {
 TEST(CliMr, T1ProtocolJsonRecordsN4AndRepeatsTheRun) {
   TempDir dir;
   const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrT1, 12);
-  auto r = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --no-n4 --level-slice 6 --out " + quoted(dir / "a") + " --quiet");
+  auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom / "t1") + " --no-n4 --level-slice 6 --out " + quoted(dir / "a") + " --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto a = read_json(dir / "a/results.json");
   EXPECT_FALSE(a["protocol"]["definition"]["n4"]["enabled"].get<bool>());
-  r = run_command(kBinary + " analyze " + quoted(dicom / "t1") + " --protocol " + quoted(dir / "a/protocol.json") +
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dicom / "t1") + " --protocol " + quoted(dir / "a/protocol.json") +
                   " --level-slice 6 --out " + quoted(dir / "b") + " --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto b = read_json(dir / "b/results.json");
@@ -499,9 +499,9 @@ TEST(CliMr, NiftiT1AndDixonGiveTheNumbersOfTheirDicom) {
   auto r = run_command(kBinary + " convert " + quoted(t1 / "t1") + " " + quoted(dir / "t1.nrrd") + " --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string level = " --level-slice 6 --quiet";
-  r = run_command(kBinary + " analyze " + quoted(t1 / "t1") + " --out " + quoted(dir / "dicom_t1") + level);
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(t1 / "t1") + " --out " + quoted(dir / "dicom_t1") + level);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_command(kBinary + " analyze " + quoted(dir / "t1.nrrd") + " --modality mr --format html --out " + quoted(dir / "nrrd_t1") + level);
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "t1.nrrd") + " --modality mr --format html --out " + quoted(dir / "nrrd_t1") + level);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto from_dicom = read_json(dir / "dicom_t1/results.json"), from_nrrd = read_json(dir / "nrrd_t1/results.json");
   EXPECT_EQ(from_nrrd["input"]["kind"], "research");
@@ -515,13 +515,13 @@ TEST(CliMr, NiftiT1AndDixonGiveTheNumbersOfTheirDicom) {
   EXPECT_TRUE(std::filesystem::exists(dir / "nrrd_t1/report.html"));
   // SEG and SR reference DICOM images: refused before any work.
   for (const char* format : {"seg", "sr"}) {
-    r = run_command(kBinary + " analyze " + quoted(dir / "t1.nrrd") + " --modality mr --format " + format + " --out " + quoted(dir / "x"));
+    r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "t1.nrrd") + " --modality mr --format " + format + " --out " + quoted(dir / "x"));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("DICOM SEG and SR need DICOM input"), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(dir / "x/results.json"));
   }
   // Without --modality: which modality is asked for, mr named.
-  r = run_command(kBinary + " analyze " + quoted(dir / "t1.nrrd") + " --out " + quoted(dir / "x"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "t1.nrrd") + " --out " + quoted(dir / "x"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--modality mr"), std::string::npos) << r.output;
 
@@ -531,19 +531,19 @@ TEST(CliMr, NiftiT1AndDixonGiveTheNumbersOfTheirDicom) {
     r = run_command(kBinary + " convert " + quoted(dixon / role) + " " + quoted(dir / (std::string(role) + ".nii.gz")) + " --quiet");
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
-  r = run_command(kBinary + " analyze " + quoted(dixon) + " --out " + quoted(dir / "dicom_dixon") + " --level-slice 4 --quiet");
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dixon) + " --out " + quoted(dir / "dicom_dixon") + " --level-slice 4 --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string nifti_pair = " --water " + quoted(dir / "water.nii.gz") + " --fat " + quoted(dir / "fat.nii.gz");
-  r = run_command(kBinary + " analyze " + quoted(dir / "water.nii.gz") + nifti_pair + " --modality mr --format html --out " +
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "water.nii.gz") + nifti_pair + " --modality mr --format html --out " +
                   quoted(dir / "nifti_dixon") + " --level-slice 4 --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto dixon_nifti = read_json(dir / "nifti_dixon/results.json");
   EXPECT_EQ(dixon_nifti["mri"]["kind"], "dixon");
   EXPECT_EQ(level_records(dixon_nifti), level_records(read_json(dir / "dicom_dixon/results.json")));
-  r = run_command(kBinary + " analyze " + quoted(dir / "water.nii.gz") + nifti_pair + " --format sr --out " + quoted(dir / "y"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "water.nii.gz") + nifti_pair + " --format sr --out " + quoted(dir / "y"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("DICOM SEG and SR need DICOM input"), std::string::npos) << r.output;
-  r = run_command(kBinary + " analyze " + quoted(dir / "water.nii.gz") + nifti_pair + " --modality ct --out " + quoted(dir / "y"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "water.nii.gz") + nifti_pair + " --modality ct --out " + quoted(dir / "y"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("a Dixon water image) is MR"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "y/results.json"));
@@ -555,17 +555,17 @@ TEST(CliMr, ProtocolFilesAndModalityMustFitTheInput) {
   TempDir dir;
   const auto dixon = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 4);
   io::write_text_atomically(dir / "ct.json", R"({"format": "musclecsa-ct-protocol", "version": 1, "region": "thigh"})");
-  auto r = run_command(kBinary + " analyze " + quoted(dixon) + " --protocol " + quoted(dir / "ct.json") + " --out " + quoted(dir / "o"));
+  auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dixon) + " --protocol " + quoted(dir / "ct.json") + " --out " + quoted(dir / "o"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find((dir / "ct.json").string() + ": a CT protocol file"), std::string::npos) << r.output;
   io::write_text_atomically(dir / "typo.json", R"({"format": "musclecsa-mr-protocol", "fat_ff_treshold": 0.4})");
-  r = run_command(kBinary + " analyze " + quoted(dixon) + " --protocol " + quoted(dir / "typo.json") + " --out " + quoted(dir / "o"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dixon) + " --protocol " + quoted(dir / "typo.json") + " --out " + quoted(dir / "o"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find((dir / "typo.json").string() + ": unknown MR protocol key 'fat_ff_treshold'"), std::string::npos) << r.output;
-  r = run_command(kBinary + " analyze " + quoted(dixon) + " --protocol " + quoted(dir / "none.json") + " --out " + quoted(dir / "o"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dixon) + " --protocol " + quoted(dir / "none.json") + " --out " + quoted(dir / "o"));
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("none.json: cannot open the protocol"), std::string::npos) << r.output;
-  r = run_command(kBinary + " analyze " + quoted(dixon) + " --modality ct --out " + quoted(dir / "o"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dixon) + " --modality ct --out " + quoted(dir / "o"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("is MR: --modality is for NIfTI/NRRD/MetaImage input"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "o/results.json"));
@@ -579,13 +579,13 @@ TEST(CliMr, ProtocolFilesAndModalityMustFitTheInput) {
   NullProgress progress;
   phantom::write_phantom(phantom::make_phantom(p, progress), dir / "ct", progress);
   io::write_text_atomically(dir / "mr.json", R"({"format": "musclecsa-mr-protocol", "version": 1, "region": "thigh"})");
-  r = run_command(kBinary + " analyze " + quoted(dir / "ct/dicom/ct") + " --protocol " + quoted(dir / "mr.json") + " --out " + quoted(dir / "o"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "ct/dicom/ct") + " --protocol " + quoted(dir / "mr.json") + " --out " + quoted(dir / "o"));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find((dir / "mr.json").string() + ": an MR protocol file"), std::string::npos) << r.output;
-  r = run_command(kBinary + " analyze " + quoted(dir / "ct/dicom/ct") + " --protocol thigh-mr --out " + quoted(dir / "o"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "ct/dicom/ct") + " --protocol thigh-mr --out " + quoted(dir / "o"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("an MRI protocol does not apply to CT"), std::string::npos) << r.output;
-  r = run_command(kBinary + " analyze " + quoted(dir / "ct/dicom/ct") + " --modality mr --out " + quoted(dir / "o"));
+  r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(dir / "ct/dicom/ct") + " --modality mr --out " + quoted(dir / "o"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("is CT: --modality is for NIfTI/NRRD/MetaImage input"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "o/results.json"));
@@ -597,7 +597,7 @@ TEST(CliMr, ProtocolFilesAndModalityMustFitTheInput) {
 TEST(CliMr, NotesOfARealMrSpeakOfMrSignalNotHu) {
   TempDir dir;
   const std::filesystem::path mr = std::filesystem::path(SHARED_DATA_DIR) / "mri/qmritools-legs/test_up.nii.gz";
-  const auto r = run_command(kBinary + " analyze " + quoted(mr) + " --modality mr --no-n4 --out " + quoted(dir / "out"));
+  const auto r = run_command(kBinary + " analyze --muscle-prior layout " + quoted(mr) + " --modality mr --no-n4 --out " + quoted(dir / "out"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto results = read_json(dir / "out/results.json");
   bool extra_bone = false;

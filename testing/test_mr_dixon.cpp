@@ -120,9 +120,17 @@ void print_scores(const std::string& what, const Scores& s) {
               100 * s.max_large_group_csa_error);
 }
 
+/// Analytic phantoms are drawn from the muscle layout: split by the layout, their truth checks the
+/// fat-fraction and area measures exactly (the atlas split on real anatomy: test_anatomy.cpp).
+anatomy::MultiAtlasOptions layout_prior() {
+  anatomy::MultiAtlasOptions options;
+  options.prior = "layout";
+  return options;
+}
+
 mri::MrAnalysis run(const phantom::Phantom& ph, const std::string& protocol) {
   NullProgress progress;
-  return mri::analyze_dixon(dixon_of(ph), protocol, {}, progress);
+  return mri::analyze_dixon(dixon_of(ph), protocol, {}, progress, layout_prior());
 }
 
 bool has_flag(const std::vector<std::string>& flags, const std::string& flag) {
@@ -417,7 +425,7 @@ TEST(MrDixon, VendorFatFractionMapIsUsedWhenPresent) {
   for (std::size_t o = 0; o < vendor.voxels.size(); ++o) vendor.voxels[o] = std::round(100 * ph.fat_fraction.voxels[o]);
   vendor.source.series_description = "t1_dixon_tra_FF";
   d.vendor_fat_fraction = vendor;
-  const auto a = mri::analyze_dixon(d, "calf-mr", {}, progress);
+  const auto a = mri::analyze_dixon(d, "calf-mr", {}, progress, layout_prior());
   EXPECT_EQ(a.ff.method, "vendor_map");
   EXPECT_EQ(a.ff.vendor_scale, "percent");
   // Mid-calf slice: the soleus reads its 40% within a point (the map is the truth, rounded).
@@ -444,7 +452,7 @@ TEST(MrDixon, MismatchedOrNonAxialSeriesAreRefusedWithTheProblemNamed) {
   d.fat.geometry.origin_lps_mm.z += 5;
   d.fat.source.path = "fat-folder";
   try {
-    mri::analyze_dixon(d, "calf-mr", {}, progress);
+    mri::analyze_dixon(d, "calf-mr", {}, progress, layout_prior());
     FAIL() << "mismatched grids accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
@@ -455,7 +463,7 @@ TEST(MrDixon, MismatchedOrNonAxialSeriesAreRefusedWithTheProblemNamed) {
   for (auto* v : {&d.water, &d.fat}) v->geometry.direction = {1, 0, 0, 0, 0, 1, 0, -1, 0};  // coronal
   d.water.source.path = "water-folder";
   try {
-    mri::analyze_dixon(d, "calf-mr", {}, progress);
+    mri::analyze_dixon(d, "calf-mr", {}, progress, layout_prior());
     FAIL() << "coronal series accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.input(), "water-folder");

@@ -32,7 +32,9 @@ mri::MrAnalysis analyse(const phantom::Phantom& ph, bool n4 = true) {
   NullProgress progress;
   mri::N4Settings settings;
   settings.enabled = n4;
-  return mri::analyze_weighted(ph.series[0].image, "auto", {}, settings, progress);
+  anatomy::MultiAtlasOptions layout;  // the analytic phantom is drawn from the layout (test_anatomy.cpp: real anatomy)
+  layout.prior = "layout";
+  return mri::analyze_weighted(ph.series[0].image, "auto", {}, settings, progress, layout);
 }
 
 double truth_area(const phantom::SliceTruth& s, const std::string& key, Side side) {

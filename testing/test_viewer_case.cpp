@@ -75,9 +75,10 @@ void make_case(const ViewerCase& c) {
   };
   run(binary + " phantom --anatomy thigh --modality ct --slices 25 --slice-spacing-mm 20 --columns 256 --rows 256 "
                "--pixel-spacing-mm 1.6 --seed 3 --quiet --out " + quoted(c.root / "ph"));
-  run(binary + " analyze " + quoted(c.dicom) + " --quiet --out " + quoted(c.dicom_results));
+  // The analytic phantom is drawn from the layout: split by it, so the viewer tests edit exact territories.
+  run(binary + " analyze " + quoted(c.dicom) + " --muscle-prior layout --quiet --out " + quoted(c.dicom_results));
   run(binary + " convert " + quoted(c.dicom) + " " + quoted(c.nifti) + " --quiet");
-  run(binary + " analyze " + quoted(c.nifti) + " --modality ct --quiet --out " + quoted(c.nifti_results));
+  run(binary + " analyze " + quoted(c.nifti) + " --modality ct --muscle-prior layout --quiet --out " + quoted(c.nifti_results));
   run(binary + " phantom --anatomy thigh --modality us --quiet --out " + quoted(c.root / "us"));
   run(binary + " analyze " + quoted(c.us_dicom) + " --quiet --out " + quoted(c.us_results));
   musclecsa::io::write_text_atomically(c.root / "complete", "made by test_viewer_case.cpp\n");

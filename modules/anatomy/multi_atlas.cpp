@@ -600,12 +600,16 @@ segment::MusclePrior fuse_atlas_prior(const segment::TissueSegmentation& seg, co
         }
       // Area spread of every muscle over the atlases that voted (group-only sources leave their group's members out).
       std::vector<segment::MusclePrior::AreaSpread> spread;
+      std::set<std::string> voting_subjects;
+      for (std::size_t u = 0; u < uses.size(); ++u)
+        if (atlas_voted[u]) voting_subjects.insert(uses[u].r->atlas->subject);
       const auto add_spread = [&](LabelId label, const std::vector<double>& areas) {
         if (areas.empty()) return;
         const double mean = std::accumulate(areas.begin(), areas.end(), 0.0) / double(areas.size());
         double var = 0;
         for (double v : areas) var += (v - mean) * (v - mean);
-        spread.push_back({label, mean, areas.size() > 1 ? std::sqrt(var / double(areas.size() - 1)) : 0.0, int(areas.size())});
+        spread.push_back({label, mean, areas.size() > 1 ? std::sqrt(var / double(areas.size() - 1)) : 0.0, int(areas.size()),
+                          int(voting_subjects.size())});
       };
       for (int m = 0; m < count; ++m) {
         std::vector<double> areas;

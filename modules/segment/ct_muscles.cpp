@@ -568,21 +568,24 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
       confidence_out->push_back(c);
     }
   } else if (prior != nullptr && prior->confidence != nullptr) {
-    // Confidence of every muscle: the atlases' agreement over its territory, and its area against
-    // the areas the atlases give it here.
+    // Low: the atlases disagree over the territory, or its area lies outside the areas the atlases
+    // give it here (muscles under confidence_min_area_mm2 here and in the atlases are not judged).
+    const auto judge = [&](MuscleConfidence& c) {
+      if (c.area_mm2 < p.muscles.confidence_min_area_mm2 && c.atlas_mean_area_mm2 < p.muscles.confidence_min_area_mm2) return;
+      const double tolerance = p.muscles.atlas_area_sd_limit * c.atlas_sd_area_mm2 + p.muscles.atlas_area_tolerance_mm2;
+      if (c.atlas_subjects < p.muscles.min_atlas_subjects) c.low_confidence = true, c.reason = "few_atlas_subjects";
+      else if (c.agreement < p.muscles.min_atlas_agreement) c.low_confidence = true, c.reason = "atlas_disagreement";
+      else if (std::abs(c.area_mm2 - c.atlas_mean_area_mm2) > tolerance) c.low_confidence = true, c.reason = "area_outside_atlas_range";
+    };
+    // Every muscle: the atlases' agreement over its territory, its area against theirs.
     for (std::size_t m = 0; m < count; ++m) {
       MuscleConfidence c;
       c.slice_index = int(k), c.label = seeds[m].label, c.area_mm2 = territory_area[m];
       c.agreement = territory_area[m] > 0 ? territory_agreement[m] / territory_area[m] : 0;
       if (prior->spread != nullptr)
         for (const auto& s : *prior->spread)
-          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2;
-      const double tolerance = p.muscles.atlas_area_sd_limit * c.atlas_sd_area_mm2 + p.muscles.atlas_area_tolerance_mm2;
-      if (territory_area[m] >= p.muscles.confidence_min_area_mm2 || c.atlas_mean_area_mm2 >= p.muscles.confidence_min_area_mm2) {
-        if (c.agreement < p.muscles.min_atlas_agreement) c.low_confidence = true, c.reason = "atlas_disagreement";
-        else if (std::abs(c.area_mm2 - c.atlas_mean_area_mm2) > tolerance)
-          c.low_confidence = true, c.reason = "area_outside_atlas_range";
-      }
+          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2, c.atlas_subjects = s.subjects;
+      judge(c);
       prior->confidence->push_back(c);
     }
     // Groups: their members' territories together against the atlases' group areas (confusions
@@ -598,14 +601,10 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
             c.area_mm2 += territory_area[m], agreement += territory_agreement[m];
       if (prior->spread != nullptr)
         for (const auto& s : *prior->spread)
-          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2;
+          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2, c.atlas_subjects = s.subjects;
       if (c.area_mm2 <= 0 && c.atlas_mean_area_mm2 <= 0) continue;
       c.agreement = c.area_mm2 > 0 ? agreement / c.area_mm2 : 0;
-      const double tolerance = p.muscles.atlas_area_sd_limit * c.atlas_sd_area_mm2 + p.muscles.atlas_area_tolerance_mm2;
-      if (c.area_mm2 >= p.muscles.confidence_min_area_mm2 || c.atlas_mean_area_mm2 >= p.muscles.confidence_min_area_mm2) {
-        if (c.agreement < p.muscles.min_atlas_agreement) c.low_confidence = true, c.reason = "atlas_disagreement";
-        else if (std::abs(c.area_mm2 - c.atlas_mean_area_mm2) > tolerance) c.low_confidence = true, c.reason = "area_outside_atlas_range";
-      }
+      judge(c);
       prior->confidence->push_back(c);
     }
   }

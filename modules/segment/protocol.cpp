@@ -51,6 +51,7 @@ std::string CtProtocol::to_json() const {
                                {"atlases_per_slice", muscles.atlases_per_slice},
                                {"atlas_key_spacing_mm", muscles.atlas_key_spacing_mm},
                                {"demons_iterations", muscles.demons_iterations},
+                               {"min_atlas_subjects", muscles.min_atlas_subjects},
                                {"min_atlas_agreement", muscles.min_atlas_agreement},
                                {"atlas_area_sd_limit", muscles.atlas_area_sd_limit},
                                {"atlas_area_tolerance_mm2", muscles.atlas_area_tolerance_mm2},
@@ -145,6 +146,7 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
           else if (m.key() == "atlas_key_spacing_mm") p.muscles.atlas_key_spacing_mm = m.value().get<double>();
           else if (m.key() == "demons_iterations") p.muscles.demons_iterations = m.value().get<int>();
           else if (m.key() == "min_atlas_agreement") p.muscles.min_atlas_agreement = m.value().get<double>();
+          else if (m.key() == "min_atlas_subjects") p.muscles.min_atlas_subjects = m.value().get<int>();
           else if (m.key() == "atlas_area_sd_limit") p.muscles.atlas_area_sd_limit = m.value().get<double>();
           else if (m.key() == "atlas_area_tolerance_mm2") p.muscles.atlas_area_tolerance_mm2 = m.value().get<double>();
           else if (m.key() == "confidence_min_area_mm2") p.muscles.confidence_min_area_mm2 = m.value().get<double>();
@@ -168,6 +170,8 @@ CtProtocol load_ct_protocol(const std::filesystem::path& path) {
           throw Error(ErrorCode::InvalidInput, file, "'muscles.atlas_key_spacing_mm' must be above 0 and at most 100 mm");
         if (p.muscles.demons_iterations < 0 || p.muscles.demons_iterations > 500)
           throw Error(ErrorCode::InvalidInput, file, "'muscles.demons_iterations' must be 0..500");
+        if (p.muscles.min_atlas_subjects < 0 || p.muscles.min_atlas_subjects > 40)
+          throw Error(ErrorCode::InvalidInput, file, "'muscles.min_atlas_subjects' must be 0..40");
         if (!(p.muscles.min_atlas_agreement >= 0 && p.muscles.min_atlas_agreement <= 1))
           throw Error(ErrorCode::InvalidInput, file, "'muscles.min_atlas_agreement' must be 0..1");
         if (!(p.muscles.atlas_area_sd_limit > 0) || !(p.muscles.atlas_area_tolerance_mm2 >= 0) ||

@@ -28,6 +28,7 @@ struct MusclePrior {
     LabelId label = 0;
     double mean_mm2 = 0, sd_mm2 = 0;
     int atlases = 0;
+    int subjects = 0;                   ///< distinct subjects among those atlases
   };
   std::vector<std::vector<AreaSpread>> area_spread;  ///< [slice]: every muscle of every leg in it
   std::vector<std::string> atlases_used;             ///< atlas ids that voted somewhere

@@ -34,8 +34,9 @@ struct MuscleConfidence {
   double area_mm2 = 0;                  ///< territory area after the split
   double agreement = 0;                 ///< mean agreement (0-1) of the atlases over the territory
   double atlas_mean_area_mm2 = 0, atlas_sd_area_mm2 = 0;
+  int atlas_subjects = 0;               ///< distinct subjects among the atlases that gave the spread
   bool low_confidence = false;          ///< agreement below the protocol's minimum or area outside the spread
-  std::string reason;                   ///< why low ("atlas_disagreement", "area_outside_atlas_range")
+  std::string reason;                   ///< why low ("few_atlas_subjects", "atlas_disagreement", "area_outside_atlas_range")
 };
 
 struct TissueSegmentation {

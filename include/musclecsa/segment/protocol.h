@@ -41,6 +41,7 @@ struct MuscleRule {
   int atlases_per_slice = 7;           ///< atlases kept per key slice after the landmark placement, by similarity
   double atlas_key_spacing_mm = 16;    ///< registrations every this far along z; slices between reuse the nearest
   int demons_iterations = 10;          ///< at the finest of three resolutions (1.5x and 2x that at the coarser ones)
+  int min_atlas_subjects = 3;          ///< fewer distinct subjects among the voting atlases: their spread says nothing, low-confidence
   double min_atlas_agreement = 0.6;    ///< a muscle whose territory the atlases share less than this is low-confidence
   double atlas_area_sd_limit = 3;      ///< ... and one whose area is further than this many atlas SDs
   double atlas_area_tolerance_mm2 = 150;  ///<   plus this from the atlases' mean area
