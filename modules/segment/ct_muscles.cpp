@@ -106,7 +106,6 @@ CellHit nearest_cell(const std::vector<PlacedSeed>& seeds, double x, double y, b
   return hit;
 }
 
-/// Splits one leg's compartment in slice k. Returns false when the split looks unreliable.
 /// The atlas prior of one leg in one slice, when there is one.
 struct LegPrior {
   const LabelId* territory = nullptr;        // slice of MusclePrior::territory
@@ -115,6 +114,9 @@ struct LegPrior {
   std::vector<MuscleConfidence>* confidence = nullptr;  // appended to
 };
 
+/// Splits one leg's compartment in slice k, by the atlas prior when given (and holding muscles
+/// here), else by the layout at `fraction` along the bone. Returns false when the split looks
+/// unreliable.
 bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std::size_t k, Side side,
                double fraction, const SideLabels& ids, const LegFrame& frame, LegPrior* prior = nullptr) {
   const Geometry& g = ct.geometry;
@@ -510,7 +512,7 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
     bucket.clear();
     bucket.shrink_to_fit();
   }
-  // Islands no flood reached (cut off by fat or bone) and the fascia layer: their layout cell.
+  // Islands no flood reached (cut off by fat or bone) and the fascia layer: their cell.
   for (std::size_t q = 0; q < w * h; ++q)
     if (soft[q] && owner[q] == kNone) owner[q] = cell[q] != kNone ? cell[q] : std::uint8_t(0);
 
