@@ -6,6 +6,8 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <mutex>
+#include <stdexcept>
+#include <string>
 
 namespace musclecsa::dicom::detail {
 namespace {
@@ -33,7 +35,15 @@ void quiet_dcmtk_logging() {
 
 OFCondition load_dicom_file(DcmFileFormat& file, const std::filesystem::path& path, std::uintmax_t file_size) {
   quiet_dcmtk_logging();
-  OFCondition status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+  OFCondition status;
+  try {
+    status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+  } catch (const std::exception& e) {
+    // DCMTK 3.6.7 throws from its parser on some damaged files (std::out_of_range from
+    // DcmByteString::verify while reading a DICOMDIR record: found by the CI fuzz stage).
+    file.clear();
+    return makeOFCondition(OFM_dcmdata, 901, OF_error, (std::string("DCMTK failed parsing it: ") + e.what()).c_str());
+  }
   if (status.bad()) return status;
   // A deflated dataset is larger than its file: allow for the compression ratio there.
   const bool deflated = file.getDataset()->getOriginalXfer() == EXS_DeflatedLittleEndianExplicit;
