@@ -383,6 +383,39 @@ TEST(ImageIo, NiftiDeclaringGigabytesInAShortFileIsRefusedBeforeAllocating) {
   EXPECT_NE(problem.find("not a number"), std::string::npos) << problem;
 }
 
+// The NIfTI library takes a header by its magic ("n+1") whatever its sizeof_hdr says; our checks
+// took only sizeof_hdr 348, so a header whose sizeof_hdr was damaged (0x4500FFFF) went past the
+// orientation check with a NaN in srow_y[0] and ITK aborted in vnl_matrix (fuzzer input
+// nifti-byteswapped-header-vnl-matrix-abort-875d7caf). The same header also escaped the check that
+// the file holds its voxels.
+TEST(ImageIo, NiftiWithADamagedSizeofHdrIsStillCheckedAsTheNiftiLibraryReadsIt) {
+  TempDir dir;
+  Image<float> image(make_axial_geometry({4, 3, 2}, {1, 1, 1}, {0, 0, 0}), 5.0f);
+  io::write_image(image, dir / "small.nii", io::PixelStorage::Float32);
+  auto bytes = read_all(dir / "small.nii");
+  ASSERT_GE(bytes.size(), 352u);
+  ASSERT_EQ(std::string(reinterpret_cast<const char*>(&bytes[344]), 4), std::string("n+1\0", 4));
+  const std::int32_t damaged_size = 0x4500FFFF;
+  std::memcpy(&bytes[0], &damaged_size, 4);
+  // Only sizeof_hdr damaged: the NIfTI library (and so ITK) still reads the file, and so do we.
+  write_all(dir / "damaged_size.nii", bytes);
+  EXPECT_EQ(io::read_scalar_volume(dir / "damaged_size.nii").voxels, image.voxels);
+  // And a NaN in srow_y[0] with sform_code 1: refused before ITK's SVD of the direction.
+  auto nan_orientation = bytes;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::int16_t sform_code = 1;
+  std::memcpy(&nan_orientation[296], &nan, 4);
+  std::memcpy(&nan_orientation[254], &sform_code, 2);
+  write_all(dir / "nan.nii", nan_orientation);
+  auto problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "nan.nii"); });
+  EXPECT_NE(problem.find("not a number"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("nan.nii"), std::string::npos) << problem;
+  // Or cut in the middle of its voxels: refused, not read with zeros.
+  write_all(dir / "cut.nii", {bytes.begin(), bytes.end() - 40});
+  problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "cut.nii"); });
+  EXPECT_NE(problem.find("ends early"), std::string::npos) << problem;
+}
+
 TEST(ImageIo, NrrdAndMetaImageDeclaringMoreVoxelsThanTheFileCanHoldAreRefused) {
   TempDir dir;
   Image<float> image(make_axial_geometry({4, 3, 2}, {1, 1, 1}, {0, 0, 0}), 5.0f);

@@ -230,6 +230,35 @@ std::optional<std::vector<unsigned char>> nifti1_header(const Geometry& g, const
 
 void check_nifti_complete(const std::filesystem::path& path);
 
+/// How ITK's NIfTI library (nifti1_io, ITK 5.2) takes a file's first 348 bytes: nullopt when it
+/// does not read them as a NIfTI-1 (or ANALYZE 7.5) header, else whether it byte-swaps them. It
+/// reads any header whose magic is "n+1" or "ni1" whatever its sizeof_hdr says, and one without
+/// that magic whose sizeof_hdr is 348 in either byte order (is_nifti_file); it swaps when dim[0]
+/// is 1..7 only once swapped or, dim[0] being 0, when sizeof_hdr is 348 only once swapped, and
+/// refuses a header whose dim[0] is 1..7 in neither order (need_nhdr_swap). Our checks must take
+/// every header the library takes: one whose sizeof_hdr was damaged (not 348 either way) but
+/// whose magic said "n+1" went past them to ITK, which aborted on its NaN orientation.
+std::optional<bool> nifti1_byte_swapped(const unsigned char (&header)[348]) {
+  std::int32_t sizeof_hdr = 0;
+  std::int16_t dim0 = 0;
+  std::memcpy(&sizeof_hdr, header, 4);
+  std::memcpy(&dim0, header + 40, 2);
+  const char* magic = reinterpret_cast<const char*>(header + 344);
+  const bool nifti_magic =
+      magic[0] == 'n' && (magic[1] == 'i' || magic[1] == '+') && magic[2] >= '1' && magic[2] <= '9' && magic[3] == '\0';
+  constexpr std::int32_t kSwapped348 = 0x5C010000;
+  if (!nifti_magic && sizeof_hdr != 348 && sizeof_hdr != kSwapped348) return std::nullopt;
+  const auto in_range = [](std::int16_t d) { return d >= 1 && d <= 7; };
+  if (dim0 != 0) {
+    if (in_range(dim0)) return false;
+    if (in_range(std::int16_t(std::uint16_t(dim0) << 8 | std::uint16_t(dim0) >> 8))) return true;
+    return std::nullopt;
+  }
+  if (sizeof_hdr == 348) return false;
+  if (sizeof_hdr == kSwapped348) return true;
+  return std::nullopt;
+}
+
 template <class TPixel>
 void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::path& path) {
   itk_ready();
@@ -302,18 +331,18 @@ void check_nifti_complete(const std::filesystem::path& path) {
   } closer{in};
   unsigned char header[348] = {};
   const int got = gzread(in, header, sizeof header);
-  std::int32_t sizeof_hdr = 0;
-  if (got == int(sizeof header)) std::memcpy(&sizeof_hdr, header, 4);
-  if (sizeof_hdr != 348 && sizeof_hdr != 0x5C010000) return;  // not NIfTI-1: leave the checking to ITK
-  // NIfTI-1: dim[8] at 40, bitpix at 72, vox_offset at 108 (the file's own voxel type and size).
-  // The byte order is the one whose dim[0] is 1..7, as the NIfTI library decides it (a header
-  // whose dim[0] read 768 was read swapped by ITK, as 6 GB of voxels).
+  if (got != int(sizeof header)) return;  // not NIfTI-1: leave the checking to ITK
+  const std::optional<bool> swapped = nifti1_byte_swapped(header);
+  if (!swapped) return;  // the NIfTI library does not take it: ITK says why
+  // NIfTI-1: dim[8] at 40, bitpix at 72, vox_offset at 108 (the file's own voxel type and size),
+  // in the byte order the NIfTI library reads them in (a header whose dim[0] read 768 was read
+  // swapped by ITK, as 6 GB of voxels).
   std::int16_t dim[8] = {}, bitpix = 0;
   float vox_offset = 352;
   std::memcpy(dim, header + 40, sizeof dim);
   std::memcpy(&bitpix, header + 72, sizeof bitpix);
   std::memcpy(&vox_offset, header + 108, sizeof vox_offset);
-  if (dim[0] < 1 || dim[0] > 7) {
+  if (*swapped) {
     const auto swap16 = [](std::int16_t& v) { v = std::int16_t(std::uint16_t(v) << 8 | std::uint16_t(v) >> 8); };
     for (auto& d : dim) swap16(d);
     swap16(bitpix);
@@ -379,8 +408,9 @@ std::string unreadable_reason(const std::filesystem::path& path, const itk::Exce
 
 /// The NIfTI-1 header's spacing and orientation (pixdim, quatern_b/c/d, qoffset, srow_x/y/z) must be
 /// finite numbers: ITK turns them into a direction matrix whose SVD aborts on a NaN or infinity
-/// (vnl_matrix::assert_finite, found by fuzzing). Checked before ITK reads the header, in the
-/// header's own byte order; other files are left alone.
+/// (vnl_matrix::assert_finite, found by fuzzing). Checked before ITK reads the header, on every
+/// header the NIfTI library reads (nifti1_byte_swapped: also one whose sizeof_hdr is damaged), in
+/// the byte order it reads it in; other files are left alone.
 void check_nifti_numbers(const std::filesystem::path& path) {
   const std::string ext = extension_of(path);
   if (ext != ".nii" && ext != ".nii.gz") return;
@@ -389,16 +419,12 @@ void check_nifti_numbers(const std::filesystem::path& path) {
   unsigned char header[348] = {};
   const int got = gzread(in, header, sizeof header);
   gzclose(in);
-  std::int32_t sizeof_hdr = 0;
-  std::int16_t dim0 = 0;
   if (got != int(sizeof header)) return;
-  std::memcpy(&sizeof_hdr, header, 4);
-  std::memcpy(&dim0, header + 40, 2);
-  if (sizeof_hdr != 348 && sizeof_hdr != 0x5C010000) return;
-  const bool swapped = dim0 < 1 || dim0 > 7;
+  const std::optional<bool> swapped = nifti1_byte_swapped(header);
+  if (!swapped) return;  // the NIfTI library does not take it: ITK says why
   const auto number = [&](int at) {
     unsigned char b[4];
-    for (int n = 0; n < 4; ++n) b[n] = header[at + (swapped ? 3 - n : n)];
+    for (int n = 0; n < 4; ++n) b[n] = header[at + (*swapped ? 3 - n : n)];
     float v;
     std::memcpy(&v, b, 4);
     return v;
