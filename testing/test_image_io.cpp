@@ -416,6 +416,32 @@ TEST(ImageIo, NiftiWithADamagedSizeofHdrIsStillCheckedAsTheNiftiLibraryReadsIt) 
   EXPECT_NE(problem.find("ends early"), std::string::npos) << problem;
 }
 
+// A finite but huge sform offset (srow_x[3] = 3e38, sform_code 1): ITK's SVD of the sform
+// (LINPACK ssvdc in float) overflowed and spun for minutes (found by hand while fixing the above;
+// input nifti-huge-sform-offset-svd-hang-*). Refused before ITK reads the header; an offset of
+// 1e6 mm (RAS x, so LPS x -1e6) still reads.
+TEST(ImageIo, NiftiWithAnOrientationBeyondAnyScanIsRefusedBeforeItsSvd) {
+  TempDir dir;
+  Image<float> image(make_axial_geometry({4, 3, 2}, {1, 1, 1}, {0, 0, 0}), 5.0f);
+  io::write_image(image, dir / "small.nii", io::PixelStorage::Float32);
+  const auto bytes = read_all(dir / "small.nii");
+  ASSERT_GE(bytes.size(), 352u);
+  const auto with_offset = [&](float offset) {
+    auto out = bytes;
+    const std::int16_t sform_code = 1;
+    const float srow[12] = {-1, 0, 0, offset, 0, -1, 0, 0, 0, 0, 1, 0};
+    std::memcpy(&out[254], &sform_code, 2);
+    std::memcpy(&out[280], srow, sizeof srow);
+    return out;
+  };
+  write_all(dir / "far_but_real.nii", with_offset(1e6f));
+  EXPECT_NEAR(io::read_scalar_volume(dir / "far_but_real.nii").geometry.origin_lps_mm.x, -1e6, 1.0);  // RAS to LPS
+  write_all(dir / "huge_offset.nii", with_offset(3e38f));
+  const auto problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "huge_offset.nii"); });
+  EXPECT_NE(problem.find("beyond 1e20"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("huge_offset.nii"), std::string::npos) << problem;
+}
+
 TEST(ImageIo, NrrdAndMetaImageDeclaringMoreVoxelsThanTheFileCanHoldAreRefused) {
   TempDir dir;
   Image<float> image(make_axial_geometry({4, 3, 2}, {1, 1, 1}, {0, 0, 0}), 5.0f);

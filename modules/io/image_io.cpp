@@ -408,7 +408,9 @@ std::string unreadable_reason(const std::filesystem::path& path, const itk::Exce
 
 /// The NIfTI-1 header's spacing and orientation (pixdim, quatern_b/c/d, qoffset, srow_x/y/z) must be
 /// finite numbers: ITK turns them into a direction matrix whose SVD aborts on a NaN or infinity
-/// (vnl_matrix::assert_finite, found by fuzzing). Checked before ITK reads the header, on every
+/// (vnl_matrix::assert_finite, found by fuzzing). They must also be below 1e20 in magnitude (no
+/// scan's spacing or position in mm comes near it): an sform offset of 2e38, finite, made that
+/// SVD (LINPACK ssvdc in float) overflow and spin for minutes. Checked before ITK reads the header, on every
 /// header the NIfTI library reads (nifti1_byte_swapped: also one whose sizeof_hdr is damaged), in
 /// the byte order it reads it in; other files are left alone.
 void check_nifti_numbers(const std::filesystem::path& path) {
@@ -432,11 +434,12 @@ void check_nifti_numbers(const std::filesystem::path& path) {
   std::vector<int> offsets;
   for (int n = 0; n < 8; ++n) offsets.push_back(76 + 4 * n);     // pixdim[8]
   for (int n = 0; n < 18; ++n) offsets.push_back(256 + 4 * n);   // quatern_b .. srow_z[3]
+  constexpr float kBeyondAnyScan = 1e20f;
   for (int at : offsets)
-    if (!std::isfinite(number(at)))
+    if (!(std::fabs(number(at)) < kBeyondAnyScan))
       throw Error(ErrorCode::InvalidInput, path.string(),
                   "cannot read image: the NIfTI header's spacing or orientation holds a value that is not a number "
-                  "(damaged header?)");
+                  "or is beyond 1e20 (damaged header?)");
 }
 
 /// The voxels a single-file NRRD or MetaImage declares must fit in the file: as raw bytes, or
