@@ -442,11 +442,13 @@ void check_nifti_numbers(const std::filesystem::path& path) {
                   "or is beyond 1e20 (damaged header?)");
 }
 
-/// The voxels a single-file NRRD or MetaImage declares must fit in the file: as raw bytes, or
-/// compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in ITK's reader). A
-/// header naming another data file (.nhdr, .mhd, NRRD "data file", MetaImage ElementDataFile other
-/// than LOCAL) is not checked: that file's size is not known here. NIfTI has its own check
-/// (check_nifti_complete). Throws Error(InvalidInput) before ITK would allocate the voxels.
+/// check_declared_size: the voxels a single-file NRRD or MetaImage declares must fit in the file:
+/// as raw bytes, or compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in
+/// ITK's reader). A header naming another data file (.nhdr, NRRD "data file", MetaImage
+/// ElementDataFile other than LOCAL) is not size-checked: that file's size is not known here. A
+/// compressed MetaImage stream, in this file or another, is inflated first (check_metaimage_stream).
+/// NIfTI has its own check (check_nifti_complete). Throws Error(InvalidInput) before ITK would
+/// allocate or read the voxels.
 /// A MetaImage ElementDataFile naming a numbered series of files ("slice%03d.raw 1 40 1") must
 /// give its first, last and step numbers, the step not 0: MetaIO divides by it (a damaged header
 /// made it divide by zero, SIGFPE).
@@ -467,12 +469,101 @@ void check_metaimage_file_pattern(const std::filesystem::path& path, const std::
                 "other than 0 (damaged header?)");
 }
 
+/// MetaIO inflates compressed voxels (MET_PerformUncompression) in a loop that ends only on zlib's
+/// end of stream or on an error code below zero. A stream whose zlib header asks for a preset
+/// dictionary (FDICT) gets Z_NEED_DICT (2) back on every call and the loop never ends (15 bytes
+/// found by fuzzing kept it busy for more than 100 s); a damaged, cut or misplaced stream ends with
+/// "Uncompress failed" on stderr and voxels MetaIO never wrote, which ITK reports as read. So the
+/// stream is inflated here first, from where MetaIO will take it and as it will (zlib or gzip
+/// header), into a scratch buffer: it must end (Z_STREAM_END) within its bytes and give exactly
+/// `expected` bytes, the voxels the header declares. Where MetaIO takes it (ITK 5.2, measured):
+/// CompressedDataSize bytes from HeaderSize when that is positive, else from the end of the header
+/// (ElementDataFile = LOCAL) or the start of the named data file; without CompressedDataSize, the
+/// whole data file from its first byte (for LOCAL the header itself: it never finds the voxels).
+/// `data_value` is the ElementDataFile value, `header_end` the byte after its line.
+void check_metaimage_stream(const std::filesystem::path& path, const std::string& data_value, bool local,
+                            std::uint64_t header_end, double header_size, double compressed_size, std::uint64_t expected) {
+  const auto refuse = [&](const std::string& why) {
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + why);
+  };
+  std::string lower = data_value;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // A list or numbered series of data files: MetaIO inflates each with the one CompressedDataSize;
+  // not checked here, so not read (ITK's writer never makes such a file).
+  if (lower.rfind("list", 0) == 0 || data_value.find('%') != std::string::npos)
+    refuse("its compressed voxels are split over several files (ElementDataFile = " + data_value +
+           "), which this reader does not take: give one file");
+  if (!(header_size >= 0))
+    refuse("its HeaderSize is negative with compressed voxels, which MetaIO cannot find (damaged header?)");
+  if (!(compressed_size >= 0)) refuse("its CompressedDataSize is not a size (damaged header?)");
+  const std::filesystem::path data_file = local ? path : path.parent_path() / data_value;
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(data_file, ec);
+  if (ec) return;  // ITK says it cannot open it
+  std::uint64_t begin = 0, length = file_size;
+  if (std::uint64_t(std::max(0.0, std::min(compressed_size, 1e18))) == 0) {
+    if (local)
+      refuse("its compressed voxels have no CompressedDataSize: MetaIO then looks for them at the file's first "
+             "byte, in the header (damaged header?)");
+  } else {
+    const double start = header_size >= 1 ? header_size : double(local ? header_end : 0);
+    if (!(start <= double(file_size) && compressed_size <= double(file_size) - start))
+      refuse("its CompressedDataSize (" + std::to_string(std::uint64_t(std::min(compressed_size, 1e18))) +
+             " bytes) runs past the end of " + data_file.filename().string() + " (" + std::to_string(file_size) +
+             " bytes): damaged header or a truncated file?");
+    begin = std::uint64_t(start);
+    length = std::uint64_t(compressed_size);
+  }
+  std::ifstream in(data_file, std::ios::binary);
+  if (!in || !in.seekg(std::streamoff(begin))) return;  // ITK says it cannot read it
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) return;  // as MetaIO: a zlib or a gzip header
+  std::vector<unsigned char> input(std::size_t(1) << 20), output(std::size_t(1) << 20);
+  std::uint64_t left = length, produced = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK && produced <= expected) {
+    if (z.avail_in == 0) {
+      if (left == 0) break;
+      const std::size_t want = std::size_t(std::min<std::uint64_t>(left, input.size()));
+      in.read(reinterpret_cast<char*>(input.data()), std::streamsize(want));
+      if (in.gcount() <= 0) break;
+      left -= std::uint64_t(in.gcount());
+      z.next_in = input.data();
+      z.avail_in = uInt(in.gcount());
+    }
+    z.next_out = output.data();
+    z.avail_out = uInt(output.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    produced += output.size() - z.avail_out;
+  }
+  const std::string zlib_message = z.msg != nullptr ? z.msg : "";
+  inflateEnd(&z);
+  const std::string of_declared = " of the " + std::to_string(expected) + " bytes of voxels its header declares";
+  if (rc == Z_NEED_DICT)
+    refuse("its compressed voxels are damaged: the zlib stream asks for a preset dictionary, which MetaImage has not");
+  if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+    refuse("its compressed voxels are damaged (zlib: " + (zlib_message.empty() ? std::to_string(rc) : zlib_message) + ")");
+  if (produced > expected)
+    refuse("its compressed voxels inflate to more than the " + std::to_string(expected) +
+           " bytes of voxels its header declares (damaged header?)");
+  if (rc != Z_STREAM_END)
+    refuse("its compressed voxels end before their zlib stream does, after " + std::to_string(produced) + of_declared +
+           " (cut or damaged?)");
+  if (produced != expected)
+    refuse("its compressed voxels inflate to " + std::to_string(produced) + of_declared + " (damaged header?)");
+}
+
 void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBase* file_io) {
   const std::string ext = extension_of(path);
   if (ext != ".nrrd" && ext != ".mha" && ext != ".mhd") return;
   std::ifstream in(path, std::ios::binary);
   std::string line;
   double compressed_size = 0;  // MetaImage CompressedDataSize, 0 when absent
+  double header_size = 0;      // MetaImage HeaderSize, 0 when absent
+  bool compressed = false;     // MetaImage CompressedData: MetaIO takes a value starting T, t or 1
+  bool data_line = false, local = false;  // the MetaImage ElementDataFile line; its value is LOCAL
+  std::string data_value;                 // that value as written
+  std::uint64_t header_end = 0;           // the byte after that line
   // Header lines up to the first empty line (NRRD) or the ElementDataFile line (MetaImage).
   // MetaImage: NDims once, and DimSize once with NDims positive sizes. MetaIO trusts both: a
   // header that set NDims twice corrupted its heap (a free of memory it did not allocate), one with
@@ -497,7 +588,10 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
     return key;
   };
-  for (int n = 0; n < 200 && std::getline(in, line); ++n) {
+  // At most 10000 lines: ITK writes a MetaImage's metadata (DICOM tags of an image read from DICOM)
+  // as header lines, and a header is scanned whole up to its ElementDataFile line.
+  for (int n = 0; n < 10000 && std::getline(in, line); ++n) {
+    const std::string written = line;
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
     // MetaIO copies each keyword into a 255-byte buffer (strcpy: a longer one overflowed it).
@@ -510,6 +604,12 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
         std::string word;
         binary_data = (value >> word) && word == "true";
       }
+      if (key == "compresseddata") {
+        std::string value = value_of(line);
+        value.erase(0, value.find_first_not_of(" \t"));
+        compressed = !value.empty() && (value[0] == 't' || value[0] == '1');
+      }
+      if (key == "headersize") header_size = std::atof(value_of(line).c_str());
       if (key == "ndims") {
         ++ndims_lines;
         char* end = nullptr;
@@ -551,28 +651,45 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       if (value.empty() || value.find('\0') != std::string::npos)
         throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: the ElementDataFile line is damaged");
       check_metaimage_file_pattern(path, value);
-      if (value.find("local") == std::string::npos) return;
+      // MetaIO's value: the rest of the line without trailing blanks; LOCAL as "LOCAL", "Local" or "local".
+      const auto value_at = written.find_first_not_of(" \t", equals == std::string::npos ? written.size() : equals + 1);
+      data_value = value_at == std::string::npos ? "" : written.substr(value_at);
+      while (!data_value.empty() && std::isspace(static_cast<unsigned char>(data_value.back()))) data_value.pop_back();
+      local = data_value == "LOCAL" || data_value == "Local" || data_value == "local";
+      data_line = true;
+      const std::streamoff after = in.tellg();
+      header_end = after >= 0 ? std::uint64_t(after) : std::filesystem::file_size(path);
       break;
     }
   }
   if (ext != ".nrrd") check_metaimage_dims();  // also without an ElementDataFile line
-  if (ext == ".mhd" || file_io == nullptr) return;
-  std::error_code ec;
-  const std::uint64_t file_size = std::filesystem::file_size(path, ec);
-  if (ec) return;
-  if (!(compressed_size >= 0 && compressed_size <= double(file_size)))
+  // The checks above of BinaryData and of the data's place, and the stream check below, need the
+  // ElementDataFile line (MetaIO does too).
+  if (ext != ".nrrd" && !data_line)
     throw Error(ErrorCode::InvalidInput, path.string(),
-                "cannot read image: its CompressedDataSize is not a size within the file (" + std::to_string(file_size) +
-                    " bytes): damaged header?");
+                "cannot read image: the MetaImage header has no ElementDataFile line (damaged header?)");
+  if (file_io == nullptr) return;
+  // The sizes only of voxels in this file (another file's size is not known here).
   constexpr std::uint64_t kBeyondAnyFile = std::uint64_t(1) << 60;
   std::uint64_t declared = std::max<std::uint64_t>(1, file_io->GetComponentSize()) *
                            std::max<std::uint64_t>(1, file_io->GetNumberOfComponents());
   for (unsigned d = 0; d < file_io->GetNumberOfDimensions(); ++d)
     declared = std::min(kBeyondAnyFile, declared * std::max<std::uint64_t>(1, file_io->GetDimensions(d)));
-  if (declared > 1032 * file_size + 65536)
-    throw Error(ErrorCode::InvalidInput, path.string(),
-                "its header declares " + std::to_string(declared) + " bytes of voxels, more than a file of " +
-                    std::to_string(file_size) + " bytes can hold even compressed: damaged header or a truncated file?");
+  if (ext == ".nrrd" || local) {
+    std::error_code ec;
+    const std::uint64_t file_size = std::filesystem::file_size(path, ec);
+    if (ec) return;
+    if (!(compressed_size >= 0 && compressed_size <= double(file_size)))
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "cannot read image: its CompressedDataSize is not a size within the file (" + std::to_string(file_size) +
+                      " bytes): damaged header?");
+    if (declared > 1032 * file_size + 65536)
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "its header declares " + std::to_string(declared) + " bytes of voxels, more than a file of " +
+                      std::to_string(file_size) + " bytes can hold even compressed: damaged header or a truncated file?");
+  }
+  if (ext != ".nrrd" && compressed)
+    check_metaimage_stream(path, data_value, local, header_end, header_size, compressed_size, declared);
 }
 
 template <class TPixel>
