@@ -620,6 +620,49 @@ TEST(ImageIo, MetaImageCompressedVoxelsAreInflatedFirstNotLeftToMetaIo) {
   EXPECT_NE(problem.find("end before"), std::string::npos) << problem;
 }
 
+// ITK allocates the voxels a MetaImage header declares before MetaIO opens the files holding them:
+// a fuzzed header whose DimSize held a 52-digit number (2^31 to MetaIO) and whose ElementDataFile
+// named no file made it allocate 120 GB (crash-bfc57427, found by the time-bound run). MetaIO makes
+// the names of a numbered series with sprintf(pattern, i): "%s" crashed it, and a step counting
+// away from last looped for ever. Each is a named error; a series and a LIST that hold their
+// voxels still read.
+TEST(ImageIo, MetaImageVoxelFilesMustExistAndHoldTheDeclaredVoxels) {
+  TempDir dir;
+  const std::string header =
+      "ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\nElementType = MET_UCHAR\n";
+  const auto mhd = [&](const std::string& name, const std::string& sizes, const std::string& data_lines) {
+    const std::string text = header + "DimSize = " + sizes + "\nElementDataFile = " + data_lines + "\n";
+    write_all(dir / name, {text.begin(), text.end()});
+    return dir / name;
+  };
+  for (int n = 1; n <= 3; ++n) write_all(dir / ("slice" + std::to_string(n) + ".raw"), std::vector<unsigned char>(4, (unsigned char)(n)));
+  const std::vector<float> expected{1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  EXPECT_EQ(io::read_scalar_volume(mhd("series.mhd", "2 2 3", "slice%d.raw 1 3 1")).voxels, expected);
+  EXPECT_EQ(io::read_scalar_volume(mhd("list.mhd", "2 2 3", "LIST\nslice1.raw\nslice2.raw\nslice3.raw")).voxels, expected);
+
+  // The fuzzer's header in short: a size MetaIO reads as 2^31 and a voxel file that is not there.
+  auto problem = invalid_input_problem(
+      [&] { io::read_scalar_volume(mhd("huge.mhd", "1111111111111111111111111111111111111111111111111112 5 3", "LO")); });
+  EXPECT_NE(problem.find("positive sizes"), std::string::npos) << problem;
+  try {
+    io::read_scalar_volume(mhd("missing.mhd", "2000000000 5 3", "missing.raw"));
+    ADD_FAILURE() << "missing.mhd was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InputNotFound) << e.what();
+    EXPECT_NE(std::string(e.what()).find("missing.raw"), std::string::npos) << e.what();
+  }
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("short.mhd", "2 2 3", "slice1.raw")); });
+  EXPECT_NE(problem.find("holds 4 bytes, fewer than the 12"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("short_series.mhd", "2 2 3", "slice%d.raw 1 3 2")); });
+  EXPECT_NE(problem.find("hold 8 bytes, fewer than the 12"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("short_list.mhd", "2 2 3", "LIST\nslice1.raw\nslice2.raw")); });
+  EXPECT_NE(problem.find("names 2 of the 3 files"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("format.mhd", "2 2 3", "slice%s.raw 1 3 1")); });
+  EXPECT_NE(problem.find("one integer conversion"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("down.mhd", "2 2 3", "slice%d.raw 1 3 -1")); });
+  EXPECT_NE(problem.find("count up"), std::string::npos) << problem;
+}
+
 TEST(ImageIo, TiffWithAShortFixedSizeTagIsRefusedNotReadPast) {
   TempDir dir;
   // A 2 x 2 grey TIFF whose DateTime tag (fixed at 20 bytes) holds 4: ITK 5.2 copies 20 bytes.

@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -442,31 +444,70 @@ void check_nifti_numbers(const std::filesystem::path& path) {
                   "or is beyond 1e20 (damaged header?)");
 }
 
-/// check_declared_size: the voxels a single-file NRRD or MetaImage declares must fit in the file:
-/// as raw bytes, or compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in
-/// ITK's reader). A header naming another data file (.nhdr, NRRD "data file", MetaImage
-/// ElementDataFile other than LOCAL) is not size-checked: that file's size is not known here. A
-/// compressed MetaImage stream, in this file or another, is inflated first (check_metaimage_stream).
-/// NIfTI has its own check (check_nifti_complete). Throws Error(InvalidInput) before ITK would
-/// allocate or read the voxels.
-/// A MetaImage ElementDataFile naming a numbered series of files ("slice%03d.raw 1 40 1") must
-/// give its first, last and step numbers, the step not 0: MetaIO divides by it (a damaged header
-/// made it divide by zero, SIGFPE).
-void check_metaimage_file_pattern(const std::filesystem::path& path, const std::string& value) {
-  if (value.find('%') == std::string::npos) return;
+/// A MetaImage ElementDataFile naming a numbered series of files ("slice%03d.raw 1 40 1"): its
+/// file names, in MetaIO's order, or an Error. MetaIO makes each name with sprintf(pattern, i) for
+/// i = first; i <= last; i += step. So the pattern must hold exactly one integer conversion (%d,
+/// %i or %u, with at most a 0 flag and a width of two digits; "%s" made MetaIO read a pointer from
+/// an int: SIGSEGV), the numbers must be integers, the step positive (0 made it divide by zero,
+/// SIGFPE; a negative step below first <= last made it count down for ever) and first <= last (no
+/// file, and voxels MetaIO never wrote), at most 65536 files. The names are made here without
+/// handing the file's text to printf.
+std::vector<std::string> metaimage_series_names(const std::filesystem::path& path, const std::string& value) {
+  const auto refuse = [&](const std::string& why) {
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: ElementDataFile names a numbered file series " + why);
+  };
   std::istringstream words(value);
   std::vector<std::string> parts;
   for (std::string w; words >> w;) parts.push_back(w);
   const auto integer = [](const std::string& w, long& out) {
     char* end = nullptr;
+    errno = 0;
     out = std::strtol(w.c_str(), &end, 10);
-    return !w.empty() && end == w.c_str() + w.size();
+    return !w.empty() && end == w.c_str() + w.size() && errno != ERANGE && out >= INT_MIN && out <= INT_MAX;
   };
   long first = 0, last = 0, step = 0;
   if (parts.size() != 4 || !integer(parts[1], first) || !integer(parts[2], last) || !integer(parts[3], step) || step == 0)
-    throw Error(ErrorCode::InvalidInput, path.string(),
-                "cannot read image: ElementDataFile names a numbered file series without first, last and a step "
-                "other than 0 (damaged header?)");
+    refuse("without first, last and a step other than 0 (damaged header?)");
+  if (step < 0 || first > last) refuse("that does not count up from first to last (a positive step; first <= last)");
+  if ((last - first) / step >= 65536) refuse("of more than 65536 files");
+  // The pattern: text, one %[0][width]d|i|u, text; "%%" is a literal %.
+  const std::string& pattern = parts[0];
+  std::string before, after, spec;
+  bool seen = false;
+  for (std::size_t n = 0; n < pattern.size(); ++n) {
+    std::string& out = seen ? after : before;
+    if (pattern[n] != '%') {
+      out += pattern[n];
+      continue;
+    }
+    if (n + 1 < pattern.size() && pattern[n + 1] == '%') {
+      out += '%';
+      ++n;
+      continue;
+    }
+    std::size_t at = n + 1;
+    std::string flags;
+    if (at < pattern.size() && pattern[at] == '0') flags = "0", ++at;
+    std::string width;
+    while (at < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[at])) && width.size() < 3) width += pattern[at++];
+    if (seen || width.size() > 2 || at >= pattern.size() || std::string("diu").find(pattern[at]) == std::string::npos)
+      refuse("whose pattern " + pattern + " is not a name with one integer conversion (%d, %03d, ...): damaged header?");
+    spec = "%" + flags + width + pattern[at];
+    seen = true;
+    n = at;
+  }
+  if (!seen) refuse("whose pattern " + pattern + " has no number in it (damaged header?)");
+  std::vector<std::string> names;
+  for (long i = first; i <= last; i += step) {
+    char number[64];
+    std::snprintf(number, sizeof number, spec.c_str(), int(i));  // spec is ours: flags, width, d/i/u
+    names.push_back(before + number + after);
+  }
+  return names;
+}
+
+void check_metaimage_file_pattern(const std::filesystem::path& path, const std::string& value) {
+  if (value.find('%') != std::string::npos) (void)metaimage_series_names(path, value);
 }
 
 /// MetaIO inflates compressed voxels (MET_PerformUncompression) in a loop that ends only on zlib's
@@ -553,6 +594,72 @@ void check_metaimage_stream(const std::filesystem::path& path, const std::string
     refuse("its compressed voxels inflate to " + std::to_string(produced) + of_declared + " (damaged header?)");
 }
 
+/// Voxels in files other than the header (ElementDataFile naming one file, a numbered series, or
+/// LIST and names on the lines that follow): ITK allocates all the voxels the header declares
+/// before MetaIO opens those files, so a damaged header naming a file that is not there made it
+/// allocate whatever its DimSize said (120 GB, found by fuzzing). The files must exist and, for
+/// raw voxels, hold at least the declared bytes (beyond HeaderSize, for one file); compressed
+/// voxels are inflated by check_metaimage_stream. `header_end` is the byte after the
+/// ElementDataFile line, `dimsize` the header's sizes.
+void check_metaimage_data_files(const std::filesystem::path& path, const std::string& data_value, std::uint64_t header_end,
+                                double header_size, bool compressed, std::uint64_t expected, const std::vector<long>& dimsize) {
+  const auto refuse = [&](const std::string& why) {
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + why);
+  };
+  std::string lower = data_value;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<std::string> names;
+  if (lower.rfind("list", 0) == 0) {
+    // One file per (NDims-1)-D slice, or per N-D block with "LIST ND": the product of the
+    // remaining sizes, named one a line after the ElementDataFile line.
+    std::size_t file_dims = dimsize.size() - 1;
+    std::istringstream words(lower.substr(4));
+    if (std::string word; words >> word && word.size() == 2 && word[1] == 'd' && word[0] >= '1' && word[0] <= '9')
+      file_dims = std::min<std::size_t>(dimsize.size(), std::size_t(word[0] - '0'));
+    std::uint64_t count = 1;
+    for (std::size_t d = file_dims; d < dimsize.size(); ++d) count = std::min<std::uint64_t>(count * std::uint64_t(dimsize[d]), 1u << 20);
+    if (count > 65536) refuse("its ElementDataFile LIST would name more than 65536 files (damaged header?)");
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(std::streamoff(header_end));
+    for (std::string line; names.size() < count && std::getline(in, line);) {
+      line.erase(0, line.find_first_not_of(" \t"));
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+      if (!line.empty()) names.push_back(line);
+    }
+    if (names.size() < count)
+      refuse("its ElementDataFile LIST names " + std::to_string(names.size()) + " of the " + std::to_string(count) +
+             " files it needs (damaged header?)");
+  } else if (data_value.find('%') != std::string::npos) {
+    names = metaimage_series_names(path, data_value);
+  } else {
+    names.push_back(data_value);
+  }
+  std::uint64_t total = 0;
+  for (const std::string& name : names) {
+    const std::filesystem::path file = path.parent_path() / name;
+    std::error_code ec;
+    const bool regular = std::filesystem::is_regular_file(file, ec);
+    const std::uint64_t size = regular ? std::filesystem::file_size(file, ec) : 0;
+    if (!regular || ec)
+      throw Error(ErrorCode::InputNotFound, path.string(),
+                  "cannot read image: its voxel file " + name + " (ElementDataFile) is not there or not a file");
+    total += size;
+  }
+  if (compressed) return;  // the stream is checked by inflating it
+  if (names.size() == 1 && header_size >= 1) total -= std::min<std::uint64_t>(total, std::uint64_t(std::min(header_size, 1e18)));
+  if (total < expected)
+    refuse("its voxel file" + std::string(names.size() > 1 ? "s hold " : " holds ") + std::to_string(total) + " bytes, fewer than the " +
+           std::to_string(expected) + " bytes of voxels its header declares (damaged header or a truncated file?)");
+}
+
+/// The voxels a single-file NRRD or MetaImage declares must fit in the file: as raw bytes, or
+/// compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in ITK's reader). A
+/// MetaImage whose voxels are in other files needs those files, holding the declared raw bytes
+/// (check_metaimage_data_files); a compressed MetaImage stream, in this file or another, is
+/// inflated first (check_metaimage_stream). An NRRD naming another data file (.nhdr, "data file")
+/// is not size-checked. NIfTI has its own check (check_nifti_complete). Called twice: before ITK
+/// reads the header (file_io null: the header's own checks) and before it allocates the voxels.
+/// Throws Error(InvalidInput) (InputNotFound for a missing voxel file).
 void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBase* file_io) {
   const std::string ext = extension_of(path);
   if (ext != ".nrrd" && ext != ".mha" && ext != ".mhd") return;
@@ -621,9 +728,11 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
         dimsize.clear();
         std::istringstream words(value_of(line));
         for (std::string w; words >> w;) {
+          // MetaIO keeps sizes as int: "DimSize = 1111...112 5 3" (52 digits) became 2^31 there.
           char* end = nullptr;
+          errno = 0;
           const long d = std::strtol(w.c_str(), &end, 10);
-          dimsize.push_back(end == w.c_str() + w.size() ? d : -1);
+          dimsize.push_back(end == w.c_str() + w.size() && errno != ERANGE && d <= INT_MAX ? d : -1);
         }
       }
     }
@@ -650,11 +759,11 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       // wrong offset (a damaged one made it allocate 2^63 bytes).
       if (value.empty() || value.find('\0') != std::string::npos)
         throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: the ElementDataFile line is damaged");
-      check_metaimage_file_pattern(path, value);
       // MetaIO's value: the rest of the line without trailing blanks; LOCAL as "LOCAL", "Local" or "local".
       const auto value_at = written.find_first_not_of(" \t", equals == std::string::npos ? written.size() : equals + 1);
       data_value = value_at == std::string::npos ? "" : written.substr(value_at);
       while (!data_value.empty() && std::isspace(static_cast<unsigned char>(data_value.back()))) data_value.pop_back();
+      check_metaimage_file_pattern(path, data_value);
       local = data_value == "LOCAL" || data_value == "Local" || data_value == "local";
       data_line = true;
       const std::streamoff after = in.tellg();
@@ -688,6 +797,7 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
                   "its header declares " + std::to_string(declared) + " bytes of voxels, more than a file of " +
                       std::to_string(file_size) + " bytes can hold even compressed: damaged header or a truncated file?");
   }
+  if (ext != ".nrrd" && !local) check_metaimage_data_files(path, data_value, header_end, header_size, compressed, declared, dimsize);
   if (ext != ".nrrd" && compressed)
     check_metaimage_stream(path, data_value, local, header_end, header_size, compressed_size, declared);
 }
