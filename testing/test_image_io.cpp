@@ -663,6 +663,36 @@ TEST(ImageIo, MetaImageVoxelFilesMustExistAndHoldTheDeclaredVoxels) {
   EXPECT_NE(problem.find("count up"), std::string::npos) << problem;
 }
 
+// ITK 5.2's BMP reader allocates the picture a header declares and reads what the file holds: a
+// cut BMP was read as a whole picture whose missing rows were unwritten memory, and a 1 KB file
+// declaring 8192 x 8192 pixels took 1 GB (found by hand while measuring the fuzz stage's memory).
+// Uncompressed BMPs must hold their rows; run-length encoded ones may end early by design.
+TEST(ImageIo, BmpCutShortIsRefusedNotReadAsAWholePicture) {
+  TempDir dir;
+  const auto bmp = [&](const std::string& name, std::int32_t width, std::int32_t height, std::uint32_t compression,
+                       const std::vector<unsigned char>& pixels) {
+    std::vector<unsigned char> bytes{'B', 'M'};
+    const auto u16 = [&](unsigned v) { bytes.push_back(v & 0xFF), bytes.push_back((v >> 8) & 0xFF); };
+    const auto u32 = [&](std::uint32_t v) { u16(v & 0xFFFF), u16(v >> 16); };
+    u32(54 + std::uint32_t(pixels.size())), u32(0), u32(54);                       // file header
+    u32(40), u32(std::uint32_t(width)), u32(std::uint32_t(height)), u16(1), u16(24);  // 24-bit colour
+    u32(compression), u32(std::uint32_t(pixels.size())), u32(2835), u32(2835), u32(0), u32(0);
+    bytes.insert(bytes.end(), pixels.begin(), pixels.end());
+    write_all(dir / name, bytes);
+    return dir / name;
+  };
+  const std::size_t row = 16;  // 5 pixels x 3 bytes, padded to 4
+  std::vector<unsigned char> pixels(row * 3, 0x40);
+  EXPECT_EQ(io::read_bitmap(bmp("whole.bmp", 5, 3, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
+  EXPECT_EQ(io::read_bitmap(bmp("top_down.bmp", 5, -3, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
+  pixels.resize(pixels.size() - 4);
+  auto problem = invalid_input_problem([&] { io::read_bitmap(bmp("cut.bmp", 5, 3, 0, pixels), std::nullopt); });
+  EXPECT_NE(problem.find("ends before its pixels do (44 of the 48 bytes"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("cut.bmp"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("huge.bmp", 8192, 8192, 0, pixels)); });
+  EXPECT_NE(problem.find("8192 x 8192"), std::string::npos) << problem;
+}
+
 TEST(ImageIo, TiffWithAShortFixedSizeTagIsRefusedNotReadPast) {
   TempDir dir;
   // A 2 x 2 grey TIFF whose DateTime tag (fixed at 20 bytes) holds 4: ITK 5.2 copies 20 bytes.

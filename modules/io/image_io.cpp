@@ -979,6 +979,7 @@ RgbFloatImage::Pointer read_rgb_float(const std::filesystem::path& path, bool& w
   (void)tiff_warnings_off;
   detail::check_png_or_jpeg(path);  // ITK's PNG and JPEG readers crash on corrupt files
   detail::check_tiff_tags(path);    // and its TIFF reader reads past short fixed-size tags
+  detail::check_bmp_size(path);     // and its BMP reader reads a cut file as a whole picture
   auto reader = itk::ImageFileReader<RgbFloatImage>::New();
   reader->SetFileName(path.string());
   try {

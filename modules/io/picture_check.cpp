@@ -216,6 +216,41 @@ std::string tiff_directory_problem(const std::vector<unsigned char>& bytes) {
 
 }  // namespace
 
+void check_bmp_size(const std::filesystem::path& path) {
+  unsigned char header[30] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(header), sizeof header) || header[0] != 'B' || header[1] != 'M') return;
+  const auto read = [&](int at, int size) {
+    std::uint32_t v = 0;
+    for (int n = 0; n < size; ++n) v |= std::uint32_t(header[at + n]) << (8 * n);
+    return v;
+  };
+  const std::uint64_t data_at = read(10, 4), info_size = read(14, 4);
+  std::uint64_t width = 0, height = 0, bits = 0, compression = 0;
+  if (info_size == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes, no compression
+    width = read(18, 2), height = read(20, 2), bits = read(24, 2);
+  } else if (info_size >= 40) {  // BITMAPINFOHEADER and its later versions: signed 32-bit sizes
+    const auto magnitude = [](std::uint32_t v) { return std::uint64_t(v >> 31 ? -std::int64_t(std::int32_t(v)) : std::int64_t(v)); };
+    width = magnitude(read(18, 4)), height = magnitude(read(22, 4)), bits = read(28, 2);
+    in.seekg(30);
+    unsigned char more[4] = {};
+    if (!in.read(reinterpret_cast<char*>(more), 4)) return;  // ITK reports the cut header
+    compression = std::uint64_t(more[0]) | std::uint64_t(more[1]) << 8 | std::uint64_t(more[2]) << 16 | std::uint64_t(more[3]) << 24;
+  } else {
+    return;  // not a header ITK reads: it says so
+  }
+  if (compression != 0 && compression != 3) return;  // BI_RGB and BI_BITFIELDS are rows as stored
+  if (!acceptable_size(width, height) || bits == 0 || bits > 32) return;  // ITK's reader and the size limit say why
+  const std::uint64_t row = (bits * width + 31) / 32 * 4, needed = row * height;
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(path, ec);
+  if (ec) return;
+  if (data_at > file_size || needed > file_size - data_at)
+    refuse(path, "BMP: the file ends before its pixels do (" + std::to_string(file_size > data_at ? file_size - data_at : 0) +
+                     " of the " + std::to_string(needed) + " bytes its header declares for " + std::to_string(width) + " x " +
+                     std::to_string(height) + " pixels)");
+}
+
 void check_tiff_tags(const std::filesystem::path& path) {
   {
     std::ifstream in(path, std::ios::binary);
