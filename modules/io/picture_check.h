@@ -27,8 +27,8 @@ void check_png_or_jpeg(const std::filesystem::path& path);
 /// left to ITK.
 void check_tiff_tags(const std::filesystem::path& path);
 
-/// For a BMP file stored without compression (BI_RGB, BI_BITFIELDS): the pixel rows its header
-/// declares must be in the file. ITK 5.2's BMP reader allocates the declared picture and reads
+/// For a BMP file stored without run-length encoding (BI_RGB, BI_BITFIELDS, or any other value
+/// ITK's reader reads as rows): the pixel rows its header declares must be in the file. ITK 5.2's BMP reader allocates the declared picture and reads
 /// what there is: a cut file was read as a whole picture, the rest unwritten memory (a 1 KB file
 /// declaring 8192 x 8192 pixels: 1 GB and 2 s, 14 s under ASan). Throws Error(InvalidInput, path,
 /// ...); other files, and run-length encoded BMPs (whose runs may end early by design), are left
