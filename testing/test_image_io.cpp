@@ -663,37 +663,64 @@ TEST(ImageIo, MetaImageVoxelFilesMustExistAndHoldTheDeclaredVoxels) {
   EXPECT_NE(problem.find("count up"), std::string::npos) << problem;
 }
 
-// ITK 5.2's BMP reader allocates the picture a header declares and reads what the file holds: a
-// cut BMP was read as a whole picture whose missing rows were unwritten memory, and a 1 KB file
-// declaring 8192 x 8192 pixels took 1 GB (found by hand while measuring the fuzz stage's memory).
-// Uncompressed BMPs must hold their rows; run-length encoded ones may end early by design.
-TEST(ImageIo, BmpCutShortIsRefusedNotReadAsAWholePicture) {
+// ITK 5.2's BMP reader allocates the picture a header declares and trusts the rest: a cut BMP
+// was read as a whole picture whose missing rows were unwritten memory (a 1 KB file declaring
+// 8192 x 8192 pixels took 1 GB; found by hand while measuring the fuzz stage's memory, then with a
+// damaged compression value by the fixed-seed run), and 8-bit run-length encoded pixels whose
+// runs passed the end of their row corrupted the heap (found by the fixed-seed run).
+TEST(ImageIo, BmpCutShortOrWithRunsOutsideThePictureIsRefused) {
   TempDir dir;
-  const auto bmp = [&](const std::string& name, std::int32_t width, std::int32_t height, std::uint32_t compression,
+  // A BMP of `bits` (24, or 8 with a grey palette) per pixel, its image size that of `pixels`.
+  const auto bmp = [&](const std::string& name, std::int32_t width, std::int32_t height, unsigned bits, std::uint32_t compression,
                        const std::vector<unsigned char>& pixels) {
     std::vector<unsigned char> bytes{'B', 'M'};
     const auto u16 = [&](unsigned v) { bytes.push_back(v & 0xFF), bytes.push_back((v >> 8) & 0xFF); };
     const auto u32 = [&](std::uint32_t v) { u16(v & 0xFFFF), u16(v >> 16); };
-    u32(54 + std::uint32_t(pixels.size())), u32(0), u32(54);                       // file header
-    u32(40), u32(std::uint32_t(width)), u32(std::uint32_t(height)), u16(1), u16(24);  // 24-bit colour
+    const std::uint32_t data_at = 54 + (bits == 8 ? 1024 : 0);
+    u32(data_at + std::uint32_t(pixels.size())), u32(0), u32(data_at);
+    u32(40), u32(std::uint32_t(width)), u32(std::uint32_t(height)), u16(1), u16(bits);
     u32(compression), u32(std::uint32_t(pixels.size())), u32(2835), u32(2835), u32(0), u32(0);
+    for (unsigned n = 0; bits == 8 && n < 256; ++n) bytes.insert(bytes.end(), {(unsigned char)n, (unsigned char)n, (unsigned char)n, 0});
     bytes.insert(bytes.end(), pixels.begin(), pixels.end());
     write_all(dir / name, bytes);
     return dir / name;
   };
   const std::size_t row = 16;  // 5 pixels x 3 bytes, padded to 4
   std::vector<unsigned char> pixels(row * 3, 0x40);
-  EXPECT_EQ(io::read_bitmap(bmp("whole.bmp", 5, 3, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
-  EXPECT_EQ(io::read_bitmap(bmp("top_down.bmp", 5, -3, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
+  EXPECT_EQ(io::read_bitmap(bmp("whole.bmp", 5, 3, 24, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
+  EXPECT_EQ(io::read_bitmap(bmp("top_down.bmp", 5, -3, 24, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
   pixels.resize(pixels.size() - 4);
-  auto problem = invalid_input_problem([&] { io::read_bitmap(bmp("cut.bmp", 5, 3, 0, pixels), std::nullopt); });
+  auto problem = invalid_input_problem([&] { io::read_bitmap(bmp("cut.bmp", 5, 3, 24, 0, pixels), std::nullopt); });
   EXPECT_NE(problem.find("ends before its pixels do (44 of the 48 bytes"), std::string::npos) << problem;
   EXPECT_NE(problem.find("cut.bmp"), std::string::npos) << problem;
-  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("huge.bmp", 8192, 8192, 0, pixels)); });
+  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("huge.bmp", 8192, 8192, 24, 0, pixels)); });
   EXPECT_NE(problem.find("8192 x 8192"), std::string::npos) << problem;
   // A damaged compression value, which ITK reads as rows as stored (the fixed-seed fuzz run's).
-  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("odd_compression.bmp", 8192, 8192, 2022277120u, pixels)); });
+  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("odd_compression.bmp", 8192, 8192, 24, 2022277120u, pixels)); });
   EXPECT_NE(problem.find("8192 x 8192"), std::string::npos) << problem;
+
+  // 8-bit run-length encoding (BI_RLE8): 3 x 2 pixels, bottom row first.
+  const std::vector<unsigned char> rle{3, 10, 0, 0,            // a run of three 10s, end of line
+                                       0, 3, 20, 30, 40, 0,    // an absolute run 20 30 40 (padded)
+                                       0, 0, 0, 1};            // end of line, end of bitmap
+  const auto picture = io::read_rgb_picture(bmp("rle.bmp", 3, 2, 8, 1, rle));
+  EXPECT_EQ(picture.values, (std::vector<std::uint8_t>{20, 20, 20, 30, 30, 30, 40, 40, 40, 10, 10, 10, 10, 10, 10, 10, 10, 10}));
+  for (const auto& [name, stream, expected] :
+       {std::tuple{"past_row.bmp", std::vector<unsigned char>{6, 70, 0, 1}, "past the end of its row"},
+        std::tuple{"delta.bmp", std::vector<unsigned char>{1, 50, 0, 2, 1, 1, 1, 60, 0, 1}, "delta"},
+        std::tuple{"early_end.bmp", std::vector<unsigned char>{3, 10, 0, 0, 0, 1}, "before its last row"},
+        std::tuple{"short_row.bmp", std::vector<unsigned char>{2, 10, 0, 0, 3, 10, 0, 1}, "row ends before its last pixel"}}) {
+    problem = invalid_input_problem([&] { io::read_rgb_picture(bmp(name, 3, 2, 8, 1, stream)); });
+    EXPECT_NE(problem.find(expected), std::string::npos) << problem;
+  }
+  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("rle24.bmp", 3, 2, 24, 1, rle)); });
+  EXPECT_NE(problem.find("needs 8 bits per pixel"), std::string::npos) << problem;
+  // A header cut after its height (ITK read 26 bytes as 5 x 12582912 pixels).
+  auto cut_header = read_all(bmp("whole_again.bmp", 5, -12582912, 24, 0, {}));
+  cut_header.resize(26);
+  write_all(dir / "cut_header.bmp", cut_header);
+  problem = invalid_input_problem([&] { io::read_rgb_picture(dir / "cut_header.bmp"); });
+  EXPECT_NE(problem.find("ends inside its header"), std::string::npos) << problem;
 }
 
 TEST(ImageIo, TiffWithAShortFixedSizeTagIsRefusedNotReadPast) {
