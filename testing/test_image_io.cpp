@@ -755,6 +755,14 @@ TEST(ImageIo, TiffWithAShortFixedSizeTagIsRefusedNotReadPast) {
   write_all(dir / "loop.tif", loop);
   auto loop_problem = invalid_input_problem([&] { io::read_bitmap(dir / "loop.tif", std::nullopt); });
   EXPECT_NE(loop_problem.find("loop"), std::string::npos) << loop_problem;
+  // A tag whose values would run past the end of the file (StripByteCounts with 167772161 LONGs:
+  // libtiff allocated 671 MB for them; found by the fixed-seed fuzz run).
+  auto many = tiff;
+  const std::size_t counts_entry = 8 + 2 + 8 * 12;  // the ninth entry, StripByteCounts
+  for (int n = 0; n < 4; ++n) many[counts_entry + 4 + n] = static_cast<unsigned char>(167772161u >> (8 * n));
+  write_all(dir / "many.tif", many);
+  loop_problem = invalid_input_problem([&] { io::read_bitmap(dir / "many.tif", std::nullopt); });
+  EXPECT_NE(loop_problem.find("values of tag 279"), std::string::npos) << loop_problem;
   auto past = tiff;
   past[8] = 0xFF;  // 255 entries
   write_all(dir / "past.tif", past);
