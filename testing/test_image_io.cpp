@@ -335,6 +335,15 @@ TEST(ImageIo, PngWithACorruptChunkIsAnInvalidInputNotAnAbort) {
   write_all(dir / "huge.png", huge);
   problem = invalid_input_problem([&] { io::read_bitmap(dir / "huge.png", std::nullopt); });
   EXPECT_NE(problem.find("pixels"), std::string::npos) << problem;
+  // An ancillary chunk after IHDR declaring 1 GB in a short file: libpng allocated the declared
+  // length before reading it (found by a fixed-seed fuzz run with a 200 MB allocation limit).
+  auto big_chunk = std::vector<unsigned char>(bytes.begin(), bytes.begin() + 33);  // signature, IHDR
+  const unsigned char chunk[] = {0x40, 0x00, 0x00, 0x04, 's', 'C', 'A', 'L', 1, '1', 0, '1', 0, 0, 0, 0};
+  big_chunk.insert(big_chunk.end(), std::begin(chunk), std::end(chunk));
+  big_chunk.insert(big_chunk.end(), bytes.begin() + 33, bytes.end());
+  write_all(dir / "big_chunk.png", big_chunk);
+  problem = invalid_input_problem([&] { io::read_bitmap(dir / "big_chunk.png", std::nullopt); });
+  EXPECT_NE(problem.find("a chunk (1073741828 bytes) runs past the end of the file"), std::string::npos) << problem;
   // The good picture still reads.
   EXPECT_EQ(io::read_rgb_picture(dir / "good.png").width, 6);
 }
