@@ -335,6 +335,15 @@ TEST(ImageIo, PngWithACorruptChunkIsAnInvalidInputNotAnAbort) {
   write_all(dir / "huge.png", huge);
   problem = invalid_input_problem([&] { io::read_bitmap(dir / "huge.png", std::nullopt); });
   EXPECT_NE(problem.find("pixels"), std::string::npos) << problem;
+  // An ancillary chunk after IHDR declaring 1 GB in a short file: libpng allocated the declared
+  // length before reading it (found by a fixed-seed fuzz run with a 200 MB allocation limit).
+  auto big_chunk = std::vector<unsigned char>(bytes.begin(), bytes.begin() + 33);  // signature, IHDR
+  const unsigned char chunk[] = {0x40, 0x00, 0x00, 0x04, 's', 'C', 'A', 'L', 1, '1', 0, '1', 0, 0, 0, 0};
+  big_chunk.insert(big_chunk.end(), std::begin(chunk), std::end(chunk));
+  big_chunk.insert(big_chunk.end(), bytes.begin() + 33, bytes.end());
+  write_all(dir / "big_chunk.png", big_chunk);
+  problem = invalid_input_problem([&] { io::read_bitmap(dir / "big_chunk.png", std::nullopt); });
+  EXPECT_NE(problem.find("a chunk (1073741828 bytes) runs past the end of the file"), std::string::npos) << problem;
   // The good picture still reads.
   EXPECT_EQ(io::read_rgb_picture(dir / "good.png").width, 6);
 }
@@ -381,6 +390,65 @@ TEST(ImageIo, NiftiDeclaringGigabytesInAShortFileIsRefusedBeforeAllocating) {
   write_all(dir / "nan.nii", nan_orientation);
   problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "nan.nii"); });
   EXPECT_NE(problem.find("not a number"), std::string::npos) << problem;
+}
+
+// The NIfTI library takes a header by its magic ("n+1") whatever its sizeof_hdr says; our checks
+// took only sizeof_hdr 348, so a header whose sizeof_hdr was damaged (0x4500FFFF) went past the
+// orientation check with a NaN in srow_y[0] and ITK aborted in vnl_matrix (fuzzer input
+// nifti-byteswapped-header-vnl-matrix-abort-875d7caf). The same header also escaped the check that
+// the file holds its voxels.
+TEST(ImageIo, NiftiWithADamagedSizeofHdrIsStillCheckedAsTheNiftiLibraryReadsIt) {
+  TempDir dir;
+  Image<float> image(make_axial_geometry({4, 3, 2}, {1, 1, 1}, {0, 0, 0}), 5.0f);
+  io::write_image(image, dir / "small.nii", io::PixelStorage::Float32);
+  auto bytes = read_all(dir / "small.nii");
+  ASSERT_GE(bytes.size(), 352u);
+  ASSERT_EQ(std::string(reinterpret_cast<const char*>(&bytes[344]), 4), std::string("n+1\0", 4));
+  const std::int32_t damaged_size = 0x4500FFFF;
+  std::memcpy(&bytes[0], &damaged_size, 4);
+  // Only sizeof_hdr damaged: the NIfTI library (and so ITK) still reads the file, and so do we.
+  write_all(dir / "damaged_size.nii", bytes);
+  EXPECT_EQ(io::read_scalar_volume(dir / "damaged_size.nii").voxels, image.voxels);
+  // And a NaN in srow_y[0] with sform_code 1: refused before ITK's SVD of the direction.
+  auto nan_orientation = bytes;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::int16_t sform_code = 1;
+  std::memcpy(&nan_orientation[296], &nan, 4);
+  std::memcpy(&nan_orientation[254], &sform_code, 2);
+  write_all(dir / "nan.nii", nan_orientation);
+  auto problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "nan.nii"); });
+  EXPECT_NE(problem.find("not a number"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("nan.nii"), std::string::npos) << problem;
+  // Or cut in the middle of its voxels: refused, not read with zeros.
+  write_all(dir / "cut.nii", {bytes.begin(), bytes.end() - 40});
+  problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "cut.nii"); });
+  EXPECT_NE(problem.find("ends early"), std::string::npos) << problem;
+}
+
+// A finite but huge sform offset (srow_x[3] = 3e38, sform_code 1): ITK's SVD of the sform
+// (LINPACK ssvdc in float) overflowed and spun for minutes (found by hand while fixing the above;
+// input nifti-huge-sform-offset-svd-hang-*). Refused before ITK reads the header; an offset of
+// 1e6 mm (RAS x, so LPS x -1e6) still reads.
+TEST(ImageIo, NiftiWithAnOrientationBeyondAnyScanIsRefusedBeforeItsSvd) {
+  TempDir dir;
+  Image<float> image(make_axial_geometry({4, 3, 2}, {1, 1, 1}, {0, 0, 0}), 5.0f);
+  io::write_image(image, dir / "small.nii", io::PixelStorage::Float32);
+  const auto bytes = read_all(dir / "small.nii");
+  ASSERT_GE(bytes.size(), 352u);
+  const auto with_offset = [&](float offset) {
+    auto out = bytes;
+    const std::int16_t sform_code = 1;
+    const float srow[12] = {-1, 0, 0, offset, 0, -1, 0, 0, 0, 0, 1, 0};
+    std::memcpy(&out[254], &sform_code, 2);
+    std::memcpy(&out[280], srow, sizeof srow);
+    return out;
+  };
+  write_all(dir / "far_but_real.nii", with_offset(1e6f));
+  EXPECT_NEAR(io::read_scalar_volume(dir / "far_but_real.nii").geometry.origin_lps_mm.x, -1e6, 1.0);  // RAS to LPS
+  write_all(dir / "huge_offset.nii", with_offset(3e38f));
+  const auto problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "huge_offset.nii"); });
+  EXPECT_NE(problem.find("beyond 1e20"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("huge_offset.nii"), std::string::npos) << problem;
 }
 
 TEST(ImageIo, NrrdAndMetaImageDeclaringMoreVoxelsThanTheFileCanHoldAreRefused) {
@@ -445,6 +513,225 @@ TEST(ImageIo, NrrdAndMetaImageDeclaringMoreVoxelsThanTheFileCanHoldAreRefused) {
   }
 }
 
+// MetaIO inflates compressed voxels in a loop that ends only on the end of the stream or a zlib
+// error below zero: a stream whose zlib header asks for a preset dictionary (Z_NEED_DICT, 2) kept
+// it looping for ever (fuzzer input metaimage-compressed-15-bytes-hang-022cfad6), and a damaged or
+// cut stream left voxels unwritten while ITK reported success. The stream is inflated first; each
+// of these is a named error, in a .mha and in the .zraw beside a .mhd, and whole files still read.
+TEST(ImageIo, MetaImageCompressedVoxelsAreInflatedFirstNotLeftToMetaIo) {
+  TempDir dir;
+  Image<float> image(make_axial_geometry({4, 3, 2}, {1, 1, 1}, {0, 0, 0}));
+  for (std::size_t n = 0; n < image.voxels.size(); ++n) image.voxels[n] = float(n);
+  const std::size_t voxel_bytes = image.voxels.size() * sizeof(float);
+  // A zlib stream of `bytes`, with a preset dictionary when `dictionary` is set.
+  const auto zlib_stream = [](const std::vector<unsigned char>& bytes, bool dictionary) {
+    z_stream z{};
+    EXPECT_EQ(deflateInit(&z, 6), Z_OK);
+    if (dictionary) {
+      const unsigned char words[] = "preset dictionary";
+      EXPECT_EQ(deflateSetDictionary(&z, words, sizeof words), Z_OK);
+    }
+    std::vector<unsigned char> out(deflateBound(&z, uLong(bytes.size())) + 16);
+    z.next_in = const_cast<unsigned char*>(bytes.data());
+    z.avail_in = uInt(bytes.size());
+    z.next_out = out.data();
+    z.avail_out = uInt(out.size());
+    EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out.resize(out.size() - z.avail_out);
+    deflateEnd(&z);
+    return out;
+  };
+  std::vector<unsigned char> voxels(voxel_bytes);
+  std::memcpy(voxels.data(), image.voxels.data(), voxel_bytes);
+  const std::string header_lines =
+      "ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\nCompressedData = True\n"
+      "ElementSpacing = 1 1 1\nDimSize = 4 3 2\nElementType = MET_FLOAT\n";
+  // A .mha: the header, CompressedDataSize (unless `size_line` is false) and the stream.
+  const auto mha = [&](const std::string& name, const std::vector<unsigned char>& stream, std::size_t declared, bool size_line = true) {
+    std::string text = header_lines;
+    if (size_line) text += "CompressedDataSize = " + std::to_string(declared) + "\n";
+    text += "ElementDataFile = LOCAL\n";
+    std::vector<unsigned char> bytes(text.begin(), text.end());
+    bytes.insert(bytes.end(), stream.begin(), stream.end());
+    write_all(dir / name, bytes);
+    return dir / name;
+  };
+  const auto good = zlib_stream(voxels, false);
+  EXPECT_EQ(io::read_scalar_volume(mha("good.mha", good, good.size())).voxels, image.voxels);
+
+  const auto with_dictionary = zlib_stream(voxels, true);
+  ASSERT_TRUE(with_dictionary[1] & 0x20);  // FDICT, as in the fuzzer's 15 bytes
+  auto problem = invalid_input_problem([&] { io::read_scalar_volume(mha("dictionary.mha", with_dictionary, with_dictionary.size())); });
+  EXPECT_NE(problem.find("preset dictionary"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("dictionary.mha"), std::string::npos) << problem;
+
+  auto damaged = good;
+  for (std::size_t n = 4; n < 12 && n < damaged.size(); ++n) damaged[n] ^= 0xA5;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mha("damaged.mha", damaged, damaged.size())); });
+  EXPECT_NE(problem.find("damaged"), std::string::npos) << problem;
+
+  const std::vector<unsigned char> cut(good.begin(), good.end() - 8);
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mha("cut.mha", cut, cut.size())); });
+  EXPECT_NE(problem.find("end before"), std::string::npos) << problem;
+
+  const auto half = zlib_stream({voxels.begin(), voxels.begin() + std::ptrdiff_t(voxel_bytes / 2)}, false);
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mha("half.mha", half, half.size())); });
+  EXPECT_NE(problem.find("inflate to " + std::to_string(voxel_bytes / 2) + " of the " + std::to_string(voxel_bytes)), std::string::npos)
+      << problem;
+
+  auto twice = voxels;
+  twice.insert(twice.end(), voxels.begin(), voxels.end());
+  const auto more = zlib_stream(twice, false);
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mha("more.mha", more, more.size())); });
+  EXPECT_NE(problem.find("more than the " + std::to_string(voxel_bytes)), std::string::npos) << problem;
+
+  // Without CompressedDataSize MetaIO looks for the stream at the file's first byte, in the header.
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mha("no_size.mha", good, 0, false)); });
+  EXPECT_NE(problem.find("no CompressedDataSize"), std::string::npos) << problem;
+  // A CompressedDataSize running past the end of the file.
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mha("past.mha", good, good.size() + 1)); });
+  EXPECT_NE(problem.find("runs past the end"), std::string::npos) << problem;
+
+  // The header is read whole up to its ElementDataFile line (ITK writes a DICOM image's tags as
+  // header lines: 300 of them still read), and a header without that line is refused.
+  {
+    std::string tags;
+    for (int n = 0; n < 300; ++n) tags += "0008|" + std::to_string(1000 + n) + " = value\n";
+    std::string text = header_lines + tags + "CompressedDataSize = " + std::to_string(with_dictionary.size()) +
+                       "\nElementDataFile = LOCAL\n";
+    std::vector<unsigned char> bytes(text.begin(), text.end());
+    bytes.insert(bytes.end(), with_dictionary.begin(), with_dictionary.end());
+    write_all(dir / "tags.mha", bytes);
+    problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "tags.mha"); });
+    EXPECT_NE(problem.find("preset dictionary"), std::string::npos) << problem;
+    text = header_lines + tags + "CompressedDataSize = " + std::to_string(good.size()) + "\nElementDataFile = LOCAL\n";
+    bytes.assign(text.begin(), text.end());
+    bytes.insert(bytes.end(), good.begin(), good.end());
+    write_all(dir / "tags.mha", bytes);
+    EXPECT_EQ(io::read_scalar_volume(dir / "tags.mha").voxels, image.voxels);
+    text = header_lines + "CompressedDataSize = " + std::to_string(good.size()) + "\n";
+    write_all(dir / "no_data_line.mha", {text.begin(), text.end()});
+    problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "no_data_line.mha"); });
+    EXPECT_NE(problem.find("no ElementDataFile line"), std::string::npos) << problem;
+  }
+
+  // The same in a separate data file (.mhd + .zraw, where MetaIO inflates the whole file).
+  const auto mhd = [&](const std::string& name, const std::vector<unsigned char>& stream) {
+    const std::string text = header_lines + "ElementDataFile = " + name + ".zraw\n";
+    write_all(dir / (name + ".mhd"), {text.begin(), text.end()});
+    write_all(dir / (name + ".zraw"), stream);
+    return dir / (name + ".mhd");
+  };
+  EXPECT_EQ(io::read_scalar_volume(mhd("good_pair", good)).voxels, image.voxels);
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("dictionary_pair", with_dictionary)); });
+  EXPECT_NE(problem.find("preset dictionary"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("cut_pair", cut)); });
+  EXPECT_NE(problem.find("end before"), std::string::npos) << problem;
+}
+
+// ITK allocates the voxels a MetaImage header declares before MetaIO opens the files holding them:
+// a fuzzed header whose DimSize held a 52-digit number (2^31 to MetaIO) and whose ElementDataFile
+// named no file made it allocate 120 GB (crash-bfc57427, found by the time-bound run). MetaIO makes
+// the names of a numbered series with sprintf(pattern, i): "%s" crashed it, and a step counting
+// away from last looped for ever. Each is a named error; a series and a LIST that hold their
+// voxels still read.
+TEST(ImageIo, MetaImageVoxelFilesMustExistAndHoldTheDeclaredVoxels) {
+  TempDir dir;
+  const std::string header =
+      "ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\nElementType = MET_UCHAR\n";
+  const auto mhd = [&](const std::string& name, const std::string& sizes, const std::string& data_lines) {
+    const std::string text = header + "DimSize = " + sizes + "\nElementDataFile = " + data_lines + "\n";
+    write_all(dir / name, {text.begin(), text.end()});
+    return dir / name;
+  };
+  for (int n = 1; n <= 3; ++n) write_all(dir / ("slice" + std::to_string(n) + ".raw"), std::vector<unsigned char>(4, (unsigned char)(n)));
+  const std::vector<float> expected{1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  EXPECT_EQ(io::read_scalar_volume(mhd("series.mhd", "2 2 3", "slice%d.raw 1 3 1")).voxels, expected);
+  EXPECT_EQ(io::read_scalar_volume(mhd("list.mhd", "2 2 3", "LIST\nslice1.raw\nslice2.raw\nslice3.raw")).voxels, expected);
+
+  // The fuzzer's header in short: a size MetaIO reads as 2^31 and a voxel file that is not there.
+  auto problem = invalid_input_problem(
+      [&] { io::read_scalar_volume(mhd("huge.mhd", "1111111111111111111111111111111111111111111111111112 5 3", "LO")); });
+  EXPECT_NE(problem.find("positive sizes"), std::string::npos) << problem;
+  try {
+    io::read_scalar_volume(mhd("missing.mhd", "2000000000 5 3", "missing.raw"));
+    ADD_FAILURE() << "missing.mhd was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InputNotFound) << e.what();
+    EXPECT_NE(std::string(e.what()).find("missing.raw"), std::string::npos) << e.what();
+  }
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("short.mhd", "2 2 3", "slice1.raw")); });
+  EXPECT_NE(problem.find("holds 4 bytes, fewer than the 12"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("short_series.mhd", "2 2 3", "slice%d.raw 1 3 2")); });
+  EXPECT_NE(problem.find("hold 8 bytes, fewer than the 12"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("short_list.mhd", "2 2 3", "LIST\nslice1.raw\nslice2.raw")); });
+  EXPECT_NE(problem.find("names 2 of the 3 files"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("format.mhd", "2 2 3", "slice%s.raw 1 3 1")); });
+  EXPECT_NE(problem.find("one integer conversion"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_scalar_volume(mhd("down.mhd", "2 2 3", "slice%d.raw 1 3 -1")); });
+  EXPECT_NE(problem.find("count up"), std::string::npos) << problem;
+}
+
+// ITK 5.2's BMP reader allocates the picture a header declares and trusts the rest: a cut BMP
+// was read as a whole picture whose missing rows were unwritten memory (a 1 KB file declaring
+// 8192 x 8192 pixels took 1 GB; found by hand while measuring the fuzz stage's memory, then with a
+// damaged compression value by the fixed-seed run), and 8-bit run-length encoded pixels whose
+// runs passed the end of their row corrupted the heap (found by the fixed-seed run).
+TEST(ImageIo, BmpCutShortOrWithRunsOutsideThePictureIsRefused) {
+  TempDir dir;
+  // A BMP of `bits` (24, or 8 with a grey palette) per pixel, its image size that of `pixels`.
+  const auto bmp = [&](const std::string& name, std::int32_t width, std::int32_t height, unsigned bits, std::uint32_t compression,
+                       const std::vector<unsigned char>& pixels) {
+    std::vector<unsigned char> bytes{'B', 'M'};
+    const auto u16 = [&](unsigned v) { bytes.push_back(v & 0xFF), bytes.push_back((v >> 8) & 0xFF); };
+    const auto u32 = [&](std::uint32_t v) { u16(v & 0xFFFF), u16(v >> 16); };
+    const std::uint32_t data_at = 54 + (bits == 8 ? 1024 : 0);
+    u32(data_at + std::uint32_t(pixels.size())), u32(0), u32(data_at);
+    u32(40), u32(std::uint32_t(width)), u32(std::uint32_t(height)), u16(1), u16(bits);
+    u32(compression), u32(std::uint32_t(pixels.size())), u32(2835), u32(2835), u32(0), u32(0);
+    for (unsigned n = 0; bits == 8 && n < 256; ++n) bytes.insert(bytes.end(), {(unsigned char)n, (unsigned char)n, (unsigned char)n, 0});
+    bytes.insert(bytes.end(), pixels.begin(), pixels.end());
+    write_all(dir / name, bytes);
+    return dir / name;
+  };
+  const std::size_t row = 16;  // 5 pixels x 3 bytes, padded to 4
+  std::vector<unsigned char> pixels(row * 3, 0x40);
+  EXPECT_EQ(io::read_bitmap(bmp("whole.bmp", 5, 3, 24, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
+  EXPECT_EQ(io::read_bitmap(bmp("top_down.bmp", 5, -3, 24, 0, pixels), std::nullopt).image.geometry.size[1], 3u);
+  pixels.resize(pixels.size() - 4);
+  auto problem = invalid_input_problem([&] { io::read_bitmap(bmp("cut.bmp", 5, 3, 24, 0, pixels), std::nullopt); });
+  EXPECT_NE(problem.find("ends before its pixels do (44 of the 48 bytes"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("cut.bmp"), std::string::npos) << problem;
+  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("huge.bmp", 8192, 8192, 24, 0, pixels)); });
+  EXPECT_NE(problem.find("8192 x 8192"), std::string::npos) << problem;
+  // A damaged compression value, which ITK reads as rows as stored (the fixed-seed fuzz run's).
+  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("odd_compression.bmp", 8192, 8192, 24, 2022277120u, pixels)); });
+  EXPECT_NE(problem.find("8192 x 8192"), std::string::npos) << problem;
+
+  // 8-bit run-length encoding (BI_RLE8): 3 x 2 pixels, bottom row first.
+  const std::vector<unsigned char> rle{3, 10, 0, 0,            // a run of three 10s, end of line
+                                       0, 3, 20, 30, 40, 0,    // an absolute run 20 30 40 (padded)
+                                       0, 0, 0, 1};            // end of line, end of bitmap
+  const auto picture = io::read_rgb_picture(bmp("rle.bmp", 3, 2, 8, 1, rle));
+  EXPECT_EQ(picture.values, (std::vector<std::uint8_t>{20, 20, 20, 30, 30, 30, 40, 40, 40, 10, 10, 10, 10, 10, 10, 10, 10, 10}));
+  for (const auto& [name, stream, expected] :
+       {std::tuple{"past_row.bmp", std::vector<unsigned char>{6, 70, 0, 1}, "past the end of its row"},
+        std::tuple{"delta.bmp", std::vector<unsigned char>{1, 50, 0, 2, 1, 1, 1, 60, 0, 1}, "delta"},
+        std::tuple{"early_end.bmp", std::vector<unsigned char>{3, 10, 0, 0, 0, 1}, "before its last row"},
+        std::tuple{"short_row.bmp", std::vector<unsigned char>{2, 10, 0, 0, 3, 10, 0, 1}, "row ends before its last pixel"}}) {
+    problem = invalid_input_problem([&] { io::read_rgb_picture(bmp(name, 3, 2, 8, 1, stream)); });
+    EXPECT_NE(problem.find(expected), std::string::npos) << problem;
+  }
+  problem = invalid_input_problem([&] { io::read_rgb_picture(bmp("rle24.bmp", 3, 2, 24, 1, rle)); });
+  EXPECT_NE(problem.find("needs 8 bits per pixel"), std::string::npos) << problem;
+  // A header cut after its height (ITK read 26 bytes as 5 x 12582912 pixels).
+  auto cut_header = read_all(bmp("whole_again.bmp", 5, -12582912, 24, 0, {}));
+  cut_header.resize(26);
+  write_all(dir / "cut_header.bmp", cut_header);
+  problem = invalid_input_problem([&] { io::read_rgb_picture(dir / "cut_header.bmp"); });
+  EXPECT_NE(problem.find("ends inside its header"), std::string::npos) << problem;
+}
+
 TEST(ImageIo, TiffWithAShortFixedSizeTagIsRefusedNotReadPast) {
   TempDir dir;
   // A 2 x 2 grey TIFF whose DateTime tag (fixed at 20 bytes) holds 4: ITK 5.2 copies 20 bytes.
@@ -477,6 +764,14 @@ TEST(ImageIo, TiffWithAShortFixedSizeTagIsRefusedNotReadPast) {
   write_all(dir / "loop.tif", loop);
   auto loop_problem = invalid_input_problem([&] { io::read_bitmap(dir / "loop.tif", std::nullopt); });
   EXPECT_NE(loop_problem.find("loop"), std::string::npos) << loop_problem;
+  // A tag whose values would run past the end of the file (StripByteCounts with 167772161 LONGs:
+  // libtiff allocated 671 MB for them; found by the fixed-seed fuzz run).
+  auto many = tiff;
+  const std::size_t counts_entry = 8 + 2 + 8 * 12;  // the ninth entry, StripByteCounts
+  for (int n = 0; n < 4; ++n) many[counts_entry + 4 + n] = static_cast<unsigned char>(167772161u >> (8 * n));
+  write_all(dir / "many.tif", many);
+  loop_problem = invalid_input_problem([&] { io::read_bitmap(dir / "many.tif", std::nullopt); });
+  EXPECT_NE(loop_problem.find("values of tag 279"), std::string::npos) << loop_problem;
   auto past = tiff;
   past[8] = 0xFF;  // 255 entries
   write_all(dir / "past.tif", past);

@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -230,6 +232,35 @@ std::optional<std::vector<unsigned char>> nifti1_header(const Geometry& g, const
 
 void check_nifti_complete(const std::filesystem::path& path);
 
+/// How ITK's NIfTI library (nifti1_io, ITK 5.2) takes a file's first 348 bytes: nullopt when it
+/// does not read them as a NIfTI-1 (or ANALYZE 7.5) header, else whether it byte-swaps them. It
+/// reads any header whose magic is "n+1" or "ni1" whatever its sizeof_hdr says, and one without
+/// that magic whose sizeof_hdr is 348 in either byte order (is_nifti_file); it swaps when dim[0]
+/// is 1..7 only once swapped or, dim[0] being 0, when sizeof_hdr is 348 only once swapped, and
+/// refuses a header whose dim[0] is 1..7 in neither order (need_nhdr_swap). Our checks must take
+/// every header the library takes: one whose sizeof_hdr was damaged (not 348 either way) but
+/// whose magic said "n+1" went past them to ITK, which aborted on its NaN orientation.
+std::optional<bool> nifti1_byte_swapped(const unsigned char (&header)[348]) {
+  std::int32_t sizeof_hdr = 0;
+  std::int16_t dim0 = 0;
+  std::memcpy(&sizeof_hdr, header, 4);
+  std::memcpy(&dim0, header + 40, 2);
+  const char* magic = reinterpret_cast<const char*>(header + 344);
+  const bool nifti_magic =
+      magic[0] == 'n' && (magic[1] == 'i' || magic[1] == '+') && magic[2] >= '1' && magic[2] <= '9' && magic[3] == '\0';
+  constexpr std::int32_t kSwapped348 = 0x5C010000;
+  if (!nifti_magic && sizeof_hdr != 348 && sizeof_hdr != kSwapped348) return std::nullopt;
+  const auto in_range = [](std::int16_t d) { return d >= 1 && d <= 7; };
+  if (dim0 != 0) {
+    if (in_range(dim0)) return false;
+    if (in_range(std::int16_t(std::uint16_t(dim0) << 8 | std::uint16_t(dim0) >> 8))) return true;
+    return std::nullopt;
+  }
+  if (sizeof_hdr == 348) return false;
+  if (sizeof_hdr == kSwapped348) return true;
+  return std::nullopt;
+}
+
 template <class TPixel>
 void write_itk(const Geometry& g, const TPixel* data, const std::filesystem::path& path) {
   itk_ready();
@@ -302,18 +333,18 @@ void check_nifti_complete(const std::filesystem::path& path) {
   } closer{in};
   unsigned char header[348] = {};
   const int got = gzread(in, header, sizeof header);
-  std::int32_t sizeof_hdr = 0;
-  if (got == int(sizeof header)) std::memcpy(&sizeof_hdr, header, 4);
-  if (sizeof_hdr != 348 && sizeof_hdr != 0x5C010000) return;  // not NIfTI-1: leave the checking to ITK
-  // NIfTI-1: dim[8] at 40, bitpix at 72, vox_offset at 108 (the file's own voxel type and size).
-  // The byte order is the one whose dim[0] is 1..7, as the NIfTI library decides it (a header
-  // whose dim[0] read 768 was read swapped by ITK, as 6 GB of voxels).
+  if (got != int(sizeof header)) return;  // not NIfTI-1: leave the checking to ITK
+  const std::optional<bool> swapped = nifti1_byte_swapped(header);
+  if (!swapped) return;  // the NIfTI library does not take it: ITK says why
+  // NIfTI-1: dim[8] at 40, bitpix at 72, vox_offset at 108 (the file's own voxel type and size),
+  // in the byte order the NIfTI library reads them in (a header whose dim[0] read 768 was read
+  // swapped by ITK, as 6 GB of voxels).
   std::int16_t dim[8] = {}, bitpix = 0;
   float vox_offset = 352;
   std::memcpy(dim, header + 40, sizeof dim);
   std::memcpy(&bitpix, header + 72, sizeof bitpix);
   std::memcpy(&vox_offset, header + 108, sizeof vox_offset);
-  if (dim[0] < 1 || dim[0] > 7) {
+  if (*swapped) {
     const auto swap16 = [](std::int16_t& v) { v = std::int16_t(std::uint16_t(v) << 8 | std::uint16_t(v) >> 8); };
     for (auto& d : dim) swap16(d);
     swap16(bitpix);
@@ -379,8 +410,11 @@ std::string unreadable_reason(const std::filesystem::path& path, const itk::Exce
 
 /// The NIfTI-1 header's spacing and orientation (pixdim, quatern_b/c/d, qoffset, srow_x/y/z) must be
 /// finite numbers: ITK turns them into a direction matrix whose SVD aborts on a NaN or infinity
-/// (vnl_matrix::assert_finite, found by fuzzing). Checked before ITK reads the header, in the
-/// header's own byte order; other files are left alone.
+/// (vnl_matrix::assert_finite, found by fuzzing). They must also be below 1e20 in magnitude (no
+/// scan's spacing or position in mm comes near it): an sform offset of 2e38, finite, made that
+/// SVD (LINPACK ssvdc in float) overflow and spin for minutes. Checked before ITK reads the header, on every
+/// header the NIfTI library reads (nifti1_byte_swapped: also one whose sizeof_hdr is damaged), in
+/// the byte order it reads it in; other files are left alone.
 void check_nifti_numbers(const std::filesystem::path& path) {
   const std::string ext = extension_of(path);
   if (ext != ".nii" && ext != ".nii.gz") return;
@@ -389,16 +423,12 @@ void check_nifti_numbers(const std::filesystem::path& path) {
   unsigned char header[348] = {};
   const int got = gzread(in, header, sizeof header);
   gzclose(in);
-  std::int32_t sizeof_hdr = 0;
-  std::int16_t dim0 = 0;
   if (got != int(sizeof header)) return;
-  std::memcpy(&sizeof_hdr, header, 4);
-  std::memcpy(&dim0, header + 40, 2);
-  if (sizeof_hdr != 348 && sizeof_hdr != 0x5C010000) return;
-  const bool swapped = dim0 < 1 || dim0 > 7;
+  const std::optional<bool> swapped = nifti1_byte_swapped(header);
+  if (!swapped) return;  // the NIfTI library does not take it: ITK says why
   const auto number = [&](int at) {
     unsigned char b[4];
-    for (int n = 0; n < 4; ++n) b[n] = header[at + (swapped ? 3 - n : n)];
+    for (int n = 0; n < 4; ++n) b[n] = header[at + (*swapped ? 3 - n : n)];
     float v;
     std::memcpy(&v, b, 4);
     return v;
@@ -406,44 +436,241 @@ void check_nifti_numbers(const std::filesystem::path& path) {
   std::vector<int> offsets;
   for (int n = 0; n < 8; ++n) offsets.push_back(76 + 4 * n);     // pixdim[8]
   for (int n = 0; n < 18; ++n) offsets.push_back(256 + 4 * n);   // quatern_b .. srow_z[3]
+  constexpr float kBeyondAnyScan = 1e20f;
   for (int at : offsets)
-    if (!std::isfinite(number(at)))
+    if (!(std::fabs(number(at)) < kBeyondAnyScan))
       throw Error(ErrorCode::InvalidInput, path.string(),
                   "cannot read image: the NIfTI header's spacing or orientation holds a value that is not a number "
-                  "(damaged header?)");
+                  "or is beyond 1e20 (damaged header?)");
 }
 
-/// The voxels a single-file NRRD or MetaImage declares must fit in the file: as raw bytes, or
-/// compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in ITK's reader). A
-/// header naming another data file (.nhdr, .mhd, NRRD "data file", MetaImage ElementDataFile other
-/// than LOCAL) is not checked: that file's size is not known here. NIfTI has its own check
-/// (check_nifti_complete). Throws Error(InvalidInput) before ITK would allocate the voxels.
-/// A MetaImage ElementDataFile naming a numbered series of files ("slice%03d.raw 1 40 1") must
-/// give its first, last and step numbers, the step not 0: MetaIO divides by it (a damaged header
-/// made it divide by zero, SIGFPE).
-void check_metaimage_file_pattern(const std::filesystem::path& path, const std::string& value) {
-  if (value.find('%') == std::string::npos) return;
+/// A MetaImage ElementDataFile naming a numbered series of files ("slice%03d.raw 1 40 1"): its
+/// file names, in MetaIO's order, or an Error. MetaIO makes each name with sprintf(pattern, i) for
+/// i = first; i <= last; i += step. So the pattern must hold exactly one integer conversion (%d,
+/// %i or %u, with at most a 0 flag and a width of two digits; "%s" made MetaIO read a pointer from
+/// an int: SIGSEGV), the numbers must be integers, the step positive (0 made it divide by zero,
+/// SIGFPE; a negative step below first <= last made it count down for ever) and first <= last (no
+/// file, and voxels MetaIO never wrote), at most 65536 files. The names are made here without
+/// handing the file's text to printf.
+std::vector<std::string> metaimage_series_names(const std::filesystem::path& path, const std::string& value) {
+  const auto refuse = [&](const std::string& why) {
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: ElementDataFile names a numbered file series " + why);
+  };
   std::istringstream words(value);
   std::vector<std::string> parts;
   for (std::string w; words >> w;) parts.push_back(w);
   const auto integer = [](const std::string& w, long& out) {
     char* end = nullptr;
+    errno = 0;
     out = std::strtol(w.c_str(), &end, 10);
-    return !w.empty() && end == w.c_str() + w.size();
+    return !w.empty() && end == w.c_str() + w.size() && errno != ERANGE && out >= INT_MIN && out <= INT_MAX;
   };
   long first = 0, last = 0, step = 0;
   if (parts.size() != 4 || !integer(parts[1], first) || !integer(parts[2], last) || !integer(parts[3], step) || step == 0)
-    throw Error(ErrorCode::InvalidInput, path.string(),
-                "cannot read image: ElementDataFile names a numbered file series without first, last and a step "
-                "other than 0 (damaged header?)");
+    refuse("without first, last and a step other than 0 (damaged header?)");
+  if (step < 0 || first > last) refuse("that does not count up from first to last (a positive step; first <= last)");
+  if ((last - first) / step >= 65536) refuse("of more than 65536 files");
+  // The pattern: text, one %[0][width]d|i|u, text; "%%" is a literal %.
+  const std::string& pattern = parts[0];
+  std::string before, after, spec;
+  bool seen = false;
+  for (std::size_t n = 0; n < pattern.size(); ++n) {
+    std::string& out = seen ? after : before;
+    if (pattern[n] != '%') {
+      out += pattern[n];
+      continue;
+    }
+    if (n + 1 < pattern.size() && pattern[n + 1] == '%') {
+      out += '%';
+      ++n;
+      continue;
+    }
+    std::size_t at = n + 1;
+    std::string flags;
+    if (at < pattern.size() && pattern[at] == '0') flags = "0", ++at;
+    std::string width;
+    while (at < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[at])) && width.size() < 3) width += pattern[at++];
+    if (seen || width.size() > 2 || at >= pattern.size() || std::string("diu").find(pattern[at]) == std::string::npos)
+      refuse("whose pattern " + pattern + " is not a name with one integer conversion (%d, %03d, ...): damaged header?");
+    spec = "%" + flags + width + pattern[at];
+    seen = true;
+    n = at;
+  }
+  if (!seen) refuse("whose pattern " + pattern + " has no number in it (damaged header?)");
+  std::vector<std::string> names;
+  for (long i = first; i <= last; i += step) {
+    char number[64];
+    std::snprintf(number, sizeof number, spec.c_str(), int(i));  // spec is ours: flags, width, d/i/u
+    names.push_back(before + number + after);
+  }
+  return names;
 }
 
+void check_metaimage_file_pattern(const std::filesystem::path& path, const std::string& value) {
+  if (value.find('%') != std::string::npos) (void)metaimage_series_names(path, value);
+}
+
+/// MetaIO inflates compressed voxels (MET_PerformUncompression) in a loop that ends only on zlib's
+/// end of stream or on an error code below zero. A stream whose zlib header asks for a preset
+/// dictionary (FDICT) gets Z_NEED_DICT (2) back on every call and the loop never ends (15 bytes
+/// found by fuzzing kept it busy for more than 100 s); a damaged, cut or misplaced stream ends with
+/// "Uncompress failed" on stderr and voxels MetaIO never wrote, which ITK reports as read. So the
+/// stream is inflated here first, from where MetaIO will take it and as it will (zlib or gzip
+/// header), into a scratch buffer: it must end (Z_STREAM_END) within its bytes and give exactly
+/// `expected` bytes, the voxels the header declares. Where MetaIO takes it (ITK 5.2, measured):
+/// CompressedDataSize bytes from HeaderSize when that is positive, else from the end of the header
+/// (ElementDataFile = LOCAL) or the start of the named data file; without CompressedDataSize, the
+/// whole data file from its first byte (for LOCAL the header itself: it never finds the voxels).
+/// `data_value` is the ElementDataFile value, `header_end` the byte after its line.
+void check_metaimage_stream(const std::filesystem::path& path, const std::string& data_value, bool local,
+                            std::uint64_t header_end, double header_size, double compressed_size, std::uint64_t expected) {
+  const auto refuse = [&](const std::string& why) {
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + why);
+  };
+  std::string lower = data_value;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // A list or numbered series of data files: MetaIO inflates each with the one CompressedDataSize;
+  // not checked here, so not read (ITK's writer never makes such a file).
+  if (lower.rfind("list", 0) == 0 || data_value.find('%') != std::string::npos)
+    refuse("its compressed voxels are split over several files (ElementDataFile = " + data_value +
+           "), which this reader does not take: give one file");
+  if (!(header_size >= 0))
+    refuse("its HeaderSize is negative with compressed voxels, which MetaIO cannot find (damaged header?)");
+  if (!(compressed_size >= 0)) refuse("its CompressedDataSize is not a size (damaged header?)");
+  const std::filesystem::path data_file = local ? path : path.parent_path() / data_value;
+  std::error_code ec;
+  const std::uint64_t file_size = std::filesystem::file_size(data_file, ec);
+  if (ec) return;  // ITK says it cannot open it
+  std::uint64_t begin = 0, length = file_size;
+  if (std::uint64_t(std::max(0.0, std::min(compressed_size, 1e18))) == 0) {
+    if (local)
+      refuse("its compressed voxels have no CompressedDataSize: MetaIO then looks for them at the file's first "
+             "byte, in the header (damaged header?)");
+  } else {
+    const double start = header_size >= 1 ? header_size : double(local ? header_end : 0);
+    if (!(start <= double(file_size) && compressed_size <= double(file_size) - start))
+      refuse("its CompressedDataSize (" + std::to_string(std::uint64_t(std::min(compressed_size, 1e18))) +
+             " bytes) runs past the end of " + data_file.filename().string() + " (" + std::to_string(file_size) +
+             " bytes): damaged header or a truncated file?");
+    begin = std::uint64_t(start);
+    length = std::uint64_t(compressed_size);
+  }
+  std::ifstream in(data_file, std::ios::binary);
+  if (!in || !in.seekg(std::streamoff(begin))) return;  // ITK says it cannot read it
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) return;  // as MetaIO: a zlib or a gzip header
+  std::vector<unsigned char> input(std::size_t(1) << 20), output(std::size_t(1) << 20);
+  std::uint64_t left = length, produced = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK && produced <= expected) {
+    if (z.avail_in == 0) {
+      if (left == 0) break;
+      const std::size_t want = std::size_t(std::min<std::uint64_t>(left, input.size()));
+      in.read(reinterpret_cast<char*>(input.data()), std::streamsize(want));
+      if (in.gcount() <= 0) break;
+      left -= std::uint64_t(in.gcount());
+      z.next_in = input.data();
+      z.avail_in = uInt(in.gcount());
+    }
+    z.next_out = output.data();
+    z.avail_out = uInt(output.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    produced += output.size() - z.avail_out;
+  }
+  const std::string zlib_message = z.msg != nullptr ? z.msg : "";
+  inflateEnd(&z);
+  const std::string of_declared = " of the " + std::to_string(expected) + " bytes of voxels its header declares";
+  if (rc == Z_NEED_DICT)
+    refuse("its compressed voxels are damaged: the zlib stream asks for a preset dictionary, which MetaImage has not");
+  if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+    refuse("its compressed voxels are damaged (zlib: " + (zlib_message.empty() ? std::to_string(rc) : zlib_message) + ")");
+  if (produced > expected)
+    refuse("its compressed voxels inflate to more than the " + std::to_string(expected) +
+           " bytes of voxels its header declares (damaged header?)");
+  if (rc != Z_STREAM_END)
+    refuse("its compressed voxels end before their zlib stream does, after " + std::to_string(produced) + of_declared +
+           " (cut or damaged?)");
+  if (produced != expected)
+    refuse("its compressed voxels inflate to " + std::to_string(produced) + of_declared + " (damaged header?)");
+}
+
+/// Voxels in files other than the header (ElementDataFile naming one file, a numbered series, or
+/// LIST and names on the lines that follow): ITK allocates all the voxels the header declares
+/// before MetaIO opens those files, so a damaged header naming a file that is not there made it
+/// allocate whatever its DimSize said (120 GB, found by fuzzing). The files must exist and, for
+/// raw voxels, hold at least the declared bytes (beyond HeaderSize, for one file); compressed
+/// voxels are inflated by check_metaimage_stream. `header_end` is the byte after the
+/// ElementDataFile line, `dimsize` the header's sizes.
+void check_metaimage_data_files(const std::filesystem::path& path, const std::string& data_value, std::uint64_t header_end,
+                                double header_size, bool compressed, std::uint64_t expected, const std::vector<long>& dimsize) {
+  const auto refuse = [&](const std::string& why) {
+    throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + why);
+  };
+  std::string lower = data_value;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<std::string> names;
+  if (lower.rfind("list", 0) == 0) {
+    // One file per (NDims-1)-D slice, or per N-D block with "LIST ND": the product of the
+    // remaining sizes, named one a line after the ElementDataFile line.
+    std::size_t file_dims = dimsize.size() - 1;
+    std::istringstream words(lower.substr(4));
+    if (std::string word; words >> word && word.size() == 2 && word[1] == 'd' && word[0] >= '1' && word[0] <= '9')
+      file_dims = std::min<std::size_t>(dimsize.size(), std::size_t(word[0] - '0'));
+    std::uint64_t count = 1;
+    for (std::size_t d = file_dims; d < dimsize.size(); ++d) count = std::min<std::uint64_t>(count * std::uint64_t(dimsize[d]), 1u << 20);
+    if (count > 65536) refuse("its ElementDataFile LIST would name more than 65536 files (damaged header?)");
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(std::streamoff(header_end));
+    for (std::string line; names.size() < count && std::getline(in, line);) {
+      line.erase(0, line.find_first_not_of(" \t"));
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+      if (!line.empty()) names.push_back(line);
+    }
+    if (names.size() < count)
+      refuse("its ElementDataFile LIST names " + std::to_string(names.size()) + " of the " + std::to_string(count) +
+             " files it needs (damaged header?)");
+  } else if (data_value.find('%') != std::string::npos) {
+    names = metaimage_series_names(path, data_value);
+  } else {
+    names.push_back(data_value);
+  }
+  std::uint64_t total = 0;
+  for (const std::string& name : names) {
+    const std::filesystem::path file = path.parent_path() / name;
+    std::error_code ec;
+    const bool regular = std::filesystem::is_regular_file(file, ec);
+    const std::uint64_t size = regular ? std::filesystem::file_size(file, ec) : 0;
+    if (!regular || ec)
+      throw Error(ErrorCode::InputNotFound, path.string(),
+                  "cannot read image: its voxel file " + name + " (ElementDataFile) is not there or not a file");
+    total += size;
+  }
+  if (compressed) return;  // the stream is checked by inflating it
+  if (names.size() == 1 && header_size >= 1) total -= std::min<std::uint64_t>(total, std::uint64_t(std::min(header_size, 1e18)));
+  if (total < expected)
+    refuse("its voxel file" + std::string(names.size() > 1 ? "s hold " : " holds ") + std::to_string(total) + " bytes, fewer than the " +
+           std::to_string(expected) + " bytes of voxels its header declares (damaged header or a truncated file?)");
+}
+
+/// The voxels a single-file NRRD or MetaImage declares must fit in the file: as raw bytes, or
+/// compressed at most 1032:1 (deflate's largest ratio; NRRD's bzip2 is not in ITK's reader). A
+/// MetaImage whose voxels are in other files needs those files, holding the declared raw bytes
+/// (check_metaimage_data_files); a compressed MetaImage stream, in this file or another, is
+/// inflated first (check_metaimage_stream). An NRRD naming another data file (.nhdr, "data file")
+/// is not size-checked. NIfTI has its own check (check_nifti_complete). Called twice: before ITK
+/// reads the header (file_io null: the header's own checks) and before it allocates the voxels.
+/// Throws Error(InvalidInput) (InputNotFound for a missing voxel file).
 void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBase* file_io) {
   const std::string ext = extension_of(path);
   if (ext != ".nrrd" && ext != ".mha" && ext != ".mhd") return;
   std::ifstream in(path, std::ios::binary);
   std::string line;
   double compressed_size = 0;  // MetaImage CompressedDataSize, 0 when absent
+  double header_size = 0;      // MetaImage HeaderSize, 0 when absent
+  bool compressed = false;     // MetaImage CompressedData: MetaIO takes a value starting T, t or 1
+  bool data_line = false, local = false;  // the MetaImage ElementDataFile line; its value is LOCAL
+  std::string data_value;                 // that value as written
+  std::uint64_t header_end = 0;           // the byte after that line
   // Header lines up to the first empty line (NRRD) or the ElementDataFile line (MetaImage).
   // MetaImage: NDims once, and DimSize once with NDims positive sizes. MetaIO trusts both: a
   // header that set NDims twice corrupted its heap (a free of memory it did not allocate), one with
@@ -468,7 +695,10 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
     return key;
   };
-  for (int n = 0; n < 200 && std::getline(in, line); ++n) {
+  // At most 10000 lines: ITK writes a MetaImage's metadata (DICOM tags of an image read from DICOM)
+  // as header lines, and a header is scanned whole up to its ElementDataFile line.
+  for (int n = 0; n < 10000 && std::getline(in, line); ++n) {
+    const std::string written = line;
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
     // MetaIO copies each keyword into a 255-byte buffer (strcpy: a longer one overflowed it).
@@ -481,6 +711,12 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
         std::string word;
         binary_data = (value >> word) && word == "true";
       }
+      if (key == "compresseddata") {
+        std::string value = value_of(line);
+        value.erase(0, value.find_first_not_of(" \t"));
+        compressed = !value.empty() && (value[0] == 't' || value[0] == '1');
+      }
+      if (key == "headersize") header_size = std::atof(value_of(line).c_str());
       if (key == "ndims") {
         ++ndims_lines;
         char* end = nullptr;
@@ -492,9 +728,11 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
         dimsize.clear();
         std::istringstream words(value_of(line));
         for (std::string w; words >> w;) {
+          // MetaIO keeps sizes as int: "DimSize = 1111...112 5 3" (52 digits) became 2^31 there.
           char* end = nullptr;
+          errno = 0;
           const long d = std::strtol(w.c_str(), &end, 10);
-          dimsize.push_back(end == w.c_str() + w.size() ? d : -1);
+          dimsize.push_back(end == w.c_str() + w.size() && errno != ERANGE && d <= INT_MAX ? d : -1);
         }
       }
     }
@@ -521,29 +759,47 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       // wrong offset (a damaged one made it allocate 2^63 bytes).
       if (value.empty() || value.find('\0') != std::string::npos)
         throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: the ElementDataFile line is damaged");
-      check_metaimage_file_pattern(path, value);
-      if (value.find("local") == std::string::npos) return;
+      // MetaIO's value: the rest of the line without trailing blanks; LOCAL as "LOCAL", "Local" or "local".
+      const auto value_at = written.find_first_not_of(" \t", equals == std::string::npos ? written.size() : equals + 1);
+      data_value = value_at == std::string::npos ? "" : written.substr(value_at);
+      while (!data_value.empty() && std::isspace(static_cast<unsigned char>(data_value.back()))) data_value.pop_back();
+      check_metaimage_file_pattern(path, data_value);
+      local = data_value == "LOCAL" || data_value == "Local" || data_value == "local";
+      data_line = true;
+      const std::streamoff after = in.tellg();
+      header_end = after >= 0 ? std::uint64_t(after) : std::filesystem::file_size(path);
       break;
     }
   }
   if (ext != ".nrrd") check_metaimage_dims();  // also without an ElementDataFile line
-  if (ext == ".mhd" || file_io == nullptr) return;
-  std::error_code ec;
-  const std::uint64_t file_size = std::filesystem::file_size(path, ec);
-  if (ec) return;
-  if (!(compressed_size >= 0 && compressed_size <= double(file_size)))
+  // The checks above of BinaryData and of the data's place, and the stream check below, need the
+  // ElementDataFile line (MetaIO does too).
+  if (ext != ".nrrd" && !data_line)
     throw Error(ErrorCode::InvalidInput, path.string(),
-                "cannot read image: its CompressedDataSize is not a size within the file (" + std::to_string(file_size) +
-                    " bytes): damaged header?");
+                "cannot read image: the MetaImage header has no ElementDataFile line (damaged header?)");
+  if (file_io == nullptr) return;
+  // The sizes only of voxels in this file (another file's size is not known here).
   constexpr std::uint64_t kBeyondAnyFile = std::uint64_t(1) << 60;
   std::uint64_t declared = std::max<std::uint64_t>(1, file_io->GetComponentSize()) *
                            std::max<std::uint64_t>(1, file_io->GetNumberOfComponents());
   for (unsigned d = 0; d < file_io->GetNumberOfDimensions(); ++d)
     declared = std::min(kBeyondAnyFile, declared * std::max<std::uint64_t>(1, file_io->GetDimensions(d)));
-  if (declared > 1032 * file_size + 65536)
-    throw Error(ErrorCode::InvalidInput, path.string(),
-                "its header declares " + std::to_string(declared) + " bytes of voxels, more than a file of " +
-                    std::to_string(file_size) + " bytes can hold even compressed: damaged header or a truncated file?");
+  if (ext == ".nrrd" || local) {
+    std::error_code ec;
+    const std::uint64_t file_size = std::filesystem::file_size(path, ec);
+    if (ec) return;
+    if (!(compressed_size >= 0 && compressed_size <= double(file_size)))
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "cannot read image: its CompressedDataSize is not a size within the file (" + std::to_string(file_size) +
+                      " bytes): damaged header?");
+    if (declared > 1032 * file_size + 65536)
+      throw Error(ErrorCode::InvalidInput, path.string(),
+                  "its header declares " + std::to_string(declared) + " bytes of voxels, more than a file of " +
+                      std::to_string(file_size) + " bytes can hold even compressed: damaged header or a truncated file?");
+  }
+  if (ext != ".nrrd" && !local) check_metaimage_data_files(path, data_value, header_end, header_size, compressed, declared, dimsize);
+  if (ext != ".nrrd" && compressed)
+    check_metaimage_stream(path, data_value, local, header_end, header_size, compressed_size, declared);
 }
 
 template <class TPixel>
@@ -723,6 +979,7 @@ RgbFloatImage::Pointer read_rgb_float(const std::filesystem::path& path, bool& w
   (void)tiff_warnings_off;
   detail::check_png_or_jpeg(path);  // ITK's PNG and JPEG readers crash on corrupt files
   detail::check_tiff_tags(path);    // and its TIFF reader reads past short fixed-size tags
+  detail::check_bmp_size(path);     // and its BMP reader reads a cut file as a whole picture
   auto reader = itk::ImageFileReader<RgbFloatImage>::New();
   reader->SetFileName(path.string());
   try {
