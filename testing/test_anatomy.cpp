@@ -28,20 +28,23 @@ class Quiet final : public Progress {
   void report(double, std::string_view) override {}
 };
 
-/// A semi-real CT of both Visible Human male thighs around mid-femur (his atlases are left out).
+/// A semi-real CT of both legs of an atlas subject around the middle of its anatomy.
+phantom::Phantom semi_real_ct(const std::string& anatomy_from, std::size_t columns, int slices, double spacing_mm) {
+  phantom::PhantomParams p;
+  p.anatomy_from = anatomy_from;
+  p.modality = phantom::PhantomModality::CT;
+  p.columns = columns;
+  p.pixel_spacing_mm = 0.9;
+  p.slices = slices;
+  p.slice_spacing_mm = spacing_mm;
+  p.noise_sd = 15;
+  Quiet quiet;
+  return phantom::make_phantom(p, quiet);
+}
+
+/// Both Visible Human male thighs around mid-femur (his atlases are left out).
 const phantom::Phantom& vhm_thighs() {
-  static const phantom::Phantom ph = [] {
-    phantom::PhantomParams p;
-    p.anatomy_from = "vhm-thigh";
-    p.modality = phantom::PhantomModality::CT;
-    p.columns = 512;
-    p.pixel_spacing_mm = 0.9;
-    p.slices = 5;
-    p.slice_spacing_mm = 25;
-    p.noise_sd = 15;
-    Quiet quiet;
-    return phantom::make_phantom(p, quiet);
-  }();
+  static const phantom::Phantom ph = semi_real_ct("vhm-thigh", 512, 5, 25);
   return ph;
 }
 
@@ -193,15 +196,7 @@ TEST(MultiAtlas, ExcludingEverySubjectOrABrokenAtlasFolderIsANamedError) {
 TEST(MultiAtlas, CalfWithTheAtlasesOfOneSubjectLeftIsNeverTrusted) {
   // Four calf atlases of two subjects: with one left out, the other's two legs cannot say how far
   // real calves vary, so no calf muscle or compartment is trusted (tissue values stay).
-  phantom::PhantomParams p;
-  p.anatomy_from = "vhf-calf";
-  p.modality = phantom::PhantomModality::CT;
-  p.columns = 400;
-  p.pixel_spacing_mm = 0.9;
-  p.slices = 3;
-  p.slice_spacing_mm = 30;
-  Quiet quiet;
-  const auto ph = phantom::make_phantom(p, quiet);
+  const auto ph = semi_real_ct("vhf-calf", 400, 3, 30);
   const auto seg = split(ph, "atlas", {"VHF"}, segment::builtin_ct_protocol("calf-ct"));
   ASSERT_FALSE(seg.muscle_confidence.empty());
   for (const auto& c : seg.muscle_confidence) {
