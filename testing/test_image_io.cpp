@@ -629,6 +629,28 @@ TEST(ImageIo, MetaImageCompressedVoxelsAreInflatedFirstNotLeftToMetaIo) {
   EXPECT_NE(problem.find("end before"), std::string::npos) << problem;
 }
 
+// MetaIO matches header keys with their case: "ElementdataFile = LOCAL" is not its data line, so it
+// read on into the voxels as header lines and strcpy'd a 293-byte "key" into a 255-byte buffer
+// (fortify abort; found by the 300 s run), and "binarydata = true" leaves it reading ASCII voxels.
+// Our checks match those keys as MetaIO does.
+TEST(ImageIo, MetaImageKeysAreMatchedWithTheirCaseAsMetaIoDoes) {
+  TempDir dir;
+  const std::string header = "ObjectType = Image\nNDims = 3\nDimSize = 2 2 1\nElementType = MET_UCHAR\n";
+  const auto mha = [&](const std::string& name, const std::string& lines, const std::string& data) {
+    std::string text = header + lines + data;
+    write_all(dir / name, {text.begin(), text.end()});
+    return dir / name;
+  };
+  EXPECT_EQ(io::read_scalar_volume(mha("good.mha", "BinaryData = True\nElementDataFile = LOCAL\n", std::string(4, '\x07'))).voxels,
+            std::vector<float>(4, 7.0f));
+  auto problem = invalid_input_problem(
+      [&] { io::read_scalar_volume(mha("case.mha", "BinaryData = True\nElementdataFile = LOCAL\n", std::string(300, 'x') + "\n")); });
+  EXPECT_NE(problem.find("a key of 255 bytes or more"), std::string::npos) << problem;
+  problem = invalid_input_problem(
+      [&] { io::read_scalar_volume(mha("lower.mha", "binarydata = true\nElementDataFile = LOCAL\n", std::string(4, '\x07'))); });
+  EXPECT_NE(problem.find("BinaryData = True"), std::string::npos) << problem;
+}
+
 // ITK allocates the voxels a MetaImage header declares before MetaIO opens the files holding them:
 // a fuzzed header whose DimSize held a 52-digit number (2^31 to MetaIO) and whose ElementDataFile
 // named no file made it allocate 120 GB (crash-bfc57427, found by the time-bound run). MetaIO makes

@@ -704,9 +704,14 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
     // MetaIO copies each keyword into a 255-byte buffer (strcpy: a longer one overflowed it).
     if (ext != ".nrrd" && line.substr(0, line.find('=')).size() >= 255)
       throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: a MetaImage header line is damaged (a key of 255 bytes or more)");
+    // MetaIO matches keys with their case ("ElementdataFile" is not its data line: it read on into
+    // the voxels as header lines, one a key of 293 bytes, found by the 300 s run). Keys that let a
+    // file through (BinaryData, ElementDataFile) or say where its voxels are (HeaderSize,
+    // CompressedDataSize) are matched as MetaIO does; others in any case, which only refuses more.
+    const std::string written_key = written.find('=') == std::string::npos ? std::string() : key_of(written);
     if (ext != ".nrrd" && line.find('=') != std::string::npos) {
       const std::string key = key_of(line);
-      if (key == "binarydata") {
+      if (written_key == "BinaryData") {
         std::istringstream value(value_of(line));
         std::string word;
         binary_data = (value >> word) && word == "true";
@@ -716,7 +721,7 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
         value.erase(0, value.find_first_not_of(" \t"));
         compressed = !value.empty() && (value[0] == 't' || value[0] == '1');
       }
-      if (key == "headersize") header_size = std::atof(value_of(line).c_str());
+      if (written_key == "HeaderSize") header_size = std::atof(value_of(line).c_str());
       if (key == "ndims") {
         ++ndims_lines;
         char* end = nullptr;
@@ -737,14 +742,16 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
       }
     }
     if (ext == ".nrrd" && (line.rfind("data file:", 0) == 0 || line.rfind("datafile:", 0) == 0)) return;
-    if (ext != ".nrrd" && key_of(line) == "compresseddatasize") {
+    if (ext != ".nrrd" && written_key == "CompressedDataSize") {
       // MetaIO allocates this many bytes for the compressed voxels before reading them.
       const auto equals = line.find('=');
       compressed_size = equals == std::string::npos ? -1 : std::atof(line.c_str() + equals + 1);
     }
-    // The key exactly: MetaIO ignores "ElementDataFilee = ..." and reads a later line.
-    if (ext != ".nrrd" && line.rfind("elementdatafile", 0) == 0 &&
-        (line.find_first_of("=:") == std::string::npos || key_of(line.substr(0, line.find_first_of("=:"))) == "elementdatafile")) {
+    // The key exactly: MetaIO ignores "ElementDataFilee = ..." and "ElementdataFile = ..." and
+    // reads a later line.
+    if (ext != ".nrrd" && written.rfind("ElementDataFile", 0) == 0 &&
+        (written.find_first_of("=:") == std::string::npos ||
+         key_of(written.substr(0, written.find_first_of("=:"))) == "ElementDataFile")) {
       check_metaimage_dims();
       // ASCII voxels: MetaIO's ASCII reader loops without end on data that is not ASCII numbers
       // (a damaged "BinaryData" key left a compressed file to it: minutes, found by fuzzing).
