@@ -256,7 +256,7 @@ anatomy::MultiAtlasOptions atlas_options(const AnalyzeOptions& o) {
 json withhold_if_low(json structure, const StructureConfidence& c, bool at_level) {
   if (!at_level || !c.low) return structure;
   for (auto& [key, value] : structure.items())
-    if (value.is_number() && key != "confidence") value = nullptr;
+    if (value.is_number() || key == "suggested_mercuri_grade") value = nullptr;  // every value, the grade from FF too
   structure["withheld_reason"] = "muscle_low_confidence:" + c.reason;
   return structure;
 }
