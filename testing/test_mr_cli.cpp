@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "musclecsa/core/catalog.h"
 #include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/phantom/phantom.h"
@@ -609,4 +610,49 @@ TEST(CliMr, NotesOfARealMrSpeakOfMrSignalNotHu) {
   }
   EXPECT_TRUE(extra_bone) << "the note this test is about was not made: " << results["notes"].dump();
   EXPECT_EQ(r.output.find("HU"), std::string::npos) << r.output;
+}
+
+TEST(CliMr, DixonAtlasSplitWithholdsLowConfidenceValuesEverywhere) {
+  TempDir dir;
+  const auto dicom = write_mr_phantom(dir, phantom::PhantomModality::MrDixon, 9);
+  // The default (atlas) prior; its written protocol made strict: nothing the atlases are not all
+  // sure of is trusted, so every muscle and group is withheld at the level.
+  auto r = run_command(kBinary + " analyze " + quoted(dicom) + " --level-slice 4 --out " + quoted(dir / "a") + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto protocol = read_json(dir / "a/protocol.json");
+  ASSERT_EQ(protocol["compartments"]["muscles"]["prior"], "atlas");
+  protocol["compartments"]["muscles"]["min_atlas_agreement"] = 1.0;
+  io::write_text_atomically(dir / "strict.json", protocol.dump());
+  r = run_command(kBinary + " analyze " + quoted(dicom) + " --protocol " + quoted(dir / "strict.json") +
+                  " --level-slice 4 --format sr,html --out " + quoted(dir / "b"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("withheld: low confidence (atlas_disagreement)"), std::string::npos) << r.output;
+  const auto results = read_json(dir / "b/results.json");
+  EXPECT_EQ(results["anatomy_prior"]["method"], "multi_atlas");
+  int withheld_structures = 0;
+  for (const auto& level : results["mri"]["levels"])
+    for (const auto& st : level["measures"]["structures"]) {
+      EXPECT_TRUE(st["csa_cm2"].is_null()) << st.dump();
+      EXPECT_TRUE(st["mean_fat_fraction"].is_null()) << st.dump();
+      EXPECT_TRUE(st["suggested_mercuri_grade"].is_null()) << st.dump();
+      EXPECT_EQ(st["withheld_reason"], "muscle_low_confidence:atlas_disagreement") << st.dump();
+      ++withheld_structures;
+    }
+  EXPECT_GT(withheld_structures, 10);
+  // Tissue values stay; the SR holds them and none of the withheld ones.
+  int tissue_values = 0;
+  for (const auto& m : results["measurements"])
+    if (!m["level"].get<std::string>().empty()) {
+      if (m["structure"] == "skeletal_muscle") {
+        EXPECT_TRUE(m["value"].is_number()) << m.dump();
+        ++tissue_values;
+      }
+      if (m["value"].is_null()) EXPECT_EQ(m["withheld_reason"].get<std::string>().rfind("muscle_low_confidence:", 0), 0u);
+    }
+  EXPECT_GT(tissue_values, 0);
+  for (const auto& x : report::read_dicom_sr(dir / "b/measurements.dcm")) {
+    const Structure* s = LabelCatalog::standard().find(x.structure_key);
+    EXPECT_TRUE(s == nullptr || (s->kind != StructureKind::Muscle && s->kind != StructureKind::MuscleGroup)) << x.structure_key;
+  }
+  EXPECT_NE(io::read_text(dir / "b/report.html").find("withheld: low confidence"), std::string::npos);
 }
