@@ -264,7 +264,9 @@ void smooth(std::vector<float>& v, int nx, int ny) {
     }
 }
 
-TargetLeg target_leg(const LabelId* labels, const Geometry& g, Side side, const TargetClasses& classes) {
+/// The leg's frame and box; with `with_grid`, also the registration grid and its smoothed tissue
+/// map (only key slices register: the slices between need the frame alone).
+TargetLeg target_leg(const LabelId* labels, const Geometry& g, Side side, const TargetClasses& classes, bool with_grid) {
   TargetLeg leg;
   const long nx = long(g.size[0]), ny = long(g.size[1]);
   double si = 0, sj = 0, n = 0;
@@ -291,6 +293,8 @@ TargetLeg target_leg(const LabelId* labels, const Geometry& g, Side side, const 
     }
   leg.frame.sd_x = std::sqrt(sxx / n), leg.frame.sd_y = std::sqrt(syy / n);
   leg.frame.area_mm2 = n * g.pixel_area_mm2();
+  leg.usable = true;
+  if (!with_grid) return leg;
   leg.gh = std::clamp(std::sqrt(leg.frame.area_mm2) / 64.0, 1.0, 2.5);
   const double margin = 8;
   leg.gx0 = x0 - margin, leg.gy0 = y0 - margin;
@@ -307,7 +311,6 @@ TargetLeg target_leg(const LabelId* labels, const Geometry& g, Side side, const 
       leg.tissue_map[std::size_t(a + leg.gnx * b)] = t == 255 ? 0.0f : kTissueValue[t];
     }
   smooth(leg.tissue_map, leg.gnx, leg.gny);
-  leg.usable = true;
   return leg;
 }
 
@@ -428,7 +431,7 @@ segment::MusclePrior fuse_atlas_prior(const segment::TissueSegmentation& seg, co
     parallel_for(keys.size(), progress, "registering atlases", 0.6, [&](std::size_t n) {
       KeySlice& key = key_data[n];
       key.slice = keys[n];
-      key.leg = target_leg(seg.labels.slice(std::size_t(key.slice)), g, side, classes);
+      key.leg = target_leg(seg.labels.slice(std::size_t(key.slice)), g, side, classes, true);
       if (!key.leg.usable) return true;
       const double f = fraction_at(g.index_to_lps({0, 0, double(key.slice)}).z);
       // Similarity after the landmark placement; at most one atlas per subject first.
@@ -511,7 +514,7 @@ segment::MusclePrior fuse_atlas_prior(const segment::TissueSegmentation& seg, co
           key = &candidate;
       if (key == nullptr) return true;
       const LabelId* labels = seg.labels.slice(std::size_t(k));
-      const TargetLeg leg = key->slice == k ? key->leg : target_leg(labels, g, side, classes);
+      const TargetLeg leg = key->slice == k ? key->leg : target_leg(labels, g, side, classes, false);
       if (!leg.usable) return true;
       const double f = fraction_at(z);
       const long nx = long(g.size[0]);

@@ -579,14 +579,18 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
       else if (c.agreement < p.muscles.min_atlas_agreement) c.low_confidence = true, c.reason = "atlas_disagreement";
       else if (std::abs(c.area_mm2 - c.atlas_mean_area_mm2) > tolerance) c.low_confidence = true, c.reason = "area_outside_atlas_range";
     };
+    // The atlases' area range of a muscle or group here.
+    const auto take_spread = [&](MuscleConfidence& c) {
+      if (prior->spread == nullptr) return;
+      for (const auto& s : *prior->spread)
+        if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2, c.atlas_subjects = s.subjects;
+    };
     // Every muscle: the atlases' agreement over its territory, its area against theirs.
     for (std::size_t m = 0; m < count; ++m) {
       MuscleConfidence c;
       c.slice_index = int(k), c.label = seeds[m].label, c.area_mm2 = territory_area[m];
       c.agreement = territory_area[m] > 0 ? territory_agreement[m] / territory_area[m] : 0;
-      if (prior->spread != nullptr)
-        for (const auto& s : *prior->spread)
-          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2, c.atlas_subjects = s.subjects;
+      take_spread(c);
       judge(c);
       prior->confidence->push_back(c);
     }
@@ -601,9 +605,7 @@ bool split_leg(const ScalarVolume& ct, const CtProtocol& p, LabelId* labels, std
         for (std::size_t m = 0; m < count; ++m)
           if (seeds[m].label == catalog.label_id(member->key, side))
             c.area_mm2 += territory_area[m], agreement += territory_agreement[m];
-      if (prior->spread != nullptr)
-        for (const auto& s : *prior->spread)
-          if (s.label == c.label) c.atlas_mean_area_mm2 = s.mean_mm2, c.atlas_sd_area_mm2 = s.sd_mm2, c.atlas_subjects = s.subjects;
+      take_spread(c);
       if (c.area_mm2 <= 0 && c.atlas_mean_area_mm2 <= 0) continue;
       c.agreement = c.area_mm2 > 0 ? agreement / c.area_mm2 : 0;
       judge(c);
