@@ -104,7 +104,9 @@ TEST(MultiAtlas, LeftOutSubjectsGroupsFollowTheRealAnatomyBetterThanTheLayout) {
   for (const auto& c : atlas.muscle_confidence) {
     EXPECT_GE(c.agreement, 0.0);
     EXPECT_LE(c.agreement, 1.0);
-    if (c.low_confidence) EXPECT_FALSE(c.reason.empty());
+    if (c.low_confidence) {
+      EXPECT_FALSE(c.reason.empty());
+    }
   }
   EXPECT_NE(std::find_if(atlas.notes.begin(), atlas.notes.end(), [](const std::string& n) { return n.rfind("multi-atlas", 0) == 0; }),
             atlas.notes.end());
@@ -143,7 +145,9 @@ TEST(MultiAtlas, LowConfidenceIsFlaggedOnEverySliceAndWithheldAtTheLevel) {
   EXPECT_EQ(withheld, muscle_level_values);
   EXPECT_GT(flagged_slice_values, 100);
   for (const auto& s : results.slices)
-    if (!s.sides.empty()) EXPECT_NE(std::find(s.qc_flags.begin(), s.qc_flags.end(), "muscle_low_confidence"), s.qc_flags.end());
+    if (!s.sides.empty()) {
+      EXPECT_NE(std::find(s.qc_flags.begin(), s.qc_flags.end(), "muscle_low_confidence"), s.qc_flags.end());
+    }
 }
 
 TEST(MultiAtlas, DefaultConfidenceWithholdsOnlySomeAndKeepsTheRestTrusted) {

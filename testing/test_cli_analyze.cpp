@@ -292,7 +292,9 @@ TEST(CliAnalyze, AtlasSplitCarriesItsConfidenceToEveryOutput) {
     for (const auto& st : level["measures"]["structures"]) {
       ASSERT_TRUE(st["confidence"].is_object()) << st.dump();
       EXPECT_EQ(st["confidence"]["low"].get<bool>(), st.contains("withheld_reason")) << st.dump();
-      if (st["confidence"]["low"].get<bool>()) EXPECT_TRUE(st["outline_area_cm2"].is_null()) << st.dump();
+      if (st["confidence"]["low"].get<bool>()) {
+        EXPECT_TRUE(st["outline_area_cm2"].is_null()) << st.dump();
+      }
     }
   // CSV: an empty value and the reason; the SR leaves withheld values out; the page says why.
   const std::string csv = io::read_text(dir / "out/results.csv");

@@ -647,7 +647,9 @@ TEST(CliMr, DixonAtlasSplitWithholdsLowConfidenceValuesEverywhere) {
         EXPECT_TRUE(m["value"].is_number()) << m.dump();
         ++tissue_values;
       }
-      if (m["value"].is_null()) EXPECT_EQ(m["withheld_reason"].get<std::string>().rfind("muscle_low_confidence:", 0), 0u);
+      if (m["value"].is_null()) {
+        EXPECT_EQ(m["withheld_reason"].get<std::string>().rfind("muscle_low_confidence:", 0), 0u);
+      }
     }
   EXPECT_GT(tissue_values, 0);
   for (const auto& x : report::read_dicom_sr(dir / "b/measurements.dcm")) {

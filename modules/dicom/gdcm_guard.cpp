@@ -4,6 +4,8 @@
 
 #include "gdcm_guard.h"
 
+#include "jpeg2000_guard.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -305,6 +307,7 @@ void check_before_gdcm(DcmFileFormat& file, const DicomFileInfo& info) {
                         " with 8 bits allocated is not supported for palette colour images");
     check_palette(dataset, dataset, info, info.bits_allocated, false);
   }
+  check_jpeg2000_fragments(*file.getDataset(), info);
   check_icon(dataset, info);
   check_ultrasound_regions(dataset, info);
 }

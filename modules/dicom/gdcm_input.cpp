@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
-#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "dcmtk_util.h"
@@ -17,10 +19,16 @@ namespace {
   throw Error(ErrorCode::InvalidInput, path.string(), problem);
 }
 
-std::filesystem::path temporary_name() {
-  static std::atomic<unsigned long> counter{0};
-  return std::filesystem::temp_directory_path() /
-         ("musclecsa-gdcm-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".dcm");
+/// A new empty file of this process's own in the temporary folder, made by mkstemps (random
+/// name of fixed length, never an existing file); DCMTK writes the copy over it.
+std::filesystem::path make_temporary_file() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "musclecsa-gdcm-XXXXXX.dcm").string();
+  const int fd = ::mkstemps(pattern.data(), 4);
+  if (fd < 0)
+    throw Error(ErrorCode::OutputFailed, std::filesystem::temp_directory_path().string(),
+                "cannot create a temporary file for decoding: " + std::string(std::strerror(errno)));
+  ::close(fd);
+  return pattern;
 }
 
 }  // namespace
@@ -62,7 +70,7 @@ GdcmInput::GdcmInput(const DicomFileInfo& f) {
   if (ds.findAndGetElement(DCM_PixelData, pixels).bad() || pixels == nullptr) refuse(f.path, "no Pixel Data to decode");
   if (pixels->loadAllDataIntoMemory().bad()) refuse(f.path, "pixel data cannot be read");
   if (copy.insert(static_cast<DcmElement*>(pixels->clone()), true).bad()) refuse(f.path, "pixel data cannot be copied for decoding");
-  path_ = temporary_name();
+  path_ = make_temporary_file();
   const OFCondition saved = out.saveFile(path_.c_str(), xfer);
   if (saved.bad()) {
     std::filesystem::remove(path_, ec);

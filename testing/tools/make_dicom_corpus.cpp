@@ -22,6 +22,8 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcddirif.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/oflog/oflog.h>
@@ -43,6 +45,7 @@
 #include <vector>
 
 #include "musclecsa/core/progress.h"
+#include "musclecsa/dicom/series_writer.h"
 #include "musclecsa/phantom/phantom.h"
 
 namespace fs = std::filesystem;
@@ -56,9 +59,12 @@ void check(const OFCondition& status, const std::string& what) {
   if (status.bad()) fail(what + ": " + status.text());
 }
 
+/// The next UID of the corpus. Made from a count, not from the clock: the corpus is the same
+/// bytes every time it is written, so a fuzzer seeded with it explores the same inputs run after
+/// run (scripts/fuzz's reproducible mode, docs/fuzzing.md).
 std::string new_uid() {
-  char buffer[100];
-  return dcmGenerateUniqueIdentifier(buffer, SITE_INSTANCE_UID_ROOT);
+  static unsigned long count = 0;
+  return musclecsa::dicom::uid_from_text("make_dicom_corpus/" + std::to_string(count++));
 }
 
 std::string decimal(double v) {
@@ -188,6 +194,7 @@ class CorpusWriter {
     write_series_cases();
     write_dicomdir_case();
     write_palette_cases();
+    write_jpeg2000_cases();
     const fs::path manifest_path = out_ / "manifest.json";
     write_text(manifest_path, manifest_.dump(2) + "\n");
   }
@@ -742,6 +749,87 @@ class CorpusWriter {
     });
   }
 
+  // -------------------------------------------------------------------------------------------
+  // JPEG 2000 files, decoded by GDCM, whose codec reads a fragment's first 13 bytes and its
+  // main-header marker segments (or JP2 boxes) trusting their lengths (issue 21: found by fuzzing,
+  // a read past the end of a short fragment). Each holds made-up codestream bytes: the damage is
+  // found before any decoder sees them.
+
+  /// A minimal codestream main header up to SOD: SOC, SIZ (one 16-bit component, 16 x 16), COD
+  /// (reversible 5/3 wavelet), QCD, SOT, SOD, a few bytes of data and EOC.
+  static Bytes codestream_header() {
+    Bytes b = {0xFF, 0x4F,                                      // SOC
+               0xFF, 0x51, 0x00, 0x29, 0x00, 0x00,              // SIZ, Lsiz 41, Rsiz
+               0, 0, 0, 16, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0,  // Xsiz, Ysiz, XOsiz, YOsiz
+               0, 0, 0, 16, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0,  // XTsiz, YTsiz, XTOsiz, YTOsiz
+               0x00, 0x01, 0x0F, 0x01, 0x01,                    // Csiz 1; Ssiz 16 bits, XRsiz, YRsiz
+               0xFF, 0x52, 0x00, 0x0C, 0x00, 0x00, 0x00, 0x01, 0x00, 0x05, 0x04, 0x04, 0x00, 0x01,  // COD
+               0xFF, 0x5C, 0x00, 0x04, 0x20, 0x90,              // QCD
+               0xFF, 0x90, 0x00, 0x0A, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x01,  // SOT
+               0xFF, 0x93, 0x80, 0x80, 0x80, 0x80, 0xFF, 0xD9};  // SOD, data, EOC
+    return b;
+  }
+
+  /// A 16 x 16 16-bit CT image in JPEG 2000 (lossless only) whose encapsulated pixel data hold
+  /// `fragments`, one frame each when there are `frames` of them.
+  DcmFileFormat jpeg2000_file(const std::vector<Bytes>& fragments, int frames) {
+    DcmFileFormat file;
+    DcmDataset& ds = *file.getDataset();
+    for (auto [tag, value] : std::vector<std::pair<DcmTagKey, std::string>>{
+             {DCM_SOPClassUID, UID_CTImageStorage}, {DCM_SOPInstanceUID, new_uid()}, {DCM_StudyInstanceUID, new_uid()},
+             {DCM_SeriesInstanceUID, new_uid()}, {DCM_Modality, "CT"}, {DCM_PatientID, "CORPUS"},
+             {DCM_SeriesDescription, "corpus jpeg 2000"}, {DCM_SeriesNumber, std::to_string(series_number_++)},
+             {DCM_InstanceNumber, "1"}, {DCM_PhotometricInterpretation, "MONOCHROME2"},
+             {DCM_NumberOfFrames, std::to_string(frames)}, {DCM_PixelSpacing, "1\\1"},
+             {DCM_ImagePositionPatient, "0\\0\\0"}, {DCM_ImageOrientationPatient, "1\\0\\0\\0\\1\\0"},
+             {DCM_SliceThickness, "1"}})
+      check(ds.putAndInsertString(tag, value.c_str()), DcmTag(tag).getTagName());
+    for (auto [tag, value] : std::vector<std::pair<DcmTagKey, Uint16>>{
+             {DCM_Rows, 16}, {DCM_Columns, 16}, {DCM_SamplesPerPixel, 1}, {DCM_BitsAllocated, 16},
+             {DCM_BitsStored, 16}, {DCM_HighBit, 15}, {DCM_PixelRepresentation, 0}})
+      check(ds.putAndInsertUint16(tag, value), DcmTag(tag).getTagName());
+    auto* sequence = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
+    sequence->insert(new DcmPixelItem(DcmTag(DCM_Item, EVR_OB)));  // empty Basic Offset Table
+    for (Bytes fragment : fragments) {
+      if (fragment.size() % 2 != 0) fragment.push_back(0);
+      auto* item = new DcmPixelItem(DcmTag(DCM_Item, EVR_OB));
+      check(item->putUint8Array(fragment.data(), static_cast<Uint32>(fragment.size())), "fragment");
+      sequence->insert(item);
+    }
+    auto* pixels = new DcmPixelData(DCM_PixelData);
+    pixels->putOriginalRepresentation(EXS_JPEG2000LosslessOnly, nullptr, sequence);
+    check(ds.insert(pixels, true), "PixelData");
+    return file;
+  }
+
+  void jpeg2000_case(const std::string& kind, const std::string& expect, const std::vector<Bytes>& fragments,
+                     int frames = 1) {
+    DcmFileFormat file = jpeg2000_file(fragments, frames);
+    const fs::path path = bad_ / (kind + ".dcm");
+    check(file.saveFile(path.c_str(), EXS_JPEG2000LosslessOnly), "cannot write " + path.string());
+    add(path, kind, expect, "file");
+  }
+
+  void write_jpeg2000_cases() {
+    const Bytes header = codestream_header();
+    // GDCM compares the first 13 bytes with the JP2 signature whatever the fragment's length.
+    jpeg2000_case("jpeg2000_fragment_10_bytes", "too short", {Bytes(header.begin(), header.begin() + 10)});
+    // SIZ declares 41 bytes; the fragment ends 20 bytes in.
+    jpeg2000_case("jpeg2000_marker_segment_past_fragment_end", "left in the stream",
+                  {Bytes(header.begin(), header.begin() + 20)});
+    // A comment segment, then a COD segment cut 4 bytes into its body (GDCM reads its 10th byte).
+    jpeg2000_case("jpeg2000_cod_segment_cut_short", "cut short",
+                  {Bytes{0xFF, 0x4F, 0xFF, 0x64, 0x00, 0x06, 0x00, 0x01, 0x41, 0x42, 0xFF, 0x52, 0x00, 0x0C, 0, 0, 0, 1}});
+    // A JP2 file of a signature box and an empty 'ftyp' box, no codestream box: GDCM does not
+    // count skipped boxes and reads on past the end.
+    jpeg2000_case("jpeg2000_jp2_without_codestream_box", "no codestream box",
+                  {Bytes{0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A,
+                         0x00, 0x00, 0x00, 0x08, 0x66, 0x74, 0x79, 0x70}});
+    // Two frames: the first a whole main header, the second 6 bytes.
+    jpeg2000_case("jpeg2000_second_frame_fragment_short", "fragment 2", {header, Bytes{0xFF, 0x4F, 0xFF, 0x51, 0x00, 0x29}},
+                  2);
+  }
+
   void write_dicomdir_case() {
     // A DICOMDIR referencing IMAGES/IM1 and IMAGES/IM2; IM2 is deleted after the DICOMDIR is written.
     const fs::path dir = bad_ / "dicomdir_missing";
@@ -759,6 +847,15 @@ class CorpusWriter {
     for (const char* name : {"IMAGES/IM1", "IMAGES/IM2"})
       check(dicomdir.addDicomFile(name, dir.c_str()), std::string("cannot add ") + name + " to the DICOMDIR");
     check(dicomdir.writeDicomDir(EET_ExplicitLength), "cannot write DICOMDIR");
+    {
+      // DCMTK gives a new DICOMDIR a UID from the clock; the corpus's own keeps it the same bytes
+      // every time (DcmDicomDir::write places the records again).
+      DcmDicomDir written((dir / "DICOMDIR").c_str());
+      check(written.error(), "cannot read the DICOMDIR back");
+      check(written.getDirFileFormat().getMetaInfo()->putAndInsertString(DCM_MediaStorageSOPInstanceUID, new_uid().c_str()),
+            "DICOMDIR UID");
+      check(written.write(EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_withoutGL), "cannot write DICOMDIR");
+    }
     fs::remove(dir / "IMAGES" / "IM2");
     add(dir / "IMAGES" / "IM2", "dicomdir_missing_reference", "missing", "file");
   }
