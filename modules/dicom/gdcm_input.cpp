@@ -2,6 +2,7 @@
 
 #include "gdcm_input.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,9 +20,9 @@ namespace {
   throw Error(ErrorCode::InvalidInput, path.string(), problem);
 }
 
-/// A new empty file of this process's own in the temporary folder, made by mkstemps (random
-/// name of fixed length, never an existing file); DCMTK writes the copy over it.
-std::filesystem::path make_temporary_file() {
+/// A new empty named file of this process's own in the temporary folder, made by mkstemps
+/// (random name of fixed length, never an existing file); DCMTK writes the copy over it.
+std::filesystem::path make_named_temporary_file() {
   std::string pattern = (std::filesystem::temp_directory_path() / "musclecsa-gdcm-XXXXXX.dcm").string();
   const int fd = ::mkstemps(pattern.data(), 4);
   if (fd < 0)
@@ -70,17 +71,28 @@ GdcmInput::GdcmInput(const DicomFileInfo& f) {
   if (ds.findAndGetElement(DCM_PixelData, pixels).bad() || pixels == nullptr) refuse(f.path, "no Pixel Data to decode");
   if (pixels->loadAllDataIntoMemory().bad()) refuse(f.path, "pixel data cannot be read");
   if (copy.insert(static_cast<DcmElement*>(pixels->clone()), true).bad()) refuse(f.path, "pixel data cannot be copied for decoding");
-  path_ = make_temporary_file();
+  // An unnamed file: nothing is left behind whatever happens, and its name does not change from
+  // run to run (scripts/fuzz's reproducible runs depend on that).
+  unnamed_fd_ = ::open(std::filesystem::temp_directory_path(ec).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  path_ = unnamed_fd_ >= 0 ? std::filesystem::path("/proc/self/fd/" + std::to_string(unnamed_fd_)) : make_named_temporary_file();
   const OFCondition saved = out.saveFile(path_.c_str(), xfer);
   if (saved.bad()) {
-    std::filesystem::remove(path_, ec);
+    release();
     refuse(f.path, std::string("cannot be prepared for decoding: ") + saved.text());
   }
 }
 
-GdcmInput::~GdcmInput() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove(path_, ec);
+void GdcmInput::release() {
+  if (unnamed_fd_ >= 0) {
+    ::close(unnamed_fd_);
+    unnamed_fd_ = -1;
+  } else if (!path_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+  }
+  path_.clear();
 }
+
+GdcmInput::~GdcmInput() { release(); }
 
 }  // namespace musclecsa::dicom::detail

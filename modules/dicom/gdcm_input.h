@@ -15,8 +15,10 @@ namespace musclecsa::dicom::detail {
 /// GDCM read as 2.6 GB. The copy holds the SOP class and instance, the Image Pixel module
 /// (samples, photometric, planar configuration, frames, rows, columns, bits, representation), the
 /// palette descriptors and tables (also segmented) and the pixel data, in the file's transfer
-/// syntax; it is removed when this object goes. Throws Error(InvalidInput, file, ...) when the
-/// file cannot be read or written so.
+/// syntax. It is an unnamed file in the temporary folder (O_TMPFILE, reached as /proc/self/fd/N:
+/// gone when this object goes, or when the process dies), or where the file system has no unnamed
+/// files a named one (mkstemps), removed when this object goes. Throws Error(InvalidInput, file,
+/// ...) when the file cannot be read or written so.
 class GdcmInput {
  public:
   explicit GdcmInput(const DicomFileInfo& f);
@@ -26,7 +28,9 @@ class GdcmInput {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  void release();  ///< closes or removes the file
   std::filesystem::path path_;
+  int unnamed_fd_ = -1;  ///< the unnamed file's descriptor, -1 for a named file
 };
 
 }  // namespace musclecsa::dicom::detail

@@ -686,14 +686,22 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
                   "cannot read image: the MetaImage header needs NDims once (1 to 8) and DimSize once with as many "
                   "positive sizes (damaged header?)");
   };
-  const auto value_of = [](const std::string& text) {
-    const auto equals = text.find('=');
-    return equals == std::string::npos ? std::string() : text.substr(equals + 1);
+  // A MetaImage header line as MetaIO's MET_Read reads it: blanks before the key skipped, the key
+  // up to the first '=' or ':', blanks after it dropped, and then compared as a C string, that is
+  // up to its first NUL byte ("CompressedData\0\0\0\2 = True" is CompressedData to MetaIO: our
+  // checks missed it and MetaIO spun on the stream, found by a reproducible fuzz run).
+  const auto separator_of = [](const std::string& text) { return text.find_first_of("=:"); };
+  const auto value_of = [&](const std::string& text) {
+    const auto at = separator_of(text);
+    return at == std::string::npos ? std::string() : text.substr(at + 1);
   };
-  const auto key_of = [](const std::string& text) {
-    std::string key = text.substr(0, text.find('='));
+  const auto key_of = [&](const std::string& text) {
+    const auto begin = text.find_first_not_of(" \t\r");
+    if (begin == std::string::npos) return std::string();
+    const auto at = separator_of(text);
+    std::string key = text.substr(begin, at == std::string::npos || at < begin ? std::string::npos : at - begin);
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
-    return key;
+    return key.substr(0, key.find('\0'));
   };
   // At most 10000 lines: ITK writes a MetaImage's metadata (DICOM tags of an image read from DICOM)
   // as header lines, and a header is scanned whole up to its ElementDataFile line.
@@ -702,14 +710,14 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
     // MetaIO copies each keyword into a 255-byte buffer (strcpy: a longer one overflowed it).
-    if (ext != ".nrrd" && line.substr(0, line.find('=')).size() >= 255)
+    if (ext != ".nrrd" && line.substr(0, separator_of(line)).size() >= 255)
       throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: a MetaImage header line is damaged (a key of 255 bytes or more)");
     // MetaIO matches keys with their case ("ElementdataFile" is not its data line: it read on into
     // the voxels as header lines, one a key of 293 bytes, found by the 300 s run). Keys that let a
     // file through (BinaryData, ElementDataFile) or say where its voxels are (HeaderSize,
     // CompressedDataSize) are matched as MetaIO does; others in any case, which only refuses more.
-    const std::string written_key = written.find('=') == std::string::npos ? std::string() : key_of(written);
-    if (ext != ".nrrd" && line.find('=') != std::string::npos) {
+    const std::string written_key = separator_of(written) == std::string::npos ? std::string() : key_of(written);
+    if (ext != ".nrrd" && separator_of(line) != std::string::npos) {
       const std::string key = key_of(line);
       if (written_key == "BinaryData") {
         std::istringstream value(value_of(line));
@@ -744,14 +752,13 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
     if (ext == ".nrrd" && (line.rfind("data file:", 0) == 0 || line.rfind("datafile:", 0) == 0)) return;
     if (ext != ".nrrd" && written_key == "CompressedDataSize") {
       // MetaIO allocates this many bytes for the compressed voxels before reading them.
-      const auto equals = line.find('=');
+      const auto equals = separator_of(line);
       compressed_size = equals == std::string::npos ? -1 : std::atof(line.c_str() + equals + 1);
     }
     // The key exactly: MetaIO ignores "ElementDataFilee = ..." and "ElementdataFile = ..." and
-    // reads a later line.
-    if (ext != ".nrrd" && written.rfind("ElementDataFile", 0) == 0 &&
-        (written.find_first_of("=:") == std::string::npos ||
-         key_of(written.substr(0, written.find_first_of("=:"))) == "ElementDataFile")) {
+    // reads a later line. A line that is the bare key (no value) is taken as damaged below.
+    if (ext != ".nrrd" && (written_key == "ElementDataFile" ||
+                           (separator_of(written) == std::string::npos && key_of(written).rfind("ElementDataFile", 0) == 0))) {
       check_metaimage_dims();
       // ASCII voxels: MetaIO's ASCII reader loops without end on data that is not ASCII numbers
       // (a damaged "BinaryData" key left a compressed file to it: minutes, found by fuzzing).
