@@ -49,6 +49,10 @@ GdcmInput::GdcmInput(const DicomFileInfo& f) {
     if (ds.findAndGetOFStringArray(tag, value).good() && copy.putAndInsertString(tag, value.c_str()).bad())
       refuse(f.path, "cannot copy " + std::string(DcmTag(tag).getTagName()) + " for decoding");
   }
+  // Without a SOP Instance UID DCMTK would make one from the clock for the file meta information:
+  // a fixed one keeps the copy the same bytes every time (GDCM does not look at its value).
+  if (!copy.tagExistsWithValue(DCM_SOPInstanceUID) && copy.putAndInsertString(DCM_SOPInstanceUID, "2.25.1").bad())
+    refuse(f.path, "cannot give the copy for decoding a SOP Instance UID");
   // Single 16-bit values of the Image Pixel module.
   for (const DcmTagKey& tag : {DCM_SamplesPerPixel, DCM_PlanarConfiguration, DCM_Rows, DCM_Columns, DCM_BitsAllocated,
                                DCM_BitsStored, DCM_HighBit, DCM_PixelRepresentation}) {
