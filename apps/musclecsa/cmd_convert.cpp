@@ -4,12 +4,18 @@
 
 #include "commands.h"
 #include "console_progress.h"
-#include "input.h"
+#include "musclecsa/pipeline/input.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/image_io.h"
 
 namespace musclecsa::app {
 namespace {
+
+using pipeline::InputOptions;
+using pipeline::LoadedInput;
+using pipeline::load_input;
+using pipeline::describe;
+using pipeline::orientation_name;
 
 struct ConvertOptions {
   std::string input, output, series, datatype = "auto";

@@ -8,12 +8,18 @@
 
 #include "commands.h"
 #include "console_progress.h"
-#include "input.h"
+#include "musclecsa/pipeline/input.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/dicom/series.h"
 
 namespace musclecsa::app {
 namespace {
+
+using pipeline::InputOptions;
+using pipeline::LoadedInput;
+using pipeline::load_input;
+using pipeline::describe;
+using pipeline::orientation_name;
 
 struct InfoOptions {
   std::vector<std::string> paths;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <ostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -181,5 +182,10 @@ Phantom make_phantom(const PhantomParams& params, Progress& progress);
 /// truth/fat_fraction.nii.gz, truth/labels.json, truth/truth.json and phantom.json (parameters).
 /// Every file is written under a temporary name and renamed when complete.
 void write_phantom(const Phantom& phantom, const std::filesystem::path& out_dir, Progress& progress);
+
+/// Prints the ground truth at the standard level, as `musclecsa phantom` shows it: per structure
+/// (groups, their members, tissues) the right and left areas (cm2) and fat %, and each leg's limb,
+/// muscle and IMAT; an ultrasound phantom's muscle truth; or why there is no standard level.
+void print_truth_at_level(const Phantom& phantom, std::ostream& out);
 
 }  // namespace musclecsa::phantom

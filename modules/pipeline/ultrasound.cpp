@@ -10,7 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyze.h"
+#include "case_outputs.h"
+#include "musclecsa/pipeline/analyze.h"
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/text_file.h"
@@ -19,31 +20,10 @@
 #include "musclecsa/ultrasound/us_analysis.h"
 #include "musclecsa/version.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 namespace us = musclecsa::ultrasound;
 using nlohmann::json;
-
-void add_us_analyze_options(CLI::App& analyze, UsAnalyzeOptions& o) {
-  const std::string group = "Ultrasound";
-  analyze.add_option("--pixel-size-mm", o.pixel_size_mm, "pixel size of a picture without calibration (mm)")->group(group);
-  auto* points = analyze.add_option("--points", o.points,
-                                    "assisted segmentation: \"x,y;x,y;...\" in pixels; 3 or more points on the muscle's border, "
-                                    "or 1-2 points inside it")->group(group);
-  auto* points_file = analyze.add_option("--points-file", o.points_file, "assisted segmentation: the points in a JSON file ([[x,y],...])")
-                          ->check(CLI::ExistingFile)->group(group)->excludes(points);
-  analyze.add_option("--outline", o.outline,
-                     "manual segmentation measured as given: polygon (.json, .csv, ImageJ .roi or XY .txt) or mask picture "
-                     "(.png/.tif/.bmp, non-zero = muscle)")
-      ->group(group)->excludes(points)->excludes(points_file);
-  analyze.add_option("--hyperechoic-threshold", o.hyperechoic_threshold, "grey level (0-255) above which a muscle pixel is hyperechoic (default 150)")
-      ->check(CLI::Range(0.0, 255.0))->group(group);
-  analyze.add_option("--glcm-levels", o.glcm_levels, "grey levels of the GLCM texture (default 32)")->check(CLI::Range(2, 256))->group(group);
-  analyze.add_option("--glcm-distance-px", o.glcm_distance_px, "pixel offset of the GLCM texture (default 1)")->check(CLI::Range(1, 64))->group(group);
-  analyze.add_option("--frame", o.frame, "frame of a multi-frame ultrasound image to analyse (0-based; default 0)")->group(group);
-  analyze.add_option("--side", o.side, "side of the body imaged, recorded in the results (right, left)")
-      ->check(CLI::IsMember({"right", "left"}))->group(group);
-}
 
 namespace {
 
@@ -403,23 +383,23 @@ int analyse(const AnalyzeOptions& o, LoadedInput& in, Progress& progress) {
               << points_command(o, protocol) << "\n";
   }
   if (o.quiet) return status;
-  std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << "), "
+  *o.console << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze: protocol " << protocol.name << " (" << protocol.hash() << "), "
             << us::to_string(seg.method) << " segmentation\n";
   if (needs_review) {
-    std::cout << "  NEEDS REVIEW: the automatic contour failed its plausibility check; its measurements are withheld:\n";
-    for (const auto& reason : plausibility.reasons) std::cout << "    - " << reason << "\n";
-    std::cout << "  " << structure.name << ": ACSA and thickness withheld (see qc.png)\n";
+    *o.console << "  NEEDS REVIEW: the automatic contour failed its plausibility check; its measurements are withheld:\n";
+    for (const auto& reason : plausibility.reasons) *o.console << "    - " << reason << "\n";
+    *o.console << "  " << structure.name << ": ACSA and thickness withheld (see qc.png)\n";
   } else {
-    for (std::size_t k = 1; k < measurement_lines; ++k) std::cout << "  " << text[k] << "\n";
+    for (std::size_t k = 1; k < measurement_lines; ++k) *o.console << "  " << text[k] << "\n";
   }
-  for (const auto& flag : qc) std::cout << "  qc flag: " << flag << "\n";
+  for (const auto& flag : qc) *o.console << "  qc flag: " << flag << "\n";
   for (const auto& note : notes)
-    if (!needs_review || note.rfind("needs review: ", 0) != 0) std::cout << "  note: " << note << "\n";  // the reasons are above
-  std::cout << "  Outputs: " << (dir / "results.json").string() << ", results.csv, mask.png, qc.png, protocol.json"
+    if (!needs_review || note.rfind("needs review: ", 0) != 0) *o.console << "  note: " << note << "\n";  // the reasons are above
+  *o.console << "  Outputs: " << (dir / "results.json").string() << ", results.csv, mask.png, qc.png, protocol.json"
             << (wants_format(o, "html") ? ", report.html\n" : "\n");
   return status;
 }
 
 }  // namespace
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

@@ -1,54 +1,23 @@
 #pragma once
-// musclecsa analyze: the options every modality shares, the CT analysis and its outputs (also used
-// by the viewer to write corrected results), and the entry points of the MRI and ultrasound
-// pipelines (analyze_mr.cpp, analyze_us.cpp). cmd_analyze.cpp dispatches on the input's modality.
+// What the modalities' outputs share (private to the pipeline module): results.json and
+// results.csv text, the standard level's JSON, the closing outputs (SEG, SR, results.json, HTML),
+// privacy, and the record of the atlas prior and of each structure's confidence.
 
 #include <filesystem>
 #include <future>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "analyze_mr.h"
-#include "analyze_us.h"
 #include <nlohmann/json.hpp>
 
-#include "input.h"
 #include "musclecsa/anatomy/multi_atlas.h"
 #include "musclecsa/core/measurement.h"
-#include "musclecsa/core/progress.h"
+#include "musclecsa/pipeline/analyze.h"
 #include "musclecsa/quantify/ct_measures.h"
 #include "musclecsa/report/dicom_seg.h"
 #include "musclecsa/segment/ct_tissue.h"
-#include "musclecsa/segment/protocol.h"
 
-namespace musclecsa::app {
-
-struct AnalyzeOptions {
-  std::string input, out, protocol = "auto", series, modality, pseudonym_map;
-  std::vector<std::string> formats;  ///< extra outputs: seg, sr, html
-  bool include_patient_id = false;
-  bool files_from = false;
-  std::optional<double> level_z_mm, height_m;
-  std::optional<int> level_slice;
-  bool quiet = false;
-  bool qc_every_slice = false;
-  /// Leave-one-subject-out: atlases of these subjects are never used for this case (recorded in
-  /// results.json "anatomy_prior").
-  std::vector<std::string> atlas_exclude_subjects;
-  /// --muscle-prior: "atlas" or "layout" replaces the protocol's muscles.prior ("" keeps it).
-  std::string muscle_prior;
-  UsAnalyzeOptions us;  ///< ultrasound-only options (analyze_us.h)
-  MrAnalyzeOptions mr;  ///< MRI-only options (analyze_mr.h)
-};
-
-/// A CT analysed: the protocol used (and how it was chosen), the segmentation and its measurements.
-struct CtAnalysis {
-  segment::CtProtocol protocol;
-  std::string protocol_decision;  ///< "auto: ..." when the protocol was chosen from the anatomy
-  segment::TissueSegmentation segmentation;
-  quantify::CtResults results;
-};
+namespace musclecsa::pipeline {
 
 /// results.json "anatomy_prior": what the muscle split used as its prior and which atlas subjects were excluded.
 nlohmann::json anatomy_prior_json(const AnalyzeOptions& o, const segment::TissueSegmentation& segmentation);
@@ -59,18 +28,6 @@ nlohmann::json withhold_if_low(nlohmann::json structure, const StructureConfiden
 nlohmann::json confidence_json(const StructureConfidence& confidence);
 /// The atlas options of the muscle prior (leave-one-subject-out exclusions).
 anatomy::MultiAtlasOptions atlas_options(const AnalyzeOptions& o);
-
-/// Segments and measures a loaded CT (protocol from `o.protocol`, levels from `o.level_*`).
-CtAnalysis analyze_ct(const AnalyzeOptions& o, const LoadedInput& in, Progress& progress);
-
-/// Measures an existing CT segmentation again (e.g. after it was edited in the viewer).
-CtAnalysis remeasure_ct(const AnalyzeOptions& o, const LoadedInput& in, segment::CtProtocol protocol,
-                        segment::TissueSegmentation segmentation);
-
-/// Writes a CT case into `o.out`: labels.nii.gz, labels.json, protocol.json, results.csv, QC
-/// images, the requested SEG/SR/HTML and results.json (last: a folder holding it is a finished
-/// case), then prints the level table unless `o.quiet`. Checks the privacy options against `in`.
-void write_ct_outputs(const AnalyzeOptions& o, const LoadedInput& in, const CtAnalysis& analysis);
 
 // Helpers every modality's outputs use.
 bool wants_format(const AnalyzeOptions& o, const std::string& format);
@@ -131,4 +88,4 @@ nlohmann::json input_json(const AnalyzeOptions& o, const LoadedInput& in, const 
 /// Test hook for batch isolation tests (docs/batch.md, MUSCLECSA_INJECT_FAULT).
 void inject_fault_for_tests(const std::string& series_description);
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

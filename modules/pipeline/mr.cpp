@@ -9,14 +9,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analyze.h"
-#include "analyze_mr_outputs.h"
+#include "case_outputs.h"
+#include "musclecsa/pipeline/analyze.h"
+#include "mr_outputs.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/dicom/file_info.h"
 #include "musclecsa/dicom/series.h"
 #include "musclecsa/mri/mr_analysis.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 namespace {
 
 using nlohmann::json;
@@ -197,13 +198,6 @@ int run_dixon(const AnalyzeOptions& o, LoadedInput water, LoadedInput fat, std::
 }
 
 }  // namespace
-
-void add_mr_analyze_options(CLI::App& analyze, MrAnalyzeOptions& o) {
-  analyze.add_option("--water", o.water,
-                     "MRI Dixon: the water series (a file or folder, or a series id/number of INPUT); needs --fat");
-  analyze.add_option("--fat", o.fat, "MRI Dixon: the fat series (a file or folder, or a series id/number of INPUT); needs --water");
-  analyze.add_flag("--no-n4", o.no_n4, "MRI T1/T2-weighted: skip the N4 bias-field correction");
-}
 
 std::optional<int> run_mr_analysis_before_loading(const AnalyzeOptions& o, Progress& progress) {
   if (!o.mr.water.empty() || !o.mr.fat.empty()) {
@@ -386,4 +380,4 @@ int run_mr_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress
   return 0;
 }
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

@@ -1,7 +1,7 @@
 // musclecsa analyze on MRI: the case folder of an MR analysis (results.json, results.csv, labels,
 // the FF map, QC images, DICOM SEG/SR and the HTML page; docs/mri.md "Outputs").
 
-#include "analyze_mr_outputs.h"
+#include "mr_outputs.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,14 +11,15 @@
 #include <map>
 #include <sstream>
 
-#include "analyze.h"
+#include "case_outputs.h"
+#include "musclecsa/pipeline/analyze.h"
 #include "case_flags.h"
 #include "musclecsa/core/catalog.h"
 #include "musclecsa/core/error.h"
 #include "musclecsa/io/text_file.h"
 #include "musclecsa/version.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 using nlohmann::json;
 
@@ -317,11 +318,11 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
     outputs.push_back(std::move(name));
 
   if (o.quiet) return;
-  std::cout << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze (MRI, " << (a.kind == "dixon" ? "Dixon" : "weighted")
+  *o.console << "MuscleCSA " << MUSCLECSA_VERSION_STRING << " analyze (MRI, " << (a.kind == "dixon" ? "Dixon" : "weighted")
             << "): protocol " << a.protocol.name << " (" << a.protocol.hash() << ")\n";
   for (const auto& l : a.compartments.levels) {
     if (!l.found) {
-      std::cout << "  " << to_string(l.side) << " leg: no standard level: " << l.reason << "\n";
+      *o.console << "  " << to_string(l.side) << " leg: no standard level: " << l.reason << "\n";
       continue;
     }
     for (const auto& m : a.slices[std::size_t(l.slice_index)].sides) {
@@ -333,7 +334,7 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
                     std::string(to_string(m.side)).c_str(), level_name.c_str(), l.slice_index, l.z_mm, m.muscle_area_mm2 / 100,
                     100 * m.muscle_mean_ff, m.fat_free_muscle_area_mm2 / 100, m.imat_area_mm2 / 100,
                     m.subcutaneous_fat_area_mm2 / 100);
-      std::cout << line;
+      *o.console << line;
       for (const auto& st : m.structures) {
         const Structure& structure = LabelCatalog::standard().get(st.structure_key);
         if (!st.is_group && !structure.group_key.empty()) continue;
@@ -345,16 +346,16 @@ void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri:
                         "        %-20s CSA %6.2f cm2, FF %5.1f%% (median %5.1f%%), fat-free %6.2f cm2, Mercuri %s (suggested)\n",
                         structure.name.c_str(), st.area_mm2 / 100, 100 * st.mean_ff, 100 * st.median_ff,
                         st.fat_free_area_mm2 / 100, st.mercuri.c_str());
-        std::cout << line;
+        *o.console << line;
       }
     }
   }
-  print_case_flags(std::cout, qc, a.slices, a.compartments.levels, level_name);
-  for (const auto& note : notes) std::cout << "  note: " << note << "\n";
-  std::cout << "  Outputs in " << dir.string() << ":";
-  for (const auto& name : outputs) std::cout << " " << name;
-  if (o.qc_every_slice) std::cout << " qc/slice_*.png";
-  std::cout << "\n";
+  print_case_flags(*o.console, qc, a.slices, a.compartments.levels, level_name);
+  for (const auto& note : notes) *o.console << "  note: " << note << "\n";
+  *o.console << "  Outputs in " << dir.string() << ":";
+  for (const auto& name : outputs) *o.console << " " << name;
+  if (o.qc_every_slice) *o.console << " qc/slice_*.png";
+  *o.console << "\n";
 }
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

@@ -10,7 +10,7 @@
 #include "musclecsa/quantify/ct_measures.h"
 #include "musclecsa/report/flags.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 /// Prints "  qc flag: NAME (where)" per distinct flag: `case_flags`, then those of `slices` (each
 /// with slice_index and qc_flags), with the found `levels` (named `level_name`) at their slices.
@@ -25,4 +25,4 @@ void print_case_flags(std::ostream& out, const std::vector<std::string>& case_fl
   for (const auto& f : report::collect_flags(case_flags, per_slice, at)) out << "  qc flag: " << f.flag << " (" << f.where() << ")\n";
 }
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

@@ -4,14 +4,13 @@
 // muscle, ACSA, thickness, fat thickness, echo intensity (raw and corrected), texture, QC image
 // (docs/ultrasound.md).
 
-#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 
-#include "input.h"
+#include "musclecsa/pipeline/input.h"
 #include "musclecsa/core/progress.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 struct AnalyzeOptions;
 
@@ -32,12 +31,9 @@ struct UsAnalyzeOptions {
 /// musclecsa::ErrorCode (docs/exit-codes.md).
 inline constexpr int kExitNeedsReview = 7;
 
-/// Registers the ultrasound-only options of `musclecsa analyze`.
-void add_us_analyze_options(CLI::App& analyze, UsAnalyzeOptions& o);
-
 /// Analyses a loaded ultrasound image (modality US, or a picture) and writes results.json,
 /// results.csv, mask.png, qc.png and protocol.json into `o.out`. Returns the exit code: 0, or
 /// kExitNeedsReview when the automatic contour failed its plausibility check.
 int run_us_analysis(const AnalyzeOptions& o, LoadedInput& in, Progress& progress);
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

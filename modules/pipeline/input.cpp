@@ -1,4 +1,4 @@
-#include "input.h"
+#include "musclecsa/pipeline/input.h"
 
 #include <cmath>
 #include <set>
@@ -8,7 +8,7 @@
 #include "musclecsa/io/image_io.h"
 #include "musclecsa/io/text_file.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 std::string orientation_name(const Geometry& g) {
   const Vec3 n = g.axis(2);
@@ -165,4 +165,4 @@ LoadedInput load_input(const std::filesystem::path& path, const InputOptions& op
   return load_dicom(path, options, progress);
 }
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

@@ -12,7 +12,7 @@
 #include "musclecsa/core/progress.h"
 #include "musclecsa/dicom/series.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 struct InputOptions {
   std::string series;                      ///< Series Instance UID, series id ("uid#2") or 1-based list index
@@ -49,4 +49,4 @@ std::string describe(const dicom::Series& series);
 /// "axial", "coronal", "sagittal" or "oblique" from a slice normal.
 std::string orientation_name(const Geometry& geometry);
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

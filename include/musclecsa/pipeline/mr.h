@@ -1,14 +1,13 @@
 #pragma once
 // musclecsa analyze on MRI: a T1/T2-weighted axial series or a Dixon set (docs/mri.md).
 
-#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 
-#include "input.h"
+#include "musclecsa/pipeline/input.h"
 #include "musclecsa/core/progress.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 struct AnalyzeOptions;
 
@@ -18,9 +17,6 @@ struct MrAnalyzeOptions {
   std::string fat;     ///< Dixon fat series: a path, or a series id / list number within INPUT
   bool no_n4 = false;  ///< T1/T2-weighted: skip N4 bias-field correction
 };
-
-/// Registers the MRI-only options of `musclecsa analyze`.
-void add_mr_analyze_options(CLI::App& analyze, MrAnalyzeOptions& o);
 
 /// Runs an MRI analysis that needs more than one series (a Dixon set, found in INPUT by Image Type
 /// or description, or named by --water/--fat) before the input is loaded as a single series;
@@ -38,4 +34,4 @@ void check_modality_option(const AnalyzeOptions& o, const LoadedInput& in);
 /// Refuses an MRI protocol for a CT analysis: thigh-mr, calf-mr or an MR protocol file, named.
 void refuse_mr_protocol_for_ct(const AnalyzeOptions& o);
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline

@@ -3,10 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "input.h"
+#include "musclecsa/pipeline/input.h"
 #include "musclecsa/mri/mr_analysis.h"
 
-namespace musclecsa::app {
+namespace musclecsa::pipeline {
 
 struct AnalyzeOptions;
 
@@ -19,4 +19,4 @@ void check_dicom_formats(const AnalyzeOptions& o, const LoadedInput& in);
 /// (seg, sr, html) into o.out, then prints the level table.
 void write_mr_outputs(const AnalyzeOptions& o, const LoadedInput& in, const mri::MrAnalysis& a, const nlohmann::json& mri_input);
 
-}  // namespace musclecsa::app
+}  // namespace musclecsa::pipeline
