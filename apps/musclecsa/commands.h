@@ -22,6 +22,7 @@ Command add_info_command(CLI::App& app);
 Command add_analyze_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);
 Command add_atlas_command(CLI::App& app);
+Command add_retest_command(CLI::App& app);
 /// `view` and `render` (cmd_view.cpp), appended to `commands`.
 void add_view_commands(CLI::App& app, std::vector<Command>& commands);
 

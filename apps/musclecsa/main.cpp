@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       musclecsa::app::add_batch_command(app),
       musclecsa::app::add_merge_command(app),
       musclecsa::app::add_atlas_command(app),
+      musclecsa::app::add_retest_command(app),
   };
   musclecsa::app::add_view_commands(app, commands);
 

@@ -1,6 +1,7 @@
-// musclecsa analyze: CT of the thigh or calf -> tissue, muscle and group areas and HU per slice, side
-// and at the standard level, with the label map, the protocol and its hash in every output. MRI and
-// ultrasound input go to analyze_mr.cpp and analyze_us.cpp.
+// The CT analysis of a case (analyze.h): the thigh or calf -> tissue, muscle and group areas and HU
+// per slice, side and at the standard level, with the label map, the protocol and its hash in every
+// output; the outputs every modality shares (case_outputs.h); and analyze_case, which sends MRI and
+// ultrasound input to mr.cpp and ultrasound.cpp.
 
 #include <algorithm>
 #include <chrono>

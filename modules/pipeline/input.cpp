@@ -1,3 +1,5 @@
+// Loading a case's input (input.h): DICOM (one series chosen), research formats, pictures.
+
 #include "musclecsa/pipeline/input.h"
 
 #include <cmath>

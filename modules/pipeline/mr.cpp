@@ -1,5 +1,5 @@
-// musclecsa analyze on MRI: finds and pairs the Dixon series (or takes a T1/T2-weighted series) and
-// runs the mri module; the case folder is written by analyze_mr_outputs.cpp (docs/mri.md).
+// The MRI analysis of a case (mr.h): finds and pairs the Dixon series (or takes a T1/T2-weighted
+// series) and runs the mri module; the case folder is written by mr_outputs.cpp (docs/mri.md).
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-// musclecsa analyze on MRI: the case folder of an MR analysis (results.json, results.csv, labels,
+// The MRI analysis's outputs: the case folder of an MR analysis (results.json, results.csv, labels,
 // the FF map, QC images, DICOM SEG/SR and the HTML page; docs/mri.md "Outputs").
 
 #include "mr_outputs.h"

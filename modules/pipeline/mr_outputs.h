@@ -1,5 +1,5 @@
 #pragma once
-// The case folder of an MRI analysis (apps/musclecsa/analyze_mr_outputs.cpp; docs/mri.md "Outputs").
+// The case folder of an MRI analysis (mr_outputs.cpp; docs/mri.md "Outputs"). Private to the pipeline.
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-// musclecsa analyze on ultrasound: protocol, frame and calibration, field of view, segmentation
+// The ultrasound analysis of a case (ultrasound.h): protocol, frame and calibration, field of view, segmentation
 // (automatic, assisted or manual), measurements and the case's files.
 
 #include <algorithm>

@@ -28,6 +28,7 @@ LAYER = {
     'quantify': 5,                                 # CT measures (segment)
     'mri': 6, 'ultrasound': 6,                     # the modality analyses
     'pipeline': 7,                                 # one case, end to end, with every output
+    'longitudinal': 8,                             # cases over time: test-retest repeatability
 }
 HEAVY = re.compile(r'#\s*include\s*[<"](itk|vtk|dcmtk/|gdcm|opencv2/|Q[A-Z]\w*|qt)', re.IGNORECASE)
 INCLUDE = re.compile(r'#\s*include\s*"musclecsa/([a-z_]+)/')

@@ -1,5 +1,5 @@
 #pragma once
-// Loading what a user names on the command line: a DICOM file or folder (one series chosen), a
+// Loading what a user names (on the command line, in the viewer): a DICOM file or folder (one series chosen), a
 // research-format volume (NIfTI, NRRD, MetaImage) or an ultrasound picture (PNG/TIFF/JPEG/BMP).
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// musclecsa analyze on MRI: a T1/T2-weighted axial series or a Dixon set (docs/mri.md).
+// The MRI analysis of a case: a T1/T2-weighted axial series or a Dixon set (docs/mri.md).
 
 #include <optional>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// musclecsa analyze on ultrasound (B-mode DICOM, single- or multi-frame, or a picture with
+// The ultrasound analysis of a case (B-mode DICOM, single- or multi-frame, or a picture with
 // --pixel-size-mm): field of view, automatic / assisted / manual segmentation of the protocol's
 // muscle, ACSA, thickness, fat thickness, echo intensity (raw and corrected), texture, QC image
 // (docs/ultrasound.md).
