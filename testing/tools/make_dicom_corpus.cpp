@@ -29,6 +29,7 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include <array>
 #include <cstdint>
@@ -195,6 +196,7 @@ class CorpusWriter {
     write_dicomdir_case();
     write_palette_cases();
     write_jpeg2000_cases();
+    write_deflated_cases();
     const fs::path manifest_path = out_ / "manifest.json";
     write_text(manifest_path, manifest_.dump(2) + "\n");
   }
@@ -828,6 +830,76 @@ class CorpusWriter {
     // Two frames: the first a whole main header, the second 6 bytes.
     jpeg2000_case("jpeg2000_second_frame_fragment_short", "fragment 2", {header, Bytes{0xFF, 0x4F, 0xFF, 0x51, 0x00, 0x29}},
                   2);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Deflated files (1.2.840.10008.1.2.1.99): DCMTK reads a deflated data set at once and allocates
+  // each element's declared length before reading it (issue 21: a fuzzed file declared 3.6 GB).
+
+  /// Explicit VR little endian element bytes: tag, VR, length (2 or 4 bytes), value.
+  static void put_element(Bytes& out, std::uint16_t group, std::uint16_t element, const char* vr, const Bytes& value,
+                          std::uint32_t declared) {
+    const auto u16 = [&](std::uint32_t v) { out.push_back(std::uint8_t(v)); out.push_back(std::uint8_t(v >> 8)); };
+    u16(group);
+    u16(element);
+    out.push_back(std::uint8_t(vr[0]));
+    out.push_back(std::uint8_t(vr[1]));
+    const std::string wide = "OB OD OF OL OV OW SQ SV UC UN UR UT UV";
+    if (wide.find(std::string(vr, 2)) != std::string::npos) {
+      u16(0);
+      u16(declared & 0xFFFF);
+      u16(declared >> 16);
+    } else {
+      u16(declared);
+    }
+    out.insert(out.end(), value.begin(), value.end());
+  }
+
+  static Bytes text_value(const std::string& text) {
+    Bytes b(text.begin(), text.end());
+    if (b.size() % 2 != 0) b.push_back(0);
+    return b;
+  }
+
+  /// A deflated secondary-capture file whose data set holds `data_set` (explicit VR little endian).
+  static Bytes deflated_file(const Bytes& data_set) {
+    Bytes meta;
+    const Bytes sop_class = text_value("1.2.840.10008.5.1.4.1.1.7"), sop = text_value(new_uid()),
+                syntax = text_value("1.2.840.10008.1.2.1.99"), implementation = text_value("1.2.826.0.1.3680043.9.7125");
+    put_element(meta, 0x0002, 0x0001, "OB", {0, 1}, 2);
+    put_element(meta, 0x0002, 0x0002, "UI", sop_class, std::uint32_t(sop_class.size()));
+    put_element(meta, 0x0002, 0x0003, "UI", sop, std::uint32_t(sop.size()));
+    put_element(meta, 0x0002, 0x0010, "UI", syntax, std::uint32_t(syntax.size()));
+    put_element(meta, 0x0002, 0x0012, "UI", implementation, std::uint32_t(implementation.size()));
+    Bytes file(128, 0);
+    for (char c : std::string("DICM")) file.push_back(std::uint8_t(c));
+    const std::uint32_t meta_length = std::uint32_t(meta.size());
+    put_element(file, 0x0002, 0x0000, "UL", {std::uint8_t(meta_length), std::uint8_t(meta_length >> 8), 0, 0}, 4);
+    file.insert(file.end(), meta.begin(), meta.end());
+    z_stream z{};
+    if (deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) fail("deflateInit2");
+    Bytes packed(deflateBound(&z, uLong(data_set.size())) + 64);
+    z.next_in = const_cast<Bytef*>(data_set.data());
+    z.avail_in = uInt(data_set.size());
+    z.next_out = packed.data();
+    z.avail_out = uInt(packed.size());
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) fail("deflate");
+    packed.resize(packed.size() - z.avail_out);
+    deflateEnd(&z);
+    file.insert(file.end(), packed.begin(), packed.end());
+    return file;
+  }
+
+  void write_deflated_cases() {
+    Bytes data_set;
+    const Bytes sop_class = text_value("1.2.840.10008.5.1.4.1.1.7");
+    put_element(data_set, 0x0008, 0x0016, "UI", sop_class, std::uint32_t(sop_class.size()));
+    put_element(data_set, 0x0010, 0x0020, "LO", text_value("CORPUS"), 6);
+    // A text element declaring 3,579,468,378 bytes, followed by 16.
+    put_element(data_set, 0x0040, 0xA160, "UT", Bytes(16, 'x'), 3579468378u);
+    const fs::path path = bad_ / "deflated_element_longer_than_its_stream.dcm";
+    write_bytes(path, deflated_file(data_set));
+    add(path, "deflated_element_longer_than_its_stream", "more than the", "file");
   }
 
   void write_dicomdir_case() {
