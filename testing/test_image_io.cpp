@@ -670,6 +670,31 @@ TEST(ImageIo, MetaImageKeysAreMatchedWithTheirCaseAsMetaIoDoes) {
   EXPECT_NE(problem.find("BinaryData = True"), std::string::npos) << problem;
 }
 
+// MetaIO reads a key up to '=' or ':' across line ends: a line without either joins the next one's
+// key, so "Elemen\nElementDataFile=LOCAL" is no data line to MetaIO, which read on to a later
+// "ElementDataFile = Bn%%%..." and over-read a word of it (strlen in MetaImage::ReadStream, found by
+// the 1-hour fuzz run, input metaimage-key-across-line-end-later-datafile-strlen-overread-3adfc856).
+// Our checks read the header the same way.
+TEST(ImageIo, MetaImageKeysRunAcrossLineEndsAsMetaIoReadsThem) {
+  TempDir dir;
+  const auto mha = [&](const std::string& name, const std::string& text) {
+    write_all(dir / name, {text.begin(), text.end()});
+    return dir / name;
+  };
+  const std::string head = "ObjectType = Image\nNDims = 3\nBinaryData = True\nDimSize = 2 2 1\nElementType = MET_UCHAR\n";
+  auto problem = invalid_input_problem([&] {
+    io::read_scalar_volume(mha("joined.mha", head + "Elemen\nElementDataFile=LOCAL\nElementDataFile = Bn%%%\x01\n"));
+  });
+  EXPECT_NE(problem.find("ElementDataFile"), std::string::npos) << problem;
+  // A bare word before the data line: MetaIO finds no data line at all.
+  problem = invalid_input_problem(
+      [&] { io::read_scalar_volume(mha("bare.mha", head + "Comment\nElementDataFile = LOCAL\n" + std::string(4, '\x07'))); });
+  EXPECT_NE(problem.find("no ElementDataFile line"), std::string::npos) << problem;
+  // Blank lines and blanks before keys are skipped, as MetaIO skips them.
+  EXPECT_EQ(io::read_scalar_volume(mha("blank.mha", head + "\n\n   ElementDataFile = LOCAL\n" + std::string(4, '\x07'))).voxels,
+            std::vector<float>(4, 7.0f));
+}
+
 // ITK allocates the voxels a MetaImage header declares before MetaIO opens the files holding them:
 // a fuzzed header whose DimSize held a 52-digit number (2^31 to MetaIO) and whose ElementDataFile
 // named no file made it allocate 120 GB (crash-bfc57427, found by the time-bound run). MetaIO makes

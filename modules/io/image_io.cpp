@@ -703,9 +703,29 @@ void check_declared_size(const std::filesystem::path& path, const itk::ImageIOBa
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
     return key.substr(0, key.find('\0'));
   };
+  // A MetaImage header as MetaIO's MET_Read reads it: blanks and line ends before a key skipped,
+  // the key read up to '=' or ':' across line ends (a line without either joins the next one's
+  // key: "Elemen\nElementDataFile=LOCAL" is no data line to MetaIO, which read on to a later one,
+  // found by the 1-hour fuzz run), then the value to the end of its line. NRRD: lines.
+  const auto next_record = [&](std::string& record) {
+    if (ext == ".nrrd") return bool(std::getline(in, record));
+    record.clear();
+    const int end = std::ifstream::traits_type::eof();
+    int c = in.get();
+    while (c == ' ' || c == '\t' || c == '\r' || c == '\n') c = in.get();
+    if (c == end) return false;
+    while (c != end && c != '=' && c != ':' && record.size() < 100000) {
+      record += char(c);
+      c = in.get();
+    }
+    if (c == end) return !record.empty();  // a key without a value ends the header
+    record += char(c);
+    while ((c = in.get()) != end && c != '\n') record += char(c);
+    return true;
+  };
   // At most 10000 lines: ITK writes a MetaImage's metadata (DICOM tags of an image read from DICOM)
   // as header lines, and a header is scanned whole up to its ElementDataFile line.
-  for (int n = 0; n < 10000 && std::getline(in, line); ++n) {
+  for (int n = 0; n < 10000 && next_record(line); ++n) {
     const std::string written = line;
     for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nrrd" && (line.empty() || line == "\r")) break;
