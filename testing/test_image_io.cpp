@@ -695,6 +695,19 @@ TEST(ImageIo, MetaImageKeysRunAcrossLineEndsAsMetaIoReadsThem) {
             std::vector<float>(4, 7.0f));
 }
 
+// MetaIO lets a std::length_error out of a damaged header (the 1-hour fuzz run's
+// metaimage-damaged-keys-std-length-error-terminate-f5b53f71): it ended the process (terminate).
+// Any standard exception from ITK's readers is the file's problem, a named InvalidInput.
+TEST(ImageIo, StandardExceptionsFromTheReadersAreInvalidInputNotTerminate) {
+  TempDir dir;
+  const std::filesystem::path input = std::filesystem::path(MUSCLECSA_SOURCE_DIR) /
+                                      "testing/fuzz/regressions/image_io/metaimage-damaged-keys-std-length-error-terminate-f5b53f71";
+  std::filesystem::copy_file(input, dir / "damaged.mha");
+  const auto problem = invalid_input_problem([&] { io::read_scalar_volume(dir / "damaged.mha"); });
+  EXPECT_NE(problem.find("damaged.mha"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("cannot read image"), std::string::npos) << problem;
+}
+
 // ITK allocates the voxels a MetaImage header declares before MetaIO opens the files holding them:
 // a fuzzed header whose DimSize held a 52-digit number (2^31 to MetaIO) and whose ElementDataFile
 // named no file made it allocate 120 GB (crash-bfc57427, found by the time-bound run). MetaIO makes

@@ -850,6 +850,10 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
     reader->UpdateOutputInformation();
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + unreadable_reason(path, e));
+  } catch (const std::exception& e) {
+    // MetaIO lets a standard exception out on some damaged headers (std::length_error from a
+    // string it builds: the 1-hour fuzz run); it is the file's problem like any other.
+    throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read image: its header is damaged (") + e.what() + ")");
   }
   // ITK would read the first volume of a 4-D file, the real part of complex voxels, or the
   // luminance of colour voxels without a word: each is refused instead.
@@ -883,6 +887,8 @@ typename itk::Image<TPixel, 3>::Pointer read_itk(const std::filesystem::path& pa
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), "cannot read image: " + unreadable_reason(path, e));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read image: it is damaged (") + e.what() + ")");
   }
   auto image = reader->GetOutput();
   const auto region = image->GetLargestPossibleRegion();
@@ -1035,6 +1041,8 @@ RgbFloatImage::Pointer read_rgb_float(const std::filesystem::path& path, bool& w
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
     throw Error(ErrorCode::InvalidInput, path.string(), "cannot read picture: " + unreadable_reason(path, e));
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::InvalidInput, path.string(), std::string("cannot read picture: it is damaged (") + e.what() + ")");
   }
   itk::ImageIOBase* file_io = reader->GetImageIO();
   sixteen_bit = file_io->GetComponentType() == itk::IOComponentEnum::USHORT ||
