@@ -123,9 +123,12 @@ class InflatedStream {
 std::optional<std::string> deflated_length_problem(const std::filesystem::path& path, std::uintmax_t file_size) {
   constexpr std::uintmax_t kPreamble = 132, kLargestChecked = std::uintmax_t(1) << 30;
   if (file_size < kPreamble + 12 || file_size > kLargestChecked) return std::nullopt;
-  std::vector<std::uint8_t> bytes(file_size);
+  // The preamble and the file meta information first (a meta header is a few hundred bytes); the
+  // whole file only when it is deflated.
+  constexpr std::uintmax_t kHead = 65536;
+  std::vector<std::uint8_t> bytes(std::min(file_size, kHead));
   std::ifstream in(path, std::ios::binary);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(file_size))) return std::nullopt;
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) return std::nullopt;
   if (std::memcmp(bytes.data() + 128, "DICM", 4) != 0) return std::nullopt;
   // File meta information: explicit VR little endian, group 0002, never deflated.
   std::size_t at = kPreamble;
@@ -142,6 +145,11 @@ std::optional<std::string> deflated_length_problem(const std::filesystem::path& 
   }
   while (!transfer_syntax.empty() && (transfer_syntax.back() == '\0' || transfer_syntax.back() == ' ')) transfer_syntax.pop_back();
   if (transfer_syntax != "1.2.840.10008.1.2.1.99") return std::nullopt;
+  if (bytes.size() < file_size) {
+    const std::size_t head = bytes.size();
+    bytes.resize(file_size);
+    if (!in.read(reinterpret_cast<char*>(bytes.data() + head), static_cast<std::streamsize>(file_size - head))) return std::nullopt;
+  }
   InflatedStream stream(bytes.data() + at, bytes.size() - at, std::uint64_t(file_size) * 1024);
   if (!stream.ok()) return std::nullopt;
   while (stream.need(8)) {
