@@ -280,10 +280,7 @@ void check_ultrasound_regions(DcmItem& dataset, const DicomFileInfo& info) {
 }  // namespace
 
 bool decoded_by_gdcm(const DicomFileInfo& info) {
-  const std::string& ts = info.transfer_syntax_uid;
-  const bool jpeg2000 = ts == "1.2.840.10008.1.2.4.90" || ts == "1.2.840.10008.1.2.4.91" ||
-                        ts == "1.2.840.10008.1.2.4.92" || ts == "1.2.840.10008.1.2.4.93";
-  return jpeg2000 || info.photometric == "PALETTE COLOR";
+  return is_jpeg2000(info.transfer_syntax_uid) || info.photometric == "PALETTE COLOR";
 }
 
 void check_before_gdcm(DcmFileFormat& file, const DicomFileInfo& info) {

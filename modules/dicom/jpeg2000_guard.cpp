@@ -8,6 +8,7 @@
 #include <dcmtk/dcmdata/dcpxitem.h>
 
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "musclecsa/core/error.h"
@@ -114,16 +115,16 @@ std::string jp2_problem(const std::uint8_t* s, std::size_t n) {
   }
 }
 
-bool is_jpeg2000(const std::string& transfer_syntax) {
-  return transfer_syntax == "1.2.840.10008.1.2.4.90" || transfer_syntax == "1.2.840.10008.1.2.4.91" ||
-         transfer_syntax == "1.2.840.10008.1.2.4.92" || transfer_syntax == "1.2.840.10008.1.2.4.93";
-}
-
 [[noreturn]] void refuse(const DicomFileInfo& info, const std::string& problem) {
   throw Error(ErrorCode::InvalidInput, info.path.string(), "JPEG 2000 pixel data: " + problem);
 }
 
 }  // namespace
+
+bool is_jpeg2000(const std::string& transfer_syntax) {
+  return transfer_syntax == "1.2.840.10008.1.2.4.90" || transfer_syntax == "1.2.840.10008.1.2.4.91" ||
+         transfer_syntax == "1.2.840.10008.1.2.4.92" || transfer_syntax == "1.2.840.10008.1.2.4.93";
+}
 
 std::string jpeg2000_stream_problem(const std::uint8_t* bytes, std::size_t size) {
   if (size < sizeof kJp2Signature)
@@ -144,7 +145,8 @@ void check_jpeg2000_fragments(DcmDataset& dataset, const DicomFileInfo& info) {
       sequence == nullptr)
     refuse(info, "the Pixel Data is not encapsulated (no fragments)");
   // Item 0 is the Basic Offset Table; the fragments follow.
-  std::vector<std::vector<std::uint8_t>> fragments;
+  // The fragments' bytes as DCMTK holds them (no copy).
+  std::vector<std::pair<const std::uint8_t*, std::size_t>> fragments;
   for (unsigned long n = 1; n < sequence->card(); ++n) {
     DcmPixelItem* item = nullptr;
     Uint8* bytes = nullptr;
@@ -153,21 +155,23 @@ void check_jpeg2000_fragments(DcmDataset& dataset, const DicomFileInfo& info) {
     const Uint32 length = item->getLength();
     if (length > 0 && (item->getUint8Array(bytes).bad() || bytes == nullptr))
       refuse(info, "fragment " + std::to_string(n) + " cannot be read");
-    fragments.emplace_back(bytes, bytes + length);
+    fragments.emplace_back(bytes, length);
   }
   if (fragments.empty()) refuse(info, "no fragment after the Basic Offset Table");
-  const auto check = [&](const std::vector<std::uint8_t>& stream, const std::string& what) {
-    const std::string problem = jpeg2000_stream_problem(stream.data(), stream.size());
+  const auto check = [&](const std::uint8_t* stream, std::size_t size, const std::string& what) {
+    const std::string problem = jpeg2000_stream_problem(stream, size);
     if (!problem.empty()) refuse(info, what + ": " + problem);
   };
-  check(fragments.front(), "fragment 1");
+  check(fragments.front().first, fragments.front().second, "fragment 1");
   if (info.number_of_frames > 1) {
     if (fragments.size() == info.number_of_frames)
-      for (std::size_t n = 1; n < fragments.size(); ++n) check(fragments[n], "fragment " + std::to_string(n + 1));
+      for (std::size_t n = 1; n < fragments.size(); ++n)
+        check(fragments[n].first, fragments[n].second, "fragment " + std::to_string(n + 1));
   } else if (fragments.size() > 1) {
+    // GDCM decodes a frame of several fragments from one buffer holding them all.
     std::vector<std::uint8_t> joined;
-    for (const auto& f : fragments) joined.insert(joined.end(), f.begin(), f.end());
-    check(joined, "the frame's " + std::to_string(fragments.size()) + " fragments joined");
+    for (const auto& [bytes, size] : fragments) joined.insert(joined.end(), bytes, bytes + size);
+    check(joined.data(), joined.size(), "the frame's " + std::to_string(fragments.size()) + " fragments joined");
   }
 }
 

@@ -20,6 +20,9 @@
 
 namespace musclecsa::dicom::detail {
 
+/// True for the JPEG 2000 transfer syntaxes (1.2.840.10008.1.2.4.90-93), which GDCM decodes.
+bool is_jpeg2000(const std::string& transfer_syntax_uid);
+
 /// The problem GDCM's JPEG 2000 codec would meet reading `size` bytes of one JPEG 2000 stream
 /// (a codestream, or a JP2 file) past its end, in words a user can act on; empty when it reads
 /// only inside them. Mirrors GDCM's reads exactly: it does not judge whether OpenJPEG can decode
